@@ -1,0 +1,3 @@
+from sm_byo.cli import main
+
+main()

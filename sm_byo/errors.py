@@ -1,0 +1,140 @@
+"""One error hierarchy for smbyo.
+
+Every failure a user can meet is a :class:`SmByoError` carrying the exit code of the CLI contract
+(0 success, 1 work failed, 2 usage/manifest, 3 environment, 130 interrupted). The CLI turns these into
+a one-paragraph message at a single boundary; anything else is a bug and is reported as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+class SmByoError(Exception):
+    """Base of every user-facing error. ``hint`` tells the user what to do about it."""
+
+    exit_code = 1
+    title = "Error"
+
+    def __init__(self, message: str, *, hint: str | None = None, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details: dict[str, Any] = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of an error for ``--json`` output."""
+        data: dict[str, Any] = {
+            "error": type(self).__name__,
+            "message": self.message,
+            "exit_code": self.exit_code,
+        }
+        if self.hint:
+            data["hint"] = self.hint
+        if self.details:
+            data["details"] = self.details
+        return data
+
+
+# --- exit code 1: the work ran and failed -------------------------------------------------------
+
+
+class WorkFailed(SmByoError):
+    """A build, job, check or entity ended in failure."""
+
+    exit_code = 1
+    title = "Failed"
+
+
+class BuildFailed(WorkFailed):
+    title = "Build failed"
+
+
+class PushFailed(WorkFailed):
+    title = "Push failed"
+
+
+class JobFailed(WorkFailed):
+    title = "Job failed"
+
+
+class ChecksFailed(WorkFailed):
+    title = "Checks failed"
+
+
+# --- exit code 2: usage or manifest -------------------------------------------------------------
+
+
+class UsageError(SmByoError):
+    """A bad flag, a missing file, an invalid value given by the user."""
+
+    exit_code = 2
+    title = "Usage error"
+
+
+@dataclass(frozen=True)
+class ManifestProblem:
+    """One violation found in a manifest: where (file, line, field) and what."""
+
+    path: str
+    field: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where} {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class ManifestError(UsageError):
+    """The manifest does not validate. Carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[ManifestProblem], *, hint: str | None = None):
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        count = len(problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            f"The manifest has {count} {noun}:\n{lines}",
+            hint=hint or "Fix the fields named above; `smbyo schema` prints the manifest's JSON Schema.",
+            details={"problems": [asdict(p) for p in problems]},
+        )
+
+    title = "Invalid manifest"
+
+
+# --- exit code 3: environment -------------------------------------------------------------------
+
+
+class EnvironmentProblem(SmByoError):
+    """Something outside the user's project is missing or unreachable."""
+
+    exit_code = 3
+    title = "Environment error"
+
+
+class DockerUnavailable(EnvironmentProblem):
+    title = "Docker is not reachable"
+
+
+class AwsCredentialsError(EnvironmentProblem):
+    title = "AWS credentials"
+
+
+class AwsAccessError(EnvironmentProblem):
+    title = "AWS access"
+
+
+class RegistryAuthError(EnvironmentProblem):
+    title = "Registry authentication"
+
+
+# --- exit code 130: interrupted -----------------------------------------------------------------
+
+
+class Interrupted(SmByoError):
+    """Ctrl-C. For cloud work, ``hint`` carries the command that resumes waiting."""
+
+    exit_code = 130
+    title = "Interrupted"

@@ -1,0 +1,492 @@
+"""The manifest (``smbyo.yaml``): typed models, validation with line numbers, JSON Schema export.
+
+Validation happens in two passes so that a user sees every problem at once: pydantic checks the
+shape (unknown keys, types, enums), then :func:`semantic_problems` checks the rules SageMaker enforces
+across fields (ranges, defaults, references between fields). Each problem names the file, the line
+and the field path, e.g. ``smbyo.yaml:14 training.hyperparameters[0].max: must be >= min``.
+
+This module performs no network I/O and imports no boto3, docker or jinja.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sm_byo.errors import ManifestError, ManifestProblem
+
+# SageMaker's entity name pattern (AlgorithmName, ModelPackageName, job names, endpoint names).
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9.\-_]{1,64}$")
+INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+DEFAULT_MANIFEST = "smbyo.yaml"
+# SageMaker's real-time invocation limit; nginx and the runtime enforce it in the container.
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+
+Loc = tuple[str | int, ...]
+
+
+class _Model(BaseModel):
+    """Base for manifest sections: unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ImageSpec(_Model):
+    base: str = Field(
+        "python:3.12-slim-bookworm",
+        description="Base image: any Debian/Ubuntu image, with or without Python (python3 is installed if missing).",
+    )
+    requirements: str | None = Field(
+        "requirements.txt", description="pip requirements file of the algorithm, relative to the manifest."
+    )
+    system_packages: list[str] = Field(
+        default_factory=list, description="Extra Debian packages installed (apt-get) in the final image."
+    )
+    build_packages: list[str] = Field(
+        default_factory=list,
+        description="Debian packages needed only to install the requirements (e.g. build-essential); "
+        "they stay in the build stage and never reach the final image.",
+    )
+
+
+class CodeSpec(_Model):
+    train: str | None = Field("train.py", description="Training code: defines train(env). Null for model-only images.")
+    predict: str = Field("predictor.py", description="Inference code: defines load_model(model_dir) and predict(model, rows, context).")
+    include: list[str] = Field(
+        default_factory=list, description="Extra files or directories copied next to the code (relative to the manifest)."
+    )
+
+
+class ServingSpec(_Model):
+    workers: int | Literal["auto"] = Field(
+        "auto", description="gunicorn worker processes; 'auto' = one per CPU. MODEL_SERVER_WORKERS overrides it."
+    )
+    timeout_seconds: int = Field(60, ge=1, le=3600, description="Per-request timeout (MODEL_SERVER_TIMEOUT overrides it).")
+    content_types: list[str] = Field(["text/csv"], min_length=1, description="Request content types accepted by /invocations.")
+    accept: list[str] = Field(["text/csv"], min_length=1, description="Response MIME types; the first is the default.")
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: Any) -> Any:
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError("must be a positive integer or 'auto'")
+        return value
+
+
+class ChannelSpec(_Model):
+    name: str = Field(description="Channel name, e.g. 'training'.")
+    description: str | None = None
+    content_types: list[str] = Field(["text/csv"], min_length=1)
+    input_modes: list[Literal["File", "Pipe", "FastFile"]] = Field(["File"], min_length=1)
+    compression_types: list[Literal["None", "Gzip"]] = Field(["None"], min_length=1)
+    required: bool = True
+
+
+HyperparameterType = Literal["Integer", "Continuous", "Categorical", "FreeText"]
+Scalar = Annotated[str | int | float | bool, Field()]
+
+
+class HyperparameterSpec(_Model):
+    name: str
+    type: HyperparameterType
+    description: str | None = None
+    min: float | None = Field(None, description="Inclusive minimum (Integer, Continuous).")
+    max: float | None = Field(None, description="Inclusive maximum (Integer, Continuous).")
+    values: list[str] | None = Field(None, description="Allowed values (Categorical).")
+    default: str | None = Field(None, description="Default value, as a string (SageMaker passes strings).")
+    tunable: bool = False
+    required: bool = False
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] | None = None
+
+    @field_validator("default", mode="before")
+    @classmethod
+    def _default_as_string(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, int | float):
+            return str(value)
+        return value
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_as_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [str(v).lower() if isinstance(v, bool) else str(v) for v in value]
+        return value
+
+
+class MetricSpec(_Model):
+    name: str
+    regex: str
+
+
+class TuningObjective(_Model):
+    metric: str
+    type: Literal["Maximize", "Minimize"]
+
+
+class TrainingSpec(_Model):
+    instance_types: list[str] = Field(["ml.m5.large"], min_length=1)
+    supports_distributed: bool = False
+    channels: list[ChannelSpec] = Field(default_factory=lambda: [ChannelSpec(name="training")], min_length=1)
+    hyperparameters: list[HyperparameterSpec] = Field(default_factory=list)
+    metrics: list[MetricSpec] = Field(default_factory=list)
+    tuning_objective: TuningObjective | None = None
+
+
+class InferenceSpec(_Model):
+    transform_instance_types: list[str] = Field(["ml.m5.large"])
+    realtime_instance_types: list[str] = Field(["ml.m5.large"])
+
+
+class ValidationSpec(_Model):
+    role: str | None = Field(None, description="IAM role ARN AWS assumes to run the validation jobs.")
+    instance_type: str = "ml.m5.large"
+    transform_instance_type: str | None = Field(None, description="Defaults to instance_type.")
+    training_data: str | None = Field(None, description="Local path or s3:// URI of the 'training' channel data.")
+    transform_data: str | None = Field(None, description="Local path or s3:// URI of the batch transform input.")
+    content_type: str = "text/csv"
+    split_type: Literal["None", "Line", "RecordIO", "TFRecord"] = "Line"
+    strategy: Literal["MultiRecord", "SingleRecord"] = "MultiRecord"
+    max_payload_mb: int = Field(6, ge=0, le=100)
+    hyperparameters: dict[str, Scalar] = Field(default_factory=dict)
+    output: str | None = Field(None, description="s3:// prefix for validation outputs.")
+
+
+class EcrSpec(_Model):
+    repository: str | None = Field(None, description="ECR repository name; defaults to the manifest's name.")
+    tag_mutability: Literal["MUTABLE", "IMMUTABLE"] = "MUTABLE"
+    scan_on_push: bool = True
+
+
+class MarketplaceSpec(_Model):
+    certify: bool = Field(True, description="CertifyForMarketplace: run AWS's Marketplace validation.")
+
+
+class Manifest(_Model):
+    """The root of ``smbyo.yaml``."""
+
+    name: str = Field(description="AlgorithmName / ModelPackageName / ECR repository / image name.")
+    description: str = ""
+    image: ImageSpec = Field(default_factory=ImageSpec)  # type: ignore[arg-type]
+    code: CodeSpec = Field(default_factory=CodeSpec)  # type: ignore[arg-type]
+    serving: ServingSpec = Field(default_factory=ServingSpec)  # type: ignore[arg-type]
+    training: TrainingSpec | None = Field(default_factory=TrainingSpec)  # type: ignore[arg-type]
+    inference: InferenceSpec = Field(default_factory=InferenceSpec)  # type: ignore[arg-type]
+    validation: ValidationSpec | None = None
+    ecr: EcrSpec = Field(default_factory=EcrSpec)  # type: ignore[arg-type]
+    marketplace: MarketplaceSpec = Field(default_factory=MarketplaceSpec)  # type: ignore[arg-type]
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class LoadedManifest(BaseModel):
+    """A validated manifest together with where it came from (paths resolve against ``root``)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    manifest: Manifest
+    path: Path
+    lines: dict[Loc, int] = Field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        """A path named in the manifest, relative to the manifest's directory."""
+        return (self.root / relative).resolve()
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The line of the deepest YAML node on ``loc`` (for messages about valid-but-rejected values)."""
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in self.lines:
+                return self.lines[loc[:end]]
+        return None
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+
+def format_loc(loc: Sequence[str | int]) -> str:
+    """``('training', 'hyperparameters', 0, 'max')`` -> ``training.hyperparameters[0].max``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
+    """Record the 1-based line of every key and item, so any field path can be mapped to a line."""
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[(*loc, key)] = key_node.start_mark.line + 1
+            _index_lines(value_node, (*loc, key), lines)
+            lines[(*loc, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*loc, index), lines)
+
+
+def _parse_yaml(text: str, path: Path) -> tuple[Any, dict[Loc, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ManifestError(
+            [ManifestProblem(str(path), "", f"not valid YAML: {problem}", line)],
+            hint="Fix the YAML syntax at the line shown (indentation, a missing ':' or an unclosed quote).",
+        ) from exc
+    lines: dict[Loc, int] = {}
+    if node is not None:
+        _index_lines(node, (), lines)
+    return data, lines
+
+
+def _known_prefix(loc: Sequence[Any], lines: dict[Loc, int], keep_last: bool) -> Loc:
+    """The part of a pydantic error location that exists in the YAML (drops union branch tags)."""
+    kept: list[str | int] = []
+    for part in loc:
+        candidate = (*kept, part)
+        if candidate in lines:
+            kept.append(part)
+        elif keep_last and part == loc[-1]:
+            kept.append(part)
+            break
+        else:
+            break
+    return tuple(kept)
+
+
+def _pydantic_problems(exc: ValidationError, path: Path, lines: dict[Loc, int]) -> list[ManifestProblem]:
+    problems: list[ManifestProblem] = []
+    seen: set[tuple[Loc, str]] = set()
+    for error in exc.errors():
+        kind = error["type"]
+        loc = _known_prefix(error["loc"], lines, keep_last=kind in ("missing", "extra_forbidden"))
+        if kind == "extra_forbidden":
+            message = "unknown key (check its spelling; `smbyo schema` lists the allowed keys)"
+        elif kind == "missing":
+            message = "required field is missing"
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            if "input" in error and not isinstance(error["input"], dict | list):
+                message += f" (got {error['input']!r})"
+        if (loc, message) in seen:
+            continue
+        seen.add((loc, message))
+        line = lines.get(loc) or lines.get(loc[:-1]) if loc else None
+        problems.append(ManifestProblem(str(path), format_loc(loc), message, line))
+    return problems
+
+
+def load_manifest(path: str | Path = DEFAULT_MANIFEST, *, check_files: bool = True) -> LoadedManifest:
+    """Read, parse and validate a manifest; raise :class:`ManifestError` with every problem found."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(
+            [ManifestProblem(str(path), "", "file not found")],
+            hint="Run smbyo in your algorithm's directory, pass -f/--manifest PATH, or create one with `smbyo init DIR`.",
+        )
+    data, lines = _parse_yaml(path.read_text(encoding="utf-8"), path)
+    if not isinstance(data, dict):
+        raise ManifestError([ManifestProblem(str(path), "", "must be a YAML mapping with at least `name:`", 1)])
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(_pydantic_problems(exc, path, lines)) from None
+    loaded = LoadedManifest(manifest=manifest, path=path.resolve(), lines=lines)
+    found = semantic_problems(manifest)
+    if check_files:
+        found += file_problems(loaded)
+    if found:
+        raise ManifestError(
+            [ManifestProblem(str(path), format_loc(loc), message, loaded.line_of(loc)) for loc, message in found]
+        )
+    return loaded
+
+
+# --- semantic rules -------------------------------------------------------------------------------
+
+
+def _name_problems(manifest: Manifest) -> Iterable[tuple[Loc, str]]:
+    if not NAME_PATTERN.match(manifest.name):
+        yield ("name",), (
+            f"{manifest.name!r} is not a valid SageMaker name: 1-63 letters, digits and hyphens, "
+            "starting and ending with a letter or digit (pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})"
+        )
+
+
+def _instance_type_problems(loc: Loc, values: Sequence[str]) -> Iterable[tuple[Loc, str]]:
+    for index, value in enumerate(values):
+        if not INSTANCE_TYPE_PATTERN.match(value):
+            yield (*loc, index), f"{value!r} is not a SageMaker instance type (e.g. ml.m5.large)"
+
+
+def _duplicates(names: Sequence[str]) -> list[int]:
+    seen: set[str] = set()
+    dupes = []
+    for index, name in enumerate(names):
+        if name in seen:
+            dupes.append(index)
+        seen.add(name)
+    return dupes
+
+
+def _number(text: str, integer: bool) -> float | None:
+    try:
+        return float(int(text)) if integer else float(text)
+    except ValueError:
+        return None
+
+
+def hyperparameter_problems(spec: HyperparameterSpec, loc: Loc) -> Iterable[tuple[Loc, str]]:
+    """The rules AWS applies to one SupportedHyperParameter."""
+    numeric = spec.type in ("Integer", "Continuous")
+    if numeric:
+        if spec.min is None or spec.max is None:
+            yield loc, f"{spec.type} hyperparameters need both min and max (AWS requires a range)"
+        elif spec.max < spec.min:
+            yield (*loc, "max"), f"must be >= min ({spec.max:g} < {spec.min:g})"
+        if spec.type == "Integer":
+            for bound in ("min", "max"):
+                value = getattr(spec, bound)
+                if value is not None and not float(value).is_integer():
+                    yield (*loc, bound), f"must be a whole number for an Integer hyperparameter (got {value})"
+        if spec.values is not None:
+            yield (*loc, "values"), "only Categorical hyperparameters take values"
+    elif spec.type == "Categorical":
+        if not spec.values:
+            yield loc, "Categorical hyperparameters need a non-empty list of values"
+        elif len(spec.values) > 30:
+            yield (*loc, "values"), f"at most 30 categorical values (got {len(spec.values)})"
+    if not numeric and (spec.min is not None or spec.max is not None):
+        yield loc, f"min/max only apply to Integer and Continuous hyperparameters, not {spec.type}"
+    if spec.type == "FreeText" and spec.tunable:
+        yield (*loc, "tunable"), "FreeText hyperparameters cannot be tunable"
+    if spec.required and spec.default is not None:
+        yield (*loc, "default"), "a required hyperparameter cannot have a default (AWS rejects it); drop one of them"
+    if spec.default is not None:
+        yield from _default_problems(spec, (*loc, "default"))
+
+
+def _default_problems(spec: HyperparameterSpec, loc: Loc) -> Iterable[tuple[Loc, str]]:
+    assert spec.default is not None
+    if spec.type in ("Integer", "Continuous"):
+        value = _number(spec.default, integer=spec.type == "Integer")
+        if value is None:
+            yield loc, f"{spec.default!r} is not a valid {spec.type} value"
+        elif spec.min is not None and spec.max is not None and not spec.min <= value <= spec.max:
+            yield loc, f"{spec.default} is outside the range [{spec.min:g}, {spec.max:g}]"
+    elif spec.type == "Categorical" and spec.values and spec.default not in spec.values:
+        yield loc, f"{spec.default!r} is not one of the allowed values {spec.values}"
+
+
+def _metric_problems(training: TrainingSpec) -> Iterable[tuple[Loc, str]]:
+    for index, metric in enumerate(training.metrics):
+        loc: Loc = ("training", "metrics", index, "regex")
+        try:
+            groups = re.compile(metric.regex).groups
+        except re.error as exc:
+            yield loc, f"does not compile as a regular expression: {exc}"
+            continue
+        if groups < 1:
+            yield loc, "needs a capture group around the value, e.g. 'accuracy: (\\S+)'"
+    for index in _duplicates([m.name for m in training.metrics]):
+        yield ("training", "metrics", index, "name"), "duplicate metric name"
+    if len(training.metrics) > 40:
+        yield ("training", "metrics"), f"at most 40 metrics (got {len(training.metrics)})"
+    objective = training.tuning_objective
+    if objective and objective.metric not in {m.name for m in training.metrics}:
+        known = ", ".join(m.name for m in training.metrics) or "none defined"
+        yield ("training", "tuning_objective", "metric"), f"{objective.metric!r} is not a metric defined in training.metrics ({known})"
+
+
+def _training_problems(training: TrainingSpec) -> Iterable[tuple[Loc, str]]:
+    yield from _instance_type_problems(("training", "instance_types"), training.instance_types)
+    for index, channel in enumerate(training.channels):
+        if not CHANNEL_NAME_PATTERN.match(channel.name):
+            yield ("training", "channels", index, "name"), "channel names are 1-64 letters, digits, '.', '-' or '_'"
+    for index in _duplicates([c.name for c in training.channels]):
+        yield ("training", "channels", index, "name"), f"duplicate channel name {training.channels[index].name!r}"
+    if len(training.channels) > 8:
+        yield ("training", "channels"), f"at most 8 channels (got {len(training.channels)})"
+    for index, spec in enumerate(training.hyperparameters):
+        yield from hyperparameter_problems(spec, ("training", "hyperparameters", index))
+    for index in _duplicates([h.name for h in training.hyperparameters]):
+        yield ("training", "hyperparameters", index, "name"), "duplicate hyperparameter name"
+    if len(training.hyperparameters) > 100:
+        yield ("training", "hyperparameters"), f"at most 100 hyperparameters (got {len(training.hyperparameters)})"
+    yield from _metric_problems(training)
+
+
+def _validation_problems(manifest: Manifest) -> Iterable[tuple[Loc, str]]:
+    validation = manifest.validation
+    if validation is None:
+        return
+    yield from _instance_type_problems(("validation",), [validation.instance_type])
+    known = {h.name for h in manifest.training.hyperparameters} if manifest.training else set()
+    for name in validation.hyperparameters:
+        if name not in known:
+            yield ("validation", "hyperparameters", name), "not a hyperparameter defined in training.hyperparameters"
+
+
+def semantic_problems(manifest: Manifest) -> list[tuple[Loc, str]]:
+    """Every cross-field rule violation, as (field location, message) pairs."""
+    found: list[tuple[Loc, str]] = list(_name_problems(manifest))
+    if manifest.training is not None:
+        found += _training_problems(manifest.training)
+    found += _instance_type_problems(("inference", "transform_instance_types"), manifest.inference.transform_instance_types)
+    found += _instance_type_problems(("inference", "realtime_instance_types"), manifest.inference.realtime_instance_types)
+    found += _validation_problems(manifest)
+    if not manifest.serving.accept:
+        found.append((("serving", "accept"), "needs at least one MIME type"))
+    return found
+
+
+def file_problems(loaded: LoadedManifest) -> list[tuple[Loc, str]]:
+    """Files the manifest names that do not exist (paths are relative to the manifest)."""
+    manifest = loaded.manifest
+    named: list[tuple[Loc, str | None]] = [
+        (("code", "train"), manifest.code.train if manifest.training is not None else None),
+        (("code", "predict"), manifest.code.predict),
+        (("image", "requirements"), manifest.image.requirements),
+    ]
+    named += [(("code", "include", i), p) for i, p in enumerate(manifest.code.include)]
+    if manifest.validation:
+        for key in ("training_data", "transform_data"):
+            value = getattr(manifest.validation, key)
+            if value and not value.startswith("s3://"):
+                named.append((("validation", key), value))
+    found: list[tuple[Loc, str]] = []
+    for loc, rel in named:
+        if rel is None:
+            continue
+        if loc[0] in ("code", "image") and not loaded.resolve(rel).is_relative_to(loaded.root):
+            found.append((loc, f"{rel!r} is outside the project directory {loaded.root}"))
+        elif not loaded.resolve(rel).exists():
+            found.append((loc, f"{rel!r} not found (relative to {loaded.root})"))
+    return found
+
+
+def json_schema() -> dict[str, Any]:
+    """The manifest's JSON Schema, for editors (yaml-language-server) and the docs."""
+    schema = Manifest.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "smbyo manifest (smbyo.yaml)"
+    return schema

@@ -1,0 +1,189 @@
+"""The Flask application behind gunicorn: /ping, /invocations and /execution-parameters.
+
+The model is loaded when the app is created (gunicorn preloads it once, before forking workers),
+so /ping answers healthy only once the model is in memory and never triggers a load. Bad input is
+answered with a 4xx JSON error; only a bug in the user's predict answers 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from flask import Flask, Response, request
+
+from . import codecs
+from .errors import InvalidInput, PayloadTooLarge, RequestError, UnsupportedMediaType
+from .paths import MlPaths, code_dir, load_spec
+from .usercode import load_module
+
+log = logging.getLogger("smbyo.serving")
+DEFAULT_MAX_PAYLOAD = 6 * 1024 * 1024
+
+
+@dataclass
+class ModelState:
+    """The loaded predictor module and model, or why loading failed."""
+
+    module: ModuleType | None = None
+    model: Any = None
+    error: str | None = None
+    load_seconds: float = 0.0
+
+    @property
+    def ready(self) -> bool:
+        return self.error is None and self.module is not None
+
+    @classmethod
+    def load(cls, predictor: Path, model_dir: Path) -> ModelState:
+        started = time.perf_counter()
+        try:
+            module = load_module(predictor, "smbyo_user_predictor")
+            loader = getattr(module, "load_model", None)
+            if not callable(loader):
+                raise TypeError(f"{predictor.name} must define load_model(model_dir)")
+            if not callable(getattr(module, "predict", None)):
+                raise TypeError(f"{predictor.name} must define predict(model, rows, context)")
+            model = loader(str(model_dir))
+        except Exception as exc:  # noqa: BLE001 - reported through /ping and the log
+            reason = f"model could not be loaded from {model_dir}: {type(exc).__name__}: {exc}"
+            print(reason, file=sys.stderr, flush=True)
+            traceback.print_exc()
+            return cls(error=reason)
+        seconds = time.perf_counter() - started
+        print(f"model loaded from {model_dir} in {seconds:.3f}s", file=sys.stderr, flush=True)
+        return cls(module=module, model=model, load_seconds=seconds)
+
+
+@dataclass
+class ServingConfig:
+    content_types: list[str]
+    accept: list[str]
+    max_payload: int = DEFAULT_MAX_PAYLOAD
+    execution_parameters: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> ServingConfig:
+        serving = spec.get("serving", {})
+        return cls(
+            content_types=list(serving.get("content_types", [codecs.CSV])),
+            accept=list(serving.get("accept", [codecs.CSV])),
+            max_payload=int(serving.get("max_payload_bytes", DEFAULT_MAX_PAYLOAD)),
+            execution_parameters=execution_parameters(),
+        )
+
+
+def execution_parameters() -> dict[str, Any]:
+    """What batch transform should use, from the SAGEMAKER_* environment or sensible defaults."""
+    cpus = os.cpu_count() or 1
+    return {
+        "MaxConcurrentTransforms": int(os.environ.get("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", cpus)),
+        "BatchStrategy": os.environ.get("SAGEMAKER_BATCH_STRATEGY", "MULTI_RECORD"),
+        "MaxPayloadInMB": int(os.environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", 6)),
+    }
+
+
+def _json_error(status: int, message: str) -> Response:
+    body = json.dumps({"error": message, "status": status})
+    return Response(body, status=status, mimetype="application/json")
+
+
+class Context(dict[str, Any]):
+    """Per-request information for the user's predict: content_type, accept, custom_attributes."""
+
+    @property
+    def custom_attributes(self) -> str | None:
+        value = self.get("custom_attributes")
+        return value if value is None else str(value)
+
+
+def _decode(state: ModelState, body: bytes, media_type: str, params: dict[str, str], config: ServingConfig) -> Any:
+    if not body:
+        raise InvalidInput("request body is empty")
+    if len(body) > config.max_payload:
+        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {config.max_payload} bytes")
+    if media_type not in config.content_types:
+        raise UnsupportedMediaType(
+            f"content type {media_type or '(none)'!r} is not supported; send one of {', '.join(config.content_types)}"
+        )
+    custom = getattr(state.module, "decode_input", None)
+    if callable(custom):
+        return custom(body, media_type)
+    return codecs.decode(body, media_type, params)
+
+
+def _encode(state: ModelState, predictions: Any, accept: str) -> bytes:
+    custom = getattr(state.module, "encode_output", None)
+    if callable(custom):
+        encoded = custom(predictions, accept)
+        return encoded.encode("utf-8") if isinstance(encoded, str) else bytes(encoded)
+    return codecs.encode(predictions, accept)
+
+
+def invoke(state: ModelState, config: ServingConfig, body: bytes, headers: Any) -> Response:
+    """One /invocations request, from raw body and headers to the response."""
+    media_type, params = codecs.parse_media_type(headers.get("Content-Type") or config.content_types[0])
+    accept = codecs.choose_accept(headers.get("Accept"), config.accept)
+    rows = _decode(state, body, media_type, params, config)
+    context = Context(
+        content_type=media_type,
+        accept=accept,
+        custom_attributes=headers.get("X-Amzn-SageMaker-Custom-Attributes"),
+    )
+    try:
+        predictions = state.module.predict(state.model, rows, context)  # type: ignore[union-attr]
+    except RequestError:
+        raise
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    return Response(_encode(state, predictions, accept), status=200, mimetype=accept)
+
+
+def create_app(model_dir: str | Path | None = None) -> Flask:
+    """The WSGI app; loads the model now so that forked workers share it (copy-on-write)."""
+    spec = load_spec()
+    config = ServingConfig.from_spec(spec)
+    directory = Path(model_dir) if model_dir else MlPaths.from_env().model_dir
+    state = ModelState.load(code_dir() / spec["code"]["predict"], directory)
+    app = Flask("smbyo_runtime")
+    app.config["SMBYO_STATE"] = state
+
+    @app.get("/ping")
+    def ping() -> Response:
+        if state.ready:
+            return Response("", status=200)
+        return _json_error(503, state.error or "model not loaded")
+
+    @app.get("/execution-parameters")
+    def parameters() -> Response:
+        return Response(json.dumps(config.execution_parameters), mimetype="application/json")
+
+    @app.post("/invocations")
+    def invocations() -> Response:
+        if not state.ready:
+            return _json_error(503, state.error or "model not loaded")
+        try:
+            return invoke(state, config, request.get_data(cache=False), request.headers)
+        except RequestError as exc:
+            return _json_error(exc.status, exc.message)
+        except Exception as exc:  # noqa: BLE001 - a bug in user code: 500, logged, the worker lives on
+            log.exception("predict failed")
+            return _json_error(500, f"prediction failed: {type(exc).__name__}: {exc}")
+
+    @app.errorhandler(404)
+    def not_found(_: Exception) -> Response:
+        return _json_error(404, "not found; the endpoints are /ping, /invocations and /execution-parameters")
+
+    @app.errorhandler(405)
+    def not_allowed(_: Exception) -> Response:
+        return _json_error(405, "method not allowed: GET /ping, POST /invocations, GET /execution-parameters")
+
+    return app

@@ -1,0 +1,172 @@
+"""The ``train`` entrypoint: run the user's ``train(env)`` under the SageMaker training contract.
+
+Reads /opt/ml/input/config/*.json, casts hyperparameters with the manifest's types, gives the user
+an :class:`TrainingEnv` that reads File- and Pipe-mode channels alike, and on failure writes
+/opt/ml/output/failure (the first 1024 characters become the job's FailureReason) and exits 1.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from . import hyperparameters
+from .paths import MlPaths, code_dir, load_spec
+from .usercode import load_module
+
+FAILURE_REASON_LIMIT = 1024
+
+
+@dataclass
+class TrainingEnv:
+    """What user training code receives: typed hyperparameters, channel readers and output dirs."""
+
+    hyperparameters: dict[str, Any]
+    input_data_config: dict[str, dict[str, Any]]
+    resource_config: dict[str, Any]
+    paths: MlPaths
+    job_name: str = ""
+    _epochs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def model_dir(self) -> Path:
+        return self.paths.model_dir
+
+    @property
+    def output_data_dir(self) -> Path:
+        return self.paths.output_data_dir
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.paths.checkpoint_dir
+
+    @property
+    def current_host(self) -> str:
+        return str(self.resource_config.get("current_host", "algo-1"))
+
+    @property
+    def hosts(self) -> list[str]:
+        return list(self.resource_config.get("hosts", [self.current_host]))
+
+    @property
+    def channels(self) -> list[str]:
+        return sorted(self.input_data_config)
+
+    def channel_dir(self, name: str) -> Path:
+        """The File-mode directory of a channel."""
+        return self.paths.data_dir / name
+
+    def input_mode(self, name: str) -> str:
+        return str(self.input_data_config.get(name, {}).get("TrainingInputMode", "File"))
+
+    def open_channel(self, name: str) -> Iterator[IO[bytes]]:
+        """Binary streams of a channel's data, whatever its input mode.
+
+        File mode: one stream per file under the channel directory (sorted, hidden files skipped).
+        Pipe mode: the FIFO of the next epoch (``<channel>_<epoch>``); call again for the next epoch.
+        Gzip-compressed channels are decompressed on the fly.
+        """
+        if name not in self.input_data_config:
+            raise KeyError(f"channel {name!r} was not provided (channels: {', '.join(self.channels) or 'none'})")
+        gzipped = self.input_data_config[name].get("CompressionType") == "Gzip"
+        for raw in self._raw_streams(name):
+            with raw:
+                if gzipped:
+                    with gzip.GzipFile(fileobj=raw) as unzipped:
+                        yield unzipped  # type: ignore[misc]
+                else:
+                    yield raw
+
+    def _raw_streams(self, name: str) -> Iterator[IO[bytes]]:
+        if self.input_mode(name) == "Pipe":
+            epoch = self._epochs.get(name, 0)
+            self._epochs[name] = epoch + 1
+            yield open(self.paths.data_dir / f"{name}_{epoch}", "rb")  # noqa: SIM115 - closed by caller
+            return
+        root = self.channel_dir(name)
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            if not any(part.startswith(".") for part in path.relative_to(root).parts):
+                yield path.open("rb")
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    if not path.exists():
+        return default
+    with path.open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def build_env(paths: MlPaths, spec: dict[str, Any]) -> TrainingEnv:
+    given = _read_json(paths.config_dir / "hyperparameters.json", {})
+    _, typed = hyperparameters.resolve(spec.get("hyperparameters", []), given)
+    return TrainingEnv(
+        hyperparameters=typed,
+        input_data_config=_read_json(paths.config_dir / "inputdataconfig.json", {}),
+        resource_config=_read_json(paths.config_dir / "resourceconfig.json", {}),
+        paths=paths,
+        job_name=os.environ.get("TRAINING_JOB_NAME", ""),
+    )
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The message SageMaker shows as FailureReason: the error first, then the traceback."""
+    headline = f"{type(exc).__name__}: {exc}"
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return f"{headline}\n\n{trace}"
+
+
+def _write_failure(paths: MlPaths, reason: str) -> None:
+    paths.failure_file.parent.mkdir(parents=True, exist_ok=True)
+    paths.failure_file.write_text(reason, encoding="utf-8")
+
+
+def _hand_back_outputs(paths: MlPaths) -> None:
+    """Local runs only: give files written as root back to the host user (SMBYO_HOST_UID/GID)."""
+    uid, gid = os.environ.get("SMBYO_HOST_UID"), os.environ.get("SMBYO_HOST_GID")
+    if uid is None or gid is None or os.geteuid() != 0:
+        return
+    for top in (paths.model_dir, paths.output_dir, paths.checkpoint_dir):
+        for path in [top, *top.rglob("*")] if top.exists() else []:
+            try:
+                os.lchown(path, int(uid), int(gid))
+            except OSError:
+                pass
+
+
+def run(paths: MlPaths) -> int:
+    """Train once; returns the process exit code."""
+    for directory in (paths.model_dir, paths.output_data_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    try:
+        spec = load_spec()
+        env = build_env(paths, spec)
+        module = load_module(code_dir() / spec["code"]["train"], "smbyo_user_train")
+        train = getattr(module, "train", None)
+        if not callable(train):
+            raise TypeError(f"{spec['code']['train']} must define a function train(env)")
+        train(env)
+    except BaseException as exc:  # noqa: BLE001 - every failure must reach /opt/ml/output/failure
+        if isinstance(exc, SystemExit) and exc.code in (0, None):
+            return 0
+        reason = failure_reason(exc)
+        print(reason, file=sys.stderr, flush=True)
+        _write_failure(paths, reason)
+        return 1
+    finally:
+        _hand_back_outputs(paths)
+    return 0
+
+
+def main() -> None:
+    sys.exit(run(MlPaths.from_env()))
+
+
+if __name__ == "__main__":
+    main()
