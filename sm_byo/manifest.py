@@ -10,6 +10,7 @@ This module performs no network I/O and imports no boto3, docker or jinja.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -57,9 +58,12 @@ class ImageSpec(_Model):
 
 class CodeSpec(_Model):
     train: str | None = Field("train.py", description="Training code: defines train(env). Null for model-only images.")
-    predict: str = Field("predictor.py", description="Inference code: defines load_model(model_dir) and predict(model, rows, context).")
+    predict: str = Field(
+        "predictor.py", description="Inference code: defines load_model(model_dir) and predict(model, rows, context)."
+    )
     include: list[str] = Field(
-        default_factory=list, description="Extra files or directories copied next to the code (relative to the manifest)."
+        default_factory=list,
+        description="Extra files or directories copied next to the code (relative to the manifest).",
     )
 
 
@@ -67,8 +71,12 @@ class ServingSpec(_Model):
     workers: int | Literal["auto"] = Field(
         "auto", description="gunicorn worker processes; 'auto' = one per CPU. MODEL_SERVER_WORKERS overrides it."
     )
-    timeout_seconds: int = Field(60, ge=1, le=3600, description="Per-request timeout (MODEL_SERVER_TIMEOUT overrides it).")
-    content_types: list[str] = Field(["text/csv"], min_length=1, description="Request content types accepted by /invocations.")
+    timeout_seconds: int = Field(
+        60, ge=1, le=3600, description="Per-request timeout (MODEL_SERVER_TIMEOUT overrides it)."
+    )
+    content_types: list[str] = Field(
+        ["text/csv"], min_length=1, description="Request content types accepted by /invocations."
+    )
     accept: list[str] = Field(["text/csv"], min_length=1, description="Response MIME types; the first is the default.")
 
     @field_validator("workers", mode="before")
@@ -176,14 +184,14 @@ class Manifest(_Model):
 
     name: str = Field(description="AlgorithmName / ModelPackageName / ECR repository / image name.")
     description: str = ""
-    image: ImageSpec = Field(default_factory=ImageSpec)  # type: ignore[arg-type]
-    code: CodeSpec = Field(default_factory=CodeSpec)  # type: ignore[arg-type]
-    serving: ServingSpec = Field(default_factory=ServingSpec)  # type: ignore[arg-type]
-    training: TrainingSpec | None = Field(default_factory=TrainingSpec)  # type: ignore[arg-type]
-    inference: InferenceSpec = Field(default_factory=InferenceSpec)  # type: ignore[arg-type]
+    image: ImageSpec = Field(default_factory=ImageSpec)
+    code: CodeSpec = Field(default_factory=CodeSpec)
+    serving: ServingSpec = Field(default_factory=ServingSpec)
+    training: TrainingSpec | None = Field(default_factory=TrainingSpec)
+    inference: InferenceSpec = Field(default_factory=InferenceSpec)
     validation: ValidationSpec | None = None
-    ecr: EcrSpec = Field(default_factory=EcrSpec)  # type: ignore[arg-type]
-    marketplace: MarketplaceSpec = Field(default_factory=MarketplaceSpec)  # type: ignore[arg-type]
+    ecr: EcrSpec = Field(default_factory=EcrSpec)
+    marketplace: MarketplaceSpec = Field(default_factory=MarketplaceSpec)
     tags: dict[str, str] = Field(default_factory=dict)
 
 
@@ -202,7 +210,7 @@ class LoadedManifest(BaseModel):
 
     def resolve(self, relative: str) -> Path:
         """A path named in the manifest, relative to the manifest's directory."""
-        return (self.root / relative).resolve()
+        return Path(os.path.normpath(self.root / relative))
 
     def line_of(self, loc: Loc) -> int | None:
         """The line of the deepest YAML node on ``loc`` (for messages about valid-but-rejected values)."""
@@ -232,9 +240,9 @@ def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
-            lines[(*loc, key)] = key_node.start_mark.line + 1
-            _index_lines(value_node, (*loc, key), lines)
-            lines[(*loc, key)] = key_node.start_mark.line + 1
+            child = (*loc, key)
+            _index_lines(value_node, child, lines)
+            lines[child] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _index_lines(item, (*loc, index), lines)
@@ -301,7 +309,8 @@ def load_manifest(path: str | Path = DEFAULT_MANIFEST, *, check_files: bool = Tr
     if not path.is_file():
         raise ManifestError(
             [ManifestProblem(str(path), "", "file not found")],
-            hint="Run smbyo in your algorithm's directory, pass -f/--manifest PATH, or create one with `smbyo init DIR`.",
+            hint="Run smbyo in your algorithm's directory, pass -f/--manifest PATH, "
+            "or create a project with `smbyo init DIR`.",
         )
     data, lines = _parse_yaml(path.read_text(encoding="utf-8"), path)
     if not isinstance(data, dict):
@@ -326,9 +335,12 @@ def load_manifest(path: str | Path = DEFAULT_MANIFEST, *, check_files: bool = Tr
 
 def _name_problems(manifest: Manifest) -> Iterable[tuple[Loc, str]]:
     if not NAME_PATTERN.match(manifest.name):
-        yield ("name",), (
-            f"{manifest.name!r} is not a valid SageMaker name: 1-63 letters, digits and hyphens, "
-            "starting and ending with a letter or digit (pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})"
+        yield (
+            ("name",),
+            (
+                f"{manifest.name!r} is not a valid SageMaker name: 1-63 letters, digits and hyphens, "
+                "starting and ending with a letter or digit (pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})"
+            ),
         )
 
 
@@ -414,7 +426,10 @@ def _metric_problems(training: TrainingSpec) -> Iterable[tuple[Loc, str]]:
     objective = training.tuning_objective
     if objective and objective.metric not in {m.name for m in training.metrics}:
         known = ", ".join(m.name for m in training.metrics) or "none defined"
-        yield ("training", "tuning_objective", "metric"), f"{objective.metric!r} is not a metric defined in training.metrics ({known})"
+        yield (
+            ("training", "tuning_objective", "metric"),
+            f"{objective.metric!r} is not a metric defined in training.metrics ({known})",
+        )
 
 
 def _training_problems(training: TrainingSpec) -> Iterable[tuple[Loc, str]]:
@@ -451,8 +466,12 @@ def semantic_problems(manifest: Manifest) -> list[tuple[Loc, str]]:
     found: list[tuple[Loc, str]] = list(_name_problems(manifest))
     if manifest.training is not None:
         found += _training_problems(manifest.training)
-    found += _instance_type_problems(("inference", "transform_instance_types"), manifest.inference.transform_instance_types)
-    found += _instance_type_problems(("inference", "realtime_instance_types"), manifest.inference.realtime_instance_types)
+    found += _instance_type_problems(
+        ("inference", "transform_instance_types"), manifest.inference.transform_instance_types
+    )
+    found += _instance_type_problems(
+        ("inference", "realtime_instance_types"), manifest.inference.realtime_instance_types
+    )
     found += _validation_problems(manifest)
     if not manifest.serving.accept:
         found.append((("serving", "accept"), "needs at least one MIME type"))

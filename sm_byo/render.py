@@ -129,7 +129,8 @@ def _check_ca_bundle(ca_bundle: Path | None) -> None:
     if b"-----BEGIN CERTIFICATE-----" not in ca_bundle.read_bytes():
         raise UsageError(
             f"--ca-bundle {ca_bundle}: no PEM certificate in it",
-            hint="Pass a PEM file (text with -----BEGIN CERTIFICATE----- blocks), e.g. /etc/ssl/certs/ca-certificates.crt.",
+            hint="Pass a PEM file (text with -----BEGIN CERTIFICATE----- blocks), "
+            "e.g. /etc/ssl/certs/ca-certificates.crt.",
         )
 
 

@@ -53,7 +53,7 @@ class ModelState:
             if not callable(getattr(module, "predict", None)):
                 raise TypeError(f"{predictor.name} must define predict(model, rows, context)")
             model = loader(str(model_dir))
-        except Exception as exc:  # noqa: BLE001 - reported through /ping and the log
+        except Exception as exc:
             reason = f"model could not be loaded from {model_dir}: {type(exc).__name__}: {exc}"
             print(reason, file=sys.stderr, flush=True)
             traceback.print_exc()
@@ -174,7 +174,7 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
             return invoke(state, config, request.get_data(cache=False), request.headers)
         except RequestError as exc:
             return _json_error(exc.status, exc.message)
-        except Exception as exc:  # noqa: BLE001 - a bug in user code: 500, logged, the worker lives on
+        except Exception as exc:
             log.exception("predict failed")
             return _json_error(500, f"prediction failed: {type(exc).__name__}: {exc}")
 

@@ -7,6 +7,7 @@ an :class:`TrainingEnv` that reads File- and Pipe-mode channels alike, and on fa
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -134,10 +135,8 @@ def _hand_back_outputs(paths: MlPaths) -> None:
         return
     for top in (paths.model_dir, paths.output_dir, paths.checkpoint_dir):
         for path in [top, *top.rglob("*")] if top.exists() else []:
-            try:
+            with contextlib.suppress(OSError):
                 os.lchown(path, int(uid), int(gid))
-            except OSError:
-                pass
 
 
 def run(paths: MlPaths) -> int:
@@ -152,7 +151,7 @@ def run(paths: MlPaths) -> int:
         if not callable(train):
             raise TypeError(f"{spec['code']['train']} must define a function train(env)")
         train(env)
-    except BaseException as exc:  # noqa: BLE001 - every failure must reach /opt/ml/output/failure
+    except BaseException as exc:
         if isinstance(exc, SystemExit) and exc.code in (0, None):
             return 0
         reason = failure_reason(exc)

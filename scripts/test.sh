@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs what the tests need on a fresh Debian machine
+# (as root), starts a Docker Engine if none is running, builds the local base image, runs the
+# linters and pytest, and stops what it started. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "==> installing smbyo with its test extra"
+python3 -m pip install -q -e '.[test]'
+
+pidfile=$(scripts/docker-up.sh)
+stop_docker() {
+  if [ -n "$pidfile" ] && [ -f "$pidfile" ]; then
+    echo "==> stopping the Docker Engine this run started"
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    for _ in $(seq 1 40); do [ -f "$pidfile" ] || break; sleep 0.25; done
+  fi
+}
+trap stop_docker EXIT
+
+echo "==> base image"
+scripts/base-image.sh
+
+echo "==> ruff and mypy"
+python3 -m ruff check sm_byo tests benchmarks
+python3 -m mypy
+
+echo "==> pytest"
+python3 -m pytest "$@"

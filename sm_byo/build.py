@@ -1,0 +1,72 @@
+"""``smbyo build``: render the build context and build the image with docker-py."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sm_byo.docker import DockerAdapter, connect
+from sm_byo.manifest import LoadedManifest
+from sm_byo.render import render_context
+from sm_byo.reporting import Reporter
+
+
+def default_tag(loaded: LoadedManifest) -> str:
+    """The local image name every local command uses unless --image is given."""
+    return f"{loaded.manifest.name}:latest"
+
+
+@dataclass
+class BuildResult:
+    image_id: str
+    tag: str
+    size_bytes: int
+    seconds: float
+    steps: int
+    cached_steps: list[int]
+    rebuilt_steps: list[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image_id": self.image_id,
+            "tag": self.tag,
+            "size_bytes": self.size_bytes,
+            "seconds": round(self.seconds, 2),
+            "steps": self.steps,
+            "cached_steps": self.cached_steps,
+            "rebuilt_steps": self.rebuilt_steps,
+        }
+
+
+def build_image(
+    loaded: LoadedManifest,
+    reporter: Reporter,
+    *,
+    tag: str | None = None,
+    base_image: str | None = None,
+    network: str | None = None,
+    ca_bundle: Path | None = None,
+    no_cache: bool = False,
+    docker: DockerAdapter | None = None,
+) -> BuildResult:
+    """Render into a temporary context and build it; the daemon is checked before any work."""
+    adapter = docker or connect()
+    tag = tag or default_tag(loaded)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="smbyo-build-") as scratch:
+        context = render_context(loaded, Path(scratch) / "context", base_image=base_image, ca_bundle=ca_bundle)
+        reporter.step(f"Building {tag} from {base_image or loaded.manifest.image.base}")
+        outcome = adapter.build(context.path, tag, reporter, network_mode=network, no_cache=no_cache)
+    info = adapter.inspect_image(tag)
+    return BuildResult(
+        image_id=outcome.image_id,
+        tag=tag,
+        size_bytes=int(info.get("Size", 0)),
+        seconds=time.monotonic() - started,
+        steps=outcome.steps,
+        cached_steps=outcome.cached_steps,
+        rebuilt_steps=outcome.rebuilt_steps,
+    )

@@ -1,0 +1,699 @@
+"""smbyo's command line: parse, call one function of the core, render the result.
+
+This is the only module that imports click. Heavy libraries (boto3, docker, jinja2, pandas) are
+imported inside the commands that need them, so ``smbyo --help`` stays fast. Errors become user
+messages and exit codes at one boundary, :func:`main`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sm_byo import __version__
+from sm_byo.errors import Interrupted, SmByoError, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class AppState:
+    json_mode: bool = False
+    verbose: bool = False
+    _ui: Any = None
+
+    @property
+    def ui(self) -> Any:
+        if self._ui is None:
+            from sm_byo.ui import ConsoleUI
+
+            self._ui = ConsoleUI(json_mode=self.json_mode, verbose=self.verbose)
+        return self._ui
+
+
+def _state() -> AppState:
+    return click.get_current_context().ensure_object(AppState)
+
+
+def _show(result: Any, title: str) -> None:
+    data = result.to_dict() if hasattr(result, "to_dict") else result
+    _state().ui.result(data, title=title)
+
+
+def _version_text() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = [f"smbyo {__version__}", f"python {sys.version.split()[0]}"]
+    for package in ("boto3", "botocore", "docker", "click", "jinja2", "pydantic", "rich"):
+        try:
+            parts.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            parts.append(f"{package} (not installed)")
+    return "\n".join(parts)
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(_version_text())
+        ctx.exit(0)
+
+
+# --- shared options -----------------------------------------------------------------------------
+
+
+def _json_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(AppState).json_mode = True
+
+
+def _verbose_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(AppState).verbose = True
+
+
+def common_options(func: F) -> F:
+    """--json and -v are accepted after the command too (`smbyo build --json`)."""
+    func = click.option(
+        "--json",
+        "json_mode",
+        is_flag=True,
+        expose_value=False,
+        callback=_json_flag,
+        help="Print only the JSON result on stdout (progress goes to stderr).",
+    )(func)
+    func = click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_verbose_flag,
+        help="More detail, and tracebacks for unexpected errors.",
+    )(func)
+    return func
+
+
+def manifest_option(func: F) -> F:
+    return click.option(
+        "-f",
+        "--manifest",
+        "manifest_path",
+        type=click.Path(path_type=Path),
+        default=Path("smbyo.yaml"),
+        show_default=True,
+        help="The manifest to read.",
+    )(func)
+
+
+def aws_options(func: F) -> F:
+    func = click.option("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / ~/.aws).")(func)
+    func = click.option("--profile", help="AWS profile (default: AWS_PROFILE / ~/.aws).")(func)
+    return func
+
+
+def image_option(func: F) -> F:
+    return click.option(
+        "--image", help="Image to run or register (default: <name>:latest locally, the pushed ECR URI in the cloud)."
+    )(func)
+
+
+def wait_options(func: F) -> F:
+    func = click.option("--timeout", type=click.FloatRange(min=1), help="Stop waiting after this many seconds.")(func)
+    func = click.option("--wait/--no-wait", default=True, show_default=True, help="Poll until a terminal state.")(func)
+    return func
+
+
+def _load(manifest_path: Path) -> Any:
+    from sm_byo.manifest import load_manifest
+
+    return load_manifest(manifest_path)
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    """``("a=1", "b=2")`` -> ``{"a": "1", "b": "2"}``; a missing '=' is a usage error naming the option."""
+    pairs: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint=option)
+        pairs[key.strip()] = value
+    return pairs
+
+
+def _read_body(body: str) -> bytes:
+    if body == "-":
+        return sys.stdin.buffer.read()
+    path = Path(body)
+    if not path.is_file():
+        raise UsageError(f"--body {body}: file not found", hint="Pass a file with the request body, or - for stdin.")
+    return path.read_bytes()
+
+
+# --- the group ----------------------------------------------------------------------------------
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--json", "json_mode", is_flag=True, help="Print only the JSON result on stdout (progress goes to stderr)."
+)
+@click.option("-v", "--verbose", is_flag=True, help="More detail, and tracebacks for unexpected errors.")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show smbyo's version and its key libraries' versions.",
+)
+@click.pass_context
+def cli(ctx: click.Context, json_mode: bool, verbose: bool) -> None:
+    """smbyo: from an algorithm to an AWS SageMaker Algorithm or Model Package on AWS Marketplace.
+
+    One manifest (smbyo.yaml), one CLI: build the container, run it locally under the SageMaker
+    contract, push it, train/transform/host it on SageMaker, and publish it.
+    """
+    state = ctx.ensure_object(AppState)
+    state.json_mode = state.json_mode or json_mode
+    state.verbose = state.verbose or verbose
+
+
+# --- project and image --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--name", help="Algorithm name (default: the directory's name).")
+@common_options
+def init(directory: Path, name: str | None) -> None:
+    """Scaffold an algorithm project in DIRECTORY (a working decision-tree example)."""
+    from sm_byo.scaffold import init_project
+
+    _show(init_project(directory, name), "Project created")
+
+
+@cli.command()
+@manifest_option
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Output directory (default: build/ next to the manifest)."
+)
+@click.option("--base-image", help="Override image.base from the manifest.")
+@click.option(
+    "--ca-bundle", type=click.Path(path_type=Path), help="PEM with extra CA certificates for pip inside the build."
+)
+@common_options
+def render(manifest_path: Path, output: Path | None, base_image: str | None, ca_bundle: Path | None) -> None:
+    """Render the build context (Dockerfile, nginx.conf, serve, train, wsgi.py, your code)."""
+    from sm_byo.render import render_context
+
+    loaded = _load(manifest_path)
+    _show(
+        render_context(loaded, output or loaded.root / "build", base_image=base_image, ca_bundle=ca_bundle), "Rendered"
+    )
+
+
+@cli.command()
+@manifest_option
+@click.option("--tag", help="Image tag (default: <name>:latest).")
+@click.option("--base-image", help="Override image.base from the manifest.")
+@click.option("--network", help="Network mode for RUN steps (e.g. host).")
+@click.option(
+    "--ca-bundle",
+    type=click.Path(path_type=Path),
+    help="PEM with extra CA certificates for pip inside the build (TLS proxies).",
+)
+@click.option("--no-cache", is_flag=True, help="Build every layer again.")
+@common_options
+def build(
+    manifest_path: Path,
+    tag: str | None,
+    base_image: str | None,
+    network: str | None,
+    ca_bundle: Path | None,
+    no_cache: bool,
+) -> None:
+    """Render and build the image with docker-py, streaming the build steps."""
+    from sm_byo.build import build_image
+
+    loaded = _load(manifest_path)
+    result = build_image(
+        loaded, _state().ui, tag=tag, base_image=base_image, network=network, ca_bundle=ca_bundle, no_cache=no_cache
+    )
+    _show(result, "Image built")
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
+def schema(output: Path | None) -> None:
+    """Print the manifest's JSON Schema (for editor completion)."""
+    import json
+
+    from sm_byo.manifest import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@manifest_option
+@click.option("--tag", help="Local image to push (default: <name>:latest).")
+@aws_options
+@common_options
+def push(manifest_path: Path, tag: str | None, profile: str | None, region: str | None) -> None:
+    """Create the ECR repository if missing and push the image to it."""
+    from sm_byo.cloud.push import push_image
+
+    loaded = _load(manifest_path)
+    _show(push_image(loaded, _state().ui, tag=tag, profile=profile, region=region), "Pushed")
+
+
+# --- training, transform, hosting ---------------------------------------------------------------
+
+
+@cli.command()
+@manifest_option
+@click.option("--local", "local", is_flag=True, help="Run the training container in local Docker.")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    metavar="CHANNEL=PATH",
+    help="Channel data: a local path (or s3:// URI in the cloud).",
+)
+@click.option(
+    "-H", "--hyperparameter", "hyperparameters", multiple=True, metavar="NAME=VALUE", help="Hyperparameter value."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("output"),
+    show_default=True,
+    help="Local: where model.tar.gz goes.",
+)
+@click.option("--input-mode", type=click.Choice(["File", "Pipe"]), help="Override every channel's input mode.")
+@click.option("--instance-type", help="Cloud: training instance type (default: the manifest's first).")
+@click.option("--role", help="Cloud: IAM role ARN SageMaker assumes (default: validation.role).")
+@click.option("--logs/--no-logs", default=True, show_default=True, help="Cloud: stream CloudWatch logs.")
+@image_option
+@wait_options
+@aws_options
+@common_options
+def train(
+    manifest_path: Path,
+    local: bool,
+    data: tuple[str, ...],
+    hyperparameters: tuple[str, ...],
+    out: Path,
+    input_mode: str | None,
+    instance_type: str | None,
+    role: str | None,
+    logs: bool,
+    image: str | None,
+    wait: bool,
+    timeout: float | None,
+    profile: str | None,
+    region: str | None,
+) -> None:
+    """Train: locally in Docker (--local) or as a SageMaker training job."""
+    loaded = _load(manifest_path)
+    channels, values = _pairs(data, "--data"), _pairs(hyperparameters, "-H")
+    if local:
+        from sm_byo.local.training import train_local
+
+        result = train_local(
+            loaded, _state().ui, image=image, data=channels, hyperparameters=values, out_dir=out, input_mode=input_mode
+        )
+    else:
+        from sm_byo.cloud.training import train_cloud
+
+        result = train_cloud(
+            loaded,
+            _state().ui,
+            image=image,
+            data=channels,
+            hyperparameters=values,
+            instance_type=instance_type,
+            role=role,
+            input_mode=input_mode,
+            wait=wait,
+            logs=logs,
+            timeout=timeout,
+            profile=profile,
+            region=region,
+        )
+    _show(result, "Training")
+
+
+@cli.command()
+@manifest_option
+@click.option("--local", "local", is_flag=True, help="Run the batch transform against a local container.")
+@click.option("--model", required=True, help="model.tar.gz or directory (local); S3 URI or model name (cloud).")
+@click.option(
+    "--input", "input_path", required=True, help="Input file or directory (local); S3 URI or local path (cloud)."
+)
+@click.option("--output", "output_path", required=True, help="Output directory (local) or S3 URI (cloud).")
+@click.option("--content-type", help="Content type of the input (default: the manifest's first).")
+@click.option("--accept", help="Accept type of the output (default: the manifest's first).")
+@click.option("--split-type", type=click.Choice(["None", "Line"]), default="Line", show_default=True)
+@click.option(
+    "--strategy", type=click.Choice(["MultiRecord", "SingleRecord"]), help="Batch strategy (default: the container's)."
+)
+@click.option(
+    "--max-payload-mb",
+    type=click.IntRange(min=0, max=100),
+    help="Max request size in MB (default: the container's, 6).",
+)
+@click.option("--concurrency", type=click.IntRange(min=1, max=64), help="Parallel requests (default: the container's).")
+@click.option("--instance-type", help="Cloud: transform instance type.")
+@click.option("--role", help="Cloud: IAM role ARN for the model (when given a model artifact).")
+@click.option("--download", type=click.Path(path_type=Path), help="Cloud: download the .out files here.")
+@image_option
+@wait_options
+@aws_options
+@common_options
+def transform(
+    manifest_path: Path,
+    local: bool,
+    model: str,
+    input_path: str,
+    output_path: str,
+    content_type: str | None,
+    accept: str | None,
+    split_type: str,
+    strategy: str | None,
+    max_payload_mb: int | None,
+    concurrency: int | None,
+    instance_type: str | None,
+    role: str | None,
+    download: Path | None,
+    image: str | None,
+    wait: bool,
+    timeout: float | None,
+    profile: str | None,
+    region: str | None,
+) -> None:
+    """Batch transform: writes <file>.out for every input file."""
+    loaded = _load(manifest_path)
+    options = dict(
+        image=image,
+        model=model,
+        input=input_path,
+        output=output_path,
+        content_type=content_type,
+        accept=accept,
+        split_type=split_type,
+        strategy=strategy,
+        max_payload_mb=max_payload_mb,
+        concurrency=concurrency,
+    )
+    if local:
+        from sm_byo.local.transform import transform_local
+
+        result = transform_local(loaded, _state().ui, **options)
+    else:
+        from sm_byo.cloud.transform import transform_cloud
+
+        result = transform_cloud(
+            loaded,
+            _state().ui,
+            **options,
+            instance_type=instance_type,
+            role=role,
+            download=download,
+            wait=wait,
+            timeout=timeout,
+            profile=profile,
+            region=region,
+        )
+    _show(result, "Transform")
+
+
+@cli.command()
+@manifest_option
+@click.option(
+    "--local", "local", is_flag=True, required=True, help="Serve from local Docker (the only mode; see deploy)."
+)
+@click.option("--model", required=True, type=click.Path(path_type=Path), help="model.tar.gz or a model directory.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@image_option
+@common_options
+def serve(manifest_path: Path, local: bool, model: Path, port: int, image: str | None) -> None:
+    """Run the serving container in the foreground until Ctrl-C."""
+    from sm_byo.local.hosting import serve_local
+
+    loaded = _load(manifest_path)
+    _show(serve_local(loaded, _state().ui, image=image, model=model, port=port), "Served")
+
+
+@cli.command()
+@manifest_option
+@click.option("--model", "model_data", required=True, help="S3 URI of model.tar.gz.")
+@click.option("--name", help="Endpoint name (default: <name>-<timestamp>).")
+@click.option("--instance-type", help="Instance type (default: the manifest's first real-time type).")
+@click.option("--instance-count", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--role", help="IAM role ARN for the model (default: validation.role).")
+@image_option
+@wait_options
+@aws_options
+@common_options
+def deploy(
+    manifest_path: Path,
+    model_data: str,
+    name: str | None,
+    instance_type: str | None,
+    instance_count: int,
+    role: str | None,
+    image: str | None,
+    wait: bool,
+    timeout: float | None,
+    profile: str | None,
+    region: str | None,
+) -> None:
+    """CreateModel + CreateEndpointConfig + CreateEndpoint, then wait for InService."""
+    from sm_byo.cloud.hosting import deploy_endpoint
+
+    loaded = _load(manifest_path)
+    result = deploy_endpoint(
+        loaded,
+        _state().ui,
+        image=image,
+        model_data=model_data,
+        name=name,
+        instance_type=instance_type,
+        instance_count=instance_count,
+        role=role,
+        wait=wait,
+        timeout=timeout,
+        profile=profile,
+        region=region,
+    )
+    _show(result, "Endpoint")
+
+
+@cli.command()
+@click.argument("endpoint", required=False)
+@click.option("--local", "local_url", metavar="URL", help="Invoke a local container, e.g. http://localhost:8080.")
+@click.option("--body", required=True, help="File with the request body, or - for stdin.")
+@click.option("--content-type", default="text/csv", show_default=True)
+@click.option("--accept", help="Accept header (default: the container's first).")
+@click.option("--custom-attributes", help="X-Amzn-SageMaker-Custom-Attributes value.")
+@aws_options
+@common_options
+def invoke(
+    endpoint: str | None,
+    local_url: str | None,
+    body: str,
+    content_type: str,
+    accept: str | None,
+    custom_attributes: str | None,
+    profile: str | None,
+    region: str | None,
+) -> None:
+    """Send one inference request; the response body goes to stdout."""
+    if bool(endpoint) == bool(local_url):
+        raise UsageError(
+            "give either an ENDPOINT name or --local URL (exactly one)",
+            hint="e.g. `smbyo invoke my-endpoint --body row.csv` or "
+            "`smbyo invoke --local http://localhost:8080 --body row.csv`.",
+        )
+    payload = _read_body(body)
+    if local_url:
+        from sm_byo.local.invoke import invoke_url
+
+        response = invoke_url(
+            local_url, payload, content_type=content_type, accept=accept, custom_attributes=custom_attributes
+        )
+    else:
+        from sm_byo.cloud.hosting import invoke_endpoint
+
+        response = invoke_endpoint(
+            str(endpoint),
+            payload,
+            content_type=content_type,
+            accept=accept,
+            custom_attributes=custom_attributes,
+            profile=profile,
+            region=region,
+        )
+    if _state().json_mode:
+        _show(response, "Response")
+    else:
+        _state().ui.raw(response.body)
+
+
+@cli.command()
+@click.argument("endpoint")
+@aws_options
+@common_options
+def delete(endpoint: str, profile: str | None, region: str | None) -> None:
+    """Delete an endpoint, its endpoint config and its model."""
+    from sm_byo.cloud.hosting import delete_endpoint
+
+    _show(delete_endpoint(endpoint, _state().ui, profile=profile, region=region), "Deleted")
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["training-job", "transform-job", "endpoint", "algorithm", "model-package"]))
+@click.argument("name")
+@click.option("--logs/--no-logs", default=True, show_default=True, help="Stream CloudWatch logs (jobs, endpoints).")
+@click.option("--timeout", type=click.FloatRange(min=1), help="Stop waiting after this many seconds.")
+@aws_options
+@common_options
+def wait(kind: str, name: str, logs: bool, timeout: float | None, profile: str | None, region: str | None) -> None:
+    """Resume polling something already submitted, until it reaches a terminal state."""
+    from sm_byo.cloud.waiting import wait_for
+
+    _show(wait_for(kind, name, _state().ui, logs=logs, timeout=timeout, profile=profile, region=region), "Finished")
+
+
+# --- publishing ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def publish() -> None:
+    """Create an Algorithm or a Model Package (checked first; --dry-run sends nothing)."""
+
+
+@publish.command("algorithm")
+@manifest_option
+@click.option("--dry-run", is_flag=True, help="Print the exact request (boto3 kwargs) after every check; send nothing.")
+@image_option
+@wait_options
+@aws_options
+@common_options
+def publish_algorithm_command(
+    manifest_path: Path,
+    dry_run: bool,
+    image: str | None,
+    wait: bool,
+    timeout: float | None,
+    profile: str | None,
+    region: str | None,
+) -> None:
+    """CreateAlgorithm from the manifest, then poll DescribeAlgorithm to Completed/Failed."""
+    from sm_byo.publish import publish_algorithm
+
+    loaded = _load(manifest_path)
+    _show(
+        publish_algorithm(
+            loaded,
+            _state().ui,
+            image=image,
+            dry_run=dry_run,
+            wait=wait,
+            timeout=timeout,
+            profile=profile,
+            region=region,
+        ),
+        "Algorithm",
+    )
+
+
+@publish.command("model-package")
+@manifest_option
+@click.option("--model-data", required=True, help="S3 URI of the model.tar.gz the package serves.")
+@click.option("--dry-run", is_flag=True, help="Print the exact request (boto3 kwargs) after every check; send nothing.")
+@image_option
+@wait_options
+@aws_options
+@common_options
+def publish_model_package_command(
+    manifest_path: Path,
+    model_data: str,
+    dry_run: bool,
+    image: str | None,
+    wait: bool,
+    timeout: float | None,
+    profile: str | None,
+    region: str | None,
+) -> None:
+    """CreateModelPackage from the manifest, then poll DescribeModelPackage to Completed/Failed."""
+    from sm_byo.publish import publish_model_package
+
+    loaded = _load(manifest_path)
+    _show(
+        publish_model_package(
+            loaded,
+            _state().ui,
+            image=image,
+            model_data=model_data,
+            dry_run=dry_run,
+            wait=wait,
+            timeout=timeout,
+            profile=profile,
+            region=region,
+        ),
+        "Model package",
+    )
+
+
+@cli.command()
+@manifest_option
+@click.option("--local", "local", is_flag=True, required=True, help="Run the validation profile in local Docker.")
+@image_option
+@common_options
+def validate(manifest_path: Path, local: bool, image: str | None) -> None:
+    """Run the manifest's validation profile locally and report what AWS's validation would check."""
+    from sm_byo.validate import validate_local
+
+    loaded = _load(manifest_path)
+    _show(validate_local(loaded, _state().ui, image=image), "Validation")
+
+
+# --- the error boundary -------------------------------------------------------------------------
+
+
+def _report(app: AppState, error: SmByoError) -> int:
+    app.ui.error(error)
+    return error.exit_code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn every failure into a message and the contract's exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    app = AppState(json_mode="--json" in args)
+    try:
+        with cli.make_context("smbyo", args, obj=app) as ctx:
+            cli.invoke(ctx)
+        code = 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        code = _report(app, UsageError(exc.format_message(), hint="Run the command with --help for its options."))
+    except click.exceptions.Abort:
+        code = _report(app, Interrupted("interrupted"))
+    except KeyboardInterrupt:
+        code = _report(app, Interrupted("interrupted"))
+    except SmByoError as exc:
+        code = _report(app, exc)
+    except Exception as exc:
+        app.ui.unexpected(exc)
+        code = 1
+    sys.exit(code)

@@ -1,0 +1,321 @@
+"""The Docker adapter: the only place smbyo talks to docker-py.
+
+Build and push streams report failures *inside* a successful HTTP stream (``error``/``errorDetail``
+events), so every event is scanned. An unreachable daemon becomes :class:`DockerUnavailable` (exit 3)
+with how to start one, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sm_byo.errors import BuildFailed, DockerUnavailable, PushFailed, RegistryAuthError, UsageError
+from sm_byo.reporting import Reporter
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+STEP_PATTERN = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+AUTH_ERROR_PATTERN = re.compile(
+    r"no basic auth credentials|unauthorized|authentication required|denied: |401 Unauthorized", re.IGNORECASE
+)
+
+
+def _where() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def connect(timeout: int = 120) -> DockerAdapter:
+    """A client for the daemon at DOCKER_HOST (or the default socket), checked with a ping."""
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except (DockerException, OSError) as exc:
+        raise DockerUnavailable(
+            f"smbyo needs a Docker Engine and none answered at {_where()} ({_short(exc)}).",
+            hint="Start Docker (Docker Desktop, or `sudo systemctl start docker` / `sudo dockerd &` on Linux), "
+            "or point DOCKER_HOST at a running daemon, then run the command again.",
+        ) from exc
+    return DockerAdapter(client)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+@dataclass
+class BuildOutcome:
+    image_id: str
+    tag: str
+    steps: int = 0
+    cached_steps: list[int] = field(default_factory=list)
+    rebuilt_steps: list[int] = field(default_factory=list)
+    instructions: dict[int, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image_id": self.image_id,
+            "tag": self.tag,
+            "steps": self.steps,
+            "cached_steps": self.cached_steps,
+            "rebuilt_steps": self.rebuilt_steps,
+        }
+
+
+@dataclass
+class _BuildState:
+    """Follows the classic builder's stream: which step runs, its output, what came from cache."""
+
+    outcome: BuildOutcome
+    current: int = 0
+    output: list[str] = field(default_factory=list)
+
+    def on_stream(self, text: str, reporter: Reporter) -> None:
+        for line in ANSI_ESCAPE.sub("", text).splitlines():
+            match = STEP_PATTERN.match(line.strip())
+            if match:
+                self.current = int(match.group(1))
+                self.outcome.steps = int(match.group(2))
+                self.outcome.instructions[self.current] = match.group(3)
+                self.output = []
+                reporter.detail(line.strip())
+                continue
+            if line.strip() == "---> Using cache":
+                self.outcome.cached_steps.append(self.current)
+            elif line.strip().startswith("---> Running in"):
+                self.outcome.rebuilt_steps.append(self.current)
+            if line.strip():
+                self.output.append(line)
+                reporter.detail(line)
+
+    def failure(self, message: str) -> BuildFailed:
+        instruction = self.outcome.instructions.get(self.current, "(before the first step)")
+        tail = "\n".join(self.output[-25:])
+        return BuildFailed(
+            f"step {self.current}/{self.outcome.steps} `{instruction}` failed: {message.strip()}"
+            + (f"\n--- last output of the step ---\n{tail}" if tail else ""),
+            hint="Fix the cause shown in the step's output (a requirement that does not install, a missing "
+            "system package: add it to image.system_packages or image.build_packages), then build again.",
+        )
+
+
+class DockerAdapter:
+    def __init__(self, client: docker.DockerClient):
+        self.client = client
+
+    # --- images ---------------------------------------------------------------------------------
+    def build(
+        self,
+        context_dir: Path,
+        tag: str,
+        reporter: Reporter,
+        *,
+        network_mode: str | None = None,
+        pull: bool = False,
+        no_cache: bool = False,
+    ) -> BuildOutcome:
+        """Build with the classic builder, streaming each step; raise BuildFailed on any error event."""
+        from docker.errors import APIError
+
+        state = _BuildState(BuildOutcome(image_id="", tag=tag))
+        try:
+            stream = self.client.api.build(
+                path=str(context_dir),
+                tag=tag,
+                rm=True,
+                forcerm=True,
+                decode=True,
+                pull=pull,
+                nocache=no_cache,
+                network_mode=network_mode,
+            )
+            for event in stream:
+                if "error" in event or "errorDetail" in event:
+                    detail = event.get("errorDetail", {}).get("message") or event.get("error", "")
+                    raise state.failure(ANSI_ESCAPE.sub("", str(detail)))
+                if "stream" in event:
+                    state.on_stream(event["stream"], reporter)
+                elif "aux" in event and "ID" in event["aux"]:
+                    state.outcome.image_id = event["aux"]["ID"]
+                elif "status" in event:
+                    reporter.detail(str(event["status"]))
+        except APIError as exc:
+            raise state.failure(exc.explanation or str(exc)) from exc
+        if not state.outcome.image_id:
+            state.outcome.image_id = self.image_id(tag)
+        return state.outcome
+
+    def image_id(self, reference: str) -> str:
+        return str(self.inspect_image(reference)["Id"])
+
+    def inspect_image(self, reference: str) -> dict[str, Any]:
+        from docker.errors import ImageNotFound
+
+        try:
+            info: dict[str, Any] = self.client.api.inspect_image(reference)
+        except ImageNotFound as exc:
+            raise UsageError(
+                f"image {reference!r} not found in the local Docker Engine",
+                hint="Build it first with `smbyo build`, or pass --image with an image that exists.",
+            ) from exc
+        return info
+
+    def image_exists(self, reference: str) -> bool:
+        from docker.errors import ImageNotFound
+
+        try:
+            self.client.api.inspect_image(reference)
+        except ImageNotFound:
+            return False
+        return True
+
+    def tag(self, source: str, repository: str, tag: str) -> None:
+        self.client.api.tag(source, repository, tag=tag)
+
+    def push(self, repository: str, tag: str, auth_config: dict[str, str], reporter: Reporter) -> str:
+        """Push with per-layer progress; returns the manifest digest. Credentials never leave memory."""
+        from docker.errors import APIError
+
+        digest = ""
+        try:
+            for event in self.client.api.push(repository, tag=tag, auth_config=auth_config, stream=True, decode=True):
+                if "error" in event or "errorDetail" in event:
+                    message = str(event.get("errorDetail", {}).get("message") or event.get("error"))
+                    raise self._push_error(repository, message)
+                digest = self._on_push_event(event, reporter) or digest
+        except APIError as exc:
+            raise self._push_error(repository, exc.explanation or str(exc)) from exc
+        return digest
+
+    @staticmethod
+    def _on_push_event(event: dict[str, Any], reporter: Reporter) -> str | None:
+        aux = event.get("aux") or {}
+        if "Digest" in aux:
+            return str(aux["Digest"])
+        layer, status = event.get("id"), str(event.get("status", ""))
+        detail = event.get("progressDetail") or {}
+        if layer and "current" in detail:
+            reporter.progress(f"layer {layer}", int(detail["current"]), detail.get("total"))
+        elif layer and status in ("Pushed", "Layer already exists", "Mounted from"):
+            reporter.detail(f"layer {layer}: {status}")
+        return None
+
+    @staticmethod
+    def _push_error(repository: str, message: str) -> PushFailed | RegistryAuthError:
+        if AUTH_ERROR_PATTERN.search(message):
+            return RegistryAuthError(
+                f"the registry refused the push to {repository}: {message}",
+                hint="Check the AWS credentials and region (the ECR token comes from them) and that the role may "
+                "push to this repository (ecr:InitiateLayerUpload, ecr:PutImage).",
+            )
+        return PushFailed(
+            f"pushing {repository} failed: {message}", hint="Check the network and the registry, then push again."
+        )
+
+    # --- containers -----------------------------------------------------------------------------
+    def run(
+        self,
+        image: str,
+        command: list[str],
+        *,
+        volumes: dict[str, dict[str, str]] | None = None,
+        environment: dict[str, str] | None = None,
+        ports: dict[str, int | None] | None = None,
+        network_mode: str | None = None,
+        name: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> ContainerHandle:
+        """Start a detached container (removed by :meth:`ContainerHandle.remove`)."""
+        from docker.errors import APIError, ImageNotFound
+
+        try:
+            container = self.client.containers.run(
+                image,
+                command,
+                detach=True,
+                volumes=volumes or {},
+                environment=environment or {},
+                ports=ports or {},
+                network_mode=network_mode,
+                name=name,
+                labels={"dev.smbyo": "1", **(labels or {})},
+            )
+        except ImageNotFound as exc:
+            raise UsageError(
+                f"image {image!r} not found in the local Docker Engine",
+                hint="Build it with `smbyo build`, or pass --image with an image that exists.",
+            ) from exc
+        except APIError as exc:
+            raise DockerUnavailable(
+                f"Docker could not start a container from {image}: {exc.explanation or exc}",
+                hint="Check that the Docker Engine is healthy (`docker info`) and that the port is free.",
+            ) from exc
+        return ContainerHandle(container)
+
+
+class ContainerHandle:
+    """A running container: its logs, exit code, published ports, and removal."""
+
+    def __init__(self, container: Container):
+        self.container = container
+
+    @property
+    def id(self) -> str:
+        return str(self.container.id)
+
+    def log_lines(self) -> Iterator[str]:
+        """Follow the combined stdout/stderr log, line by line, until the container exits."""
+        pending = b""
+        for chunk in self.container.logs(stream=True, follow=True, stdout=True, stderr=True):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line.decode("utf-8", errors="replace")
+        if pending:
+            yield pending.decode("utf-8", errors="replace")
+
+    def follow_logs(self, on_line: Callable[[str], None]) -> None:
+        for line in self.log_lines():
+            on_line(line)
+
+    def logs(self) -> str:
+        return bytes(self.container.logs(stdout=True, stderr=True)).decode("utf-8", errors="replace")
+
+    def wait(self, timeout: float | None = None) -> int:
+        result = self.container.wait(timeout=timeout)
+        return int(result.get("StatusCode", 1))
+
+    def running(self) -> bool:
+        self.container.reload()
+        return bool(self.container.status == "running")
+
+    def host_port(self, container_port: str) -> int | None:
+        self.container.reload()
+        bindings = (self.container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(container_port)
+        if not bindings:
+            return None
+        return int(bindings[0]["HostPort"])
+
+    def stop(self, timeout: int = 30) -> None:
+        from docker.errors import NotFound
+
+        with contextlib.suppress(NotFound):
+            self.container.stop(timeout=timeout)
+
+    def remove(self) -> None:
+        from docker.errors import NotFound
+
+        with contextlib.suppress(NotFound):
+            self.container.remove(force=True)
