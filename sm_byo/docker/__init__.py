@@ -232,7 +232,7 @@ class DockerAdapter:
         *,
         volumes: dict[str, dict[str, str]] | None = None,
         environment: dict[str, str] | None = None,
-        ports: dict[str, int | None] | None = None,
+        ports: dict[str, int | tuple[str, int | None] | None] | None = None,
         network_mode: str | None = None,
         name: str | None = None,
         labels: dict[str, str] | None = None,
