@@ -25,9 +25,7 @@ class BuildResult:
     tag: str
     size_bytes: int
     seconds: float
-    steps: int
-    cached_steps: list[int]
-    rebuilt_steps: list[int]
+    layers: list[dict[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,9 +33,8 @@ class BuildResult:
             "tag": self.tag,
             "size_bytes": self.size_bytes,
             "seconds": round(self.seconds, 2),
-            "steps": self.steps,
-            "cached_steps": self.cached_steps,
-            "rebuilt_steps": self.rebuilt_steps,
+            "cached_layers": sum(1 for layer in self.layers if layer["cached"]),
+            "layers": self.layers,
         }
 
 
@@ -66,7 +63,5 @@ def build_image(
         tag=tag,
         size_bytes=int(info.get("Size", 0)),
         seconds=time.monotonic() - started,
-        steps=outcome.steps,
-        cached_steps=outcome.cached_steps,
-        rebuilt_steps=outcome.rebuilt_steps,
+        layers=outcome.layers(),
     )

@@ -60,18 +60,19 @@ class BuildOutcome:
     image_id: str
     tag: str
     steps: int = 0
-    cached_steps: list[int] = field(default_factory=list)
-    rebuilt_steps: list[int] = field(default_factory=list)
     instructions: dict[int, str] = field(default_factory=dict)
+    cached_steps: list[int] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "image_id": self.image_id,
-            "tag": self.tag,
-            "steps": self.steps,
-            "cached_steps": self.cached_steps,
-            "rebuilt_steps": self.rebuilt_steps,
-        }
+    @property
+    def rebuilt_steps(self) -> list[int]:
+        return [step for step in sorted(self.instructions) if step not in self.cached_steps]
+
+    def layers(self) -> list[dict[str, Any]]:
+        """Every step with its instruction and whether the layer cache served it."""
+        return [
+            {"step": step, "instruction": self.instructions[step], "cached": step in self.cached_steps}
+            for step in sorted(self.instructions)
+        ]
 
 
 @dataclass
@@ -94,8 +95,6 @@ class _BuildState:
                 continue
             if line.strip() == "---> Using cache":
                 self.outcome.cached_steps.append(self.current)
-            elif line.strip().startswith("---> Running in"):
-                self.outcome.rebuilt_steps.append(self.current)
             if line.strip():
                 self.output.append(line)
                 reporter.detail(line)

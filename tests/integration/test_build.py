@@ -1,0 +1,122 @@
+"""`smbyo build` against a real Docker Engine: the image trains, serves, caches and fails clearly."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ca_bundle, run_cli
+
+pytestmark = pytest.mark.docker
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _build_args(project: Path, base_image: str, tag: str) -> list[str]:
+    args = ["--json", "build", "-f", str(project / "smbyo.yaml"), "--tag", tag, "--base-image", base_image]
+    bundle = ca_bundle()
+    return [*args, "--network", "host", *(["--ca-bundle", str(bundle)] if bundle else [])]
+
+
+@pytest.fixture
+def ml_dir(tmp_path: Path) -> Path:
+    """An /opt/ml tree with the example's training data, as SageMaker lays it out."""
+    root = tmp_path / "ml"
+    config = root / "input" / "config"
+    config.mkdir(parents=True)
+    data = root / "input" / "data" / "training"
+    data.mkdir(parents=True)
+    source = Path(__file__).resolve().parents[2] / "algorithms" / "decision_trees" / "data" / "training" / "iris.csv"
+    (data / "iris.csv").write_bytes(source.read_bytes())
+    (config / "hyperparameters.json").write_text(json.dumps({"max_leaf_nodes": "8"}))
+    (config / "inputdataconfig.json").write_text(json.dumps({"training": {"TrainingInputMode": "File"}}))
+    return root
+
+
+@pytest.fixture
+def container_names(docker_adapter) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+    names: list[str] = []
+    yield names
+    for name in names:
+        with contextlib.suppress(Exception):
+            docker_adapter.client.containers.get(name).remove(force=True)
+
+
+def test_image_trains_then_serves_ping(docker_adapter, example_image: str, ml_dir: Path, container_names) -> None:  # type: ignore[no-untyped-def]
+    client = docker_adapter.client
+    logs = client.containers.run(example_image, ["train"], volumes={str(ml_dir): {"bind": "/opt/ml"}}, remove=True)
+    assert b"validation-accuracy: " in logs
+    assert (ml_dir / "model" / "model.npz").is_file()
+
+    port = _free_port()
+    name = f"smbyo-test-serve-{port}"
+    container_names.append(name)
+    client.containers.run(
+        example_image,
+        ["serve"],
+        name=name,
+        detach=True,
+        ports={"8080/tcp": ("127.0.0.1", port)},
+        volumes={str(ml_dir / "model"): {"bind": "/opt/ml/model", "mode": "ro"}},
+    )
+    deadline = time.monotonic() + 30
+    status = None
+    while time.monotonic() < deadline:
+        try:
+            status = requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code
+            if status == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    assert status == 200
+    users = {row[1] for row in client.containers.get(name).top(ps_args="-o pid,user")["Processes"]}
+    assert "root" not in users, f"serving processes run as {users}"
+
+
+def test_code_only_change_reuses_dependency_layers(project: Path, base_image: str, example_image: str) -> None:
+    # example_image already warmed the cache with the same requirements: this build is all cache hits.
+    tag = "smbyo-test/cache-check:latest"
+    first = run_cli(*_build_args(project, base_image, tag))
+    assert first.returncode == 0, first.stderr
+    (project / "predictor.py").write_text((project / "predictor.py").read_text() + "\n# a code-only change\n")
+
+    second = run_cli(*_build_args(project, base_image, tag))
+    assert second.returncode == 0, second.stderr
+    result = json.loads(second.stdout)  # --json: stdout is exactly one JSON document
+    rebuilt = [layer["instruction"] for layer in result["layers"] if not layer["cached"]]
+    cached = [layer["instruction"] for layer in result["layers"] if layer["cached"]]
+    assert any("pip install" in instruction for instruction in cached)
+    assert not any("pip install" in instruction or "apt-get" in instruction for instruction in rebuilt)
+    assert any(instruction.startswith("COPY code/") for instruction in rebuilt)
+    assert "Step " in second.stderr  # progress went to stderr
+
+
+def test_failed_step_shows_the_instruction_and_its_output(project: Path, base_image: str) -> None:
+    (project / "requirements.txt").write_text("this-package-does-not-exist-smbyo==0.0.1\n")
+    result = run_cli(*_build_args(project, base_image, "smbyo-test/broken:latest"))
+    assert result.returncode == 1
+    error = json.loads(result.stdout)
+    assert error["error"] == "BuildFailed"
+    assert "pip install --no-compile -r /tmp/smbyo/requirements.txt" in error["message"]
+    assert "this-package-does-not-exist-smbyo" in error["message"]
+
+
+def test_unreachable_docker_exits_3_with_how_to_start_it(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "algorithms" / "decision_trees" / "smbyo.yaml"
+    result = run_cli("build", "-f", str(example), env={"DOCKER_HOST": f"unix://{tmp_path}/dead.sock"})
+    assert result.returncode == 3
+    assert "Docker is not reachable" in result.stderr
+    assert "Start Docker" in result.stderr
+    assert "Traceback" not in result.stderr
