@@ -1,0 +1,106 @@
+"""model.tar.gz in and out: pack /opt/ml/model, and extract a user's archive without trusting it.
+
+A model archive can come from anywhere (a colleague, a bucket), so extraction refuses absolute
+paths, ``..`` components, links that point outside the target, and device files, before writing a
+single byte. The result is world-readable: the serving container reads it as an unprivileged user.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from sm_byo.errors import UsageError
+
+READABLE_DIR = 0o755
+READABLE_FILE = 0o644
+
+
+def pack_directory(source: Path, archive: Path) -> Path:
+    """``source``'s contents (not the directory itself) into a gzipped tar, as SageMaker packs model/."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_name(archive.name + ".partial")
+    with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
+        if source.is_dir():
+            for entry in sorted(source.iterdir()):
+                tar.add(entry, arcname=entry.name)
+    partial.replace(archive)
+    return archive
+
+
+def _unsafe_reason(member: tarfile.TarInfo, target: Path) -> str | None:
+    """Why extracting ``member`` under ``target`` would be unsafe, or None when it is fine."""
+    name = PurePosixPath(member.name)
+    if name.is_absolute() or member.name.startswith(("/", "\\")):
+        return "has an absolute path"
+    if ".." in name.parts:
+        return "has a '..' component"
+    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+        return "is a device, FIFO or other special file"
+    destination = (target / member.name).resolve()
+    if not destination.is_relative_to(target):
+        return "would be written outside the directory"
+    if member.issym():
+        link_target = (destination.parent / member.linkname).resolve()
+        if PurePosixPath(member.linkname).is_absolute() or not link_target.is_relative_to(target):
+            return f"is a symbolic link pointing outside the directory ({member.linkname})"
+    if member.islnk():
+        link_target = (target / member.linkname).resolve()
+        if PurePosixPath(member.linkname).is_absolute() or not link_target.is_relative_to(target):
+            return f"is a hard link to a file outside the directory ({member.linkname})"
+    return None
+
+
+def safe_extract(archive: Path, target: Path) -> Path:
+    """Extract ``archive`` into ``target`` after checking every member; UsageError names the bad one."""
+    target.mkdir(parents=True, exist_ok=True)
+    root = target.resolve()
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            for member in members:
+                reason = _unsafe_reason(member, root)
+                if reason:
+                    raise UsageError(
+                        f"{archive}: refusing to extract: member {member.name!r} {reason}",
+                        hint="A model archive must hold only files and directories under its root "
+                        "(pack it with `tar -czf model.tar.gz -C model_dir .`).",
+                    )
+            # Our own checks ran above; where Python has extraction filters, 'data' adds its own as well.
+            options = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            for member in members:
+                tar.extract(member, root, set_attrs=False, **options)  # type: ignore[arg-type]
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise UsageError(
+            f"{archive}: not a readable tar.gz archive ({exc})",
+            hint="Pass the model.tar.gz written by `smbyo train --local`, or a model directory.",
+        ) from exc
+    make_readable(root)
+    return root
+
+
+def make_readable(root: Path) -> None:
+    """Let any user read the tree (the serving container drops root before loading the model)."""
+    os.chmod(root, READABLE_DIR)
+    for directory, dirs, files in os.walk(root):
+        for name in dirs:
+            os.chmod(Path(directory) / name, READABLE_DIR)
+        for name in files:
+            path = Path(directory) / name
+            if not path.is_symlink():
+                os.chmod(path, stat.S_IMODE(path.stat().st_mode) | READABLE_FILE)
+
+
+def model_directory(model: Path, scratch: Path) -> Path:
+    """A directory holding the model: ``model`` itself, or ``model.tar.gz`` safely extracted in ``scratch``."""
+    if model.is_dir():
+        return model.resolve()
+    if model.is_file():
+        return safe_extract(model, Path(tempfile.mkdtemp(prefix="model-", dir=scratch)))
+    raise UsageError(
+        f"--model {model}: no such file or directory",
+        hint="Pass the model.tar.gz written by `smbyo train --local --out DIR` (DIR/model.tar.gz) or a directory.",
+    )
