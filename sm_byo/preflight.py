@@ -1,0 +1,300 @@
+"""Pre-flight checks: every reason AWS would reject a request, found before it is sent.
+
+Two sources, all violations reported at once:
+
+* the SageMaker service model (``sm_byo.aws.service_model``): botocore's own parameter validation,
+  plus the patterns, enums and maximums that botocore leaves to the server;
+* the rules AWS applies that the service model cannot express: the role is a role *ARN*, S3 URIs
+  are well formed, the image is on ECR, defaults fall inside their ranges and are not on required
+  hyperparameters, the tuning objective names a defined metric, one validation profile, and the
+  validation profile only uses what the algorithm declares.
+
+Each violation names the manifest field (with its line) or the flag that produced the value, so the
+user knows what to edit. The fix is always in the manifest or the flags: exit code 2.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from sm_byo.aws.service_model import Violation, check_request
+from sm_byo.errors import ManifestError, ManifestProblem
+from sm_byo.manifest import LoadedManifest, format_loc
+from sm_byo.specs.request import Request, RequestPath, is_flag
+
+ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@\-/]+")
+ROLE_NAME = re.compile(r"[A-Za-z0-9_+=,.@\-]{1,64}")
+S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/[^\s]*)?")
+ECR_IMAGE = re.compile(
+    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9\-]+)\.amazonaws\.com(\.cn)?"
+    r"/(?P<repository>[a-z0-9._/\-]+)(:(?P<tag>[\w.\-]{1,128})|@sha256:[0-9a-f]{64})?"
+)
+S3_KEYS = ("S3Uri", "S3OutputPath", "ModelDataUrl")
+IMAGE_KEYS = ("TrainingImage", "Image")
+
+
+class RequestRejected(ManifestError):
+    """A request AWS would reject; every problem names the manifest field or flag to fix (exit 2)."""
+
+    title = "Request would be rejected"
+
+
+# --- rules the service model cannot express -------------------------------------------------------
+
+
+def _walk(value: Any, path: RequestPath = ()) -> Iterator[tuple[RequestPath, Any]]:
+    yield path, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, (*path, index))
+
+
+def _role_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
+    spec = kwargs.get("ValidationSpecification")
+    if not isinstance(spec, dict):
+        return
+    path: RequestPath = ("ValidationSpecification", "ValidationRole")
+    role = spec.get("ValidationRole")
+    if not role:
+        yield Violation(path, "required: the ARN of the IAM role AWS assumes to run the validation jobs")
+    elif ROLE_NAME.fullmatch(str(role)):
+        yield Violation(
+            path,
+            f"{role!r} is a role name; AWS needs the role's ARN, arn:aws:iam::<account-id>:role/{role} "
+            "(`aws iam get-role --role-name NAME` prints it)",
+        )
+    elif not ROLE_ARN.fullmatch(str(role)):
+        yield Violation(path, f"{role!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/NAME)")
+
+
+def _s3_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
+    for path, value in _walk(kwargs):
+        if not path or path[-1] not in S3_KEYS or not isinstance(value, str):
+            continue
+        if not value:
+            yield Violation(
+                path,
+                "no S3 location: local validation data is uploaded under validation.output, "
+                "so set validation.output to an s3://bucket/prefix you can write to (or give s3:// data URIs)",
+            )
+        elif not S3_URI.fullmatch(value):
+            yield Violation(path, f"{value!r} is not a well-formed S3 URI (s3://bucket/key, lower-case bucket name)")
+
+
+def _image_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
+    for path, value in _walk(kwargs):
+        if path and path[-1] in IMAGE_KEYS and isinstance(value, str) and not ECR_IMAGE.fullmatch(value):
+            yield Violation(
+                path,
+                f"{value!r} is not an ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>); "
+                "AWS only registers images from ECR: run `smbyo push` and pass the URI it prints with --image",
+            )
+
+
+def _number(text: str, integer: bool) -> float | None:
+    try:
+        return float(int(text)) if integer else float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _range_of(item: dict[str, Any]) -> tuple[float, float] | None:
+    spec = item.get("Range") or {}
+    bounds = spec.get("IntegerParameterRangeSpecification") or spec.get("ContinuousParameterRangeSpecification")
+    if not bounds:
+        return None
+    low, high = _number(bounds.get("MinValue"), False), _number(bounds.get("MaxValue"), False)
+    return (low, high) if low is not None and high is not None else None
+
+
+def _value_problem(item: dict[str, Any], value: str) -> str | None:
+    """Why ``value`` is not acceptable for hyperparameter ``item`` (None when it is)."""
+    kind = item.get("Type")
+    if kind in ("Integer", "Continuous"):
+        number = _number(value, integer=kind == "Integer")
+        if number is None:
+            return f"{value!r} is not a valid {kind} value"
+        bounds = _range_of(item)
+        if bounds and not bounds[0] <= number <= bounds[1]:
+            return f"{value} is outside the range [{bounds[0]:g}, {bounds[1]:g}]"
+    elif kind == "Categorical":
+        values = (item.get("Range") or {}).get("CategoricalParameterRangeSpecification", {}).get("Values", [])
+        if values and value not in values:
+            return f"{value!r} is not one of the allowed values {values}"
+    return None
+
+
+def _hyperparameter_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
+    items = kwargs.get("TrainingSpecification", {}).get("SupportedHyperParameters", [])
+    base: RequestPath = ("TrainingSpecification", "SupportedHyperParameters")
+    for index, item in enumerate(items):
+        path = (*base, index)
+        default = item.get("DefaultValue")
+        if default is not None and item.get("IsRequired"):
+            yield Violation((*path, "DefaultValue"), "a required hyperparameter cannot have a default; drop one")
+        if default is not None:
+            problem = _value_problem(item, default)
+            if problem:
+                yield Violation((*path, "DefaultValue"), f"default {problem}")
+        if item.get("IsTunable") and item.get("Type") == "FreeText":
+            yield Violation((*path, "IsTunable"), "FreeText hyperparameters cannot be tunable")
+        elif item.get("IsTunable") and "Range" not in item:
+            yield Violation((*path, "Range"), "a tunable hyperparameter needs a range (min and max, or values)")
+
+
+def _metric_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
+    training = kwargs.get("TrainingSpecification", {})
+    metrics = training.get("MetricDefinitions", [])
+    for index, metric in enumerate(metrics):
+        path = ("TrainingSpecification", "MetricDefinitions", index, "Regex")
+        try:
+            groups = re.compile(metric.get("Regex", "")).groups
+        except re.error as exc:
+            yield Violation(path, f"does not compile as a regular expression: {exc}")
+            continue
+        if groups < 1:
+            yield Violation(path, "needs a capture group around the value, e.g. 'accuracy: (\\S+)'")
+    names = {metric.get("Name") for metric in metrics}
+    for index, objective in enumerate(training.get("SupportedTuningJobObjectiveMetrics", [])):
+        if objective.get("MetricName") not in names:
+            known = ", ".join(sorted(str(name) for name in names)) or "none"
+            yield Violation(
+                ("TrainingSpecification", "SupportedTuningJobObjectiveMetrics", index, "MetricName"),
+                f"{objective.get('MetricName')!r} is not one of the metrics defined ({known})",
+            )
+
+
+def _profile_training_violations(kwargs: dict[str, Any], profile_path: RequestPath) -> Iterator[Violation]:
+    """The validation training job only uses what the TrainingSpecification declares."""
+    training = kwargs.get("TrainingSpecification", {})
+    job = kwargs["ValidationSpecification"]["ValidationProfiles"][0].get("TrainingJobDefinition")
+    if not isinstance(job, dict) or not training:
+        return
+    job_path = (*profile_path, "TrainingJobDefinition")
+    declared = {item["Name"]: item for item in training.get("SupportedHyperParameters", [])}
+    given = job.get("HyperParameters", {})
+    for name, value in given.items():
+        if name not in declared:
+            yield Violation((*job_path, "HyperParameters", name), f"{name!r} is not a declared hyperparameter")
+        else:
+            problem = _value_problem(declared[name], str(value))
+            if problem:
+                yield Violation((*job_path, "HyperParameters"), f"{name}: {problem}")
+    for name, item in declared.items():
+        if item.get("IsRequired") and name not in given:
+            yield Violation((*job_path, "HyperParameters"), f"the required hyperparameter {name!r} has no value")
+    fed = {channel.get("ChannelName") for channel in job.get("InputDataConfig", [])}
+    for index, channel in enumerate(training.get("TrainingChannels", [])):
+        if channel.get("IsRequired") and channel.get("Name") not in fed:
+            yield Violation(
+                ("TrainingSpecification", "TrainingChannels", index, "IsRequired"),
+                f"channel {channel.get('Name')!r} is required, but the validation profile only provides data for "
+                f"{', '.join(sorted(str(f) for f in fed))}; make it optional",
+            )
+    instance = job.get("ResourceConfig", {}).get("InstanceType")
+    supported = training.get("SupportedTrainingInstanceTypes", [])
+    if instance and supported and instance not in supported:
+        yield Violation(
+            (*job_path, "ResourceConfig"),
+            f"{instance} is not one of training.instance_types ({', '.join(supported)})",
+        )
+
+
+def _profile_transform_violations(kwargs: dict[str, Any], profile_path: RequestPath) -> Iterator[Violation]:
+    inference = kwargs.get("InferenceSpecification", {})
+    job = kwargs["ValidationSpecification"]["ValidationProfiles"][0].get("TransformJobDefinition", {})
+    job_path = (*profile_path, "TransformJobDefinition")
+    content_type = job.get("TransformInput", {}).get("ContentType")
+    supported = inference.get("SupportedContentTypes", [])
+    if content_type and supported and content_type not in supported:
+        yield Violation(
+            (*job_path, "TransformInput", "ContentType"),
+            f"{content_type} is not one of serving.content_types ({', '.join(supported)})",
+        )
+    instance = job.get("TransformResources", {}).get("InstanceType")
+    allowed = inference.get("SupportedTransformInstanceTypes", [])
+    if instance and allowed and instance not in allowed:
+        yield Violation(
+            (*job_path, "TransformResources"),
+            f"{instance} is not one of inference.transform_instance_types ({', '.join(allowed)})",
+        )
+
+
+def _validation_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
+    spec = kwargs.get("ValidationSpecification")
+    if spec is None:
+        if kwargs.get("CertifyForMarketplace"):
+            yield Violation(
+                ("ValidationSpecification",),
+                "AWS Marketplace listings need a validation profile: add a `validation:` section "
+                "(role, instance_type, training_data, transform_data, output)",
+            )
+        return
+    profiles = spec.get("ValidationProfiles", [])
+    if len(profiles) != 1:
+        yield Violation(("ValidationSpecification", "ValidationProfiles"), "exactly one validation profile")
+        return
+    profile_path: RequestPath = ("ValidationSpecification", "ValidationProfiles", 0)
+    yield from _profile_training_violations(kwargs, profile_path)
+    yield from _profile_transform_violations(kwargs, profile_path)
+
+
+def rule_violations(request: Request) -> list[Violation]:
+    """The rules AWS applies that the service model does not express."""
+    kwargs = request.kwargs
+    found: list[Violation] = []
+    for rule in (
+        _role_violations,
+        _s3_violations,
+        _image_violations,
+        _hyperparameter_violations,
+        _metric_violations,
+        _validation_violations,
+    ):
+        found.extend(rule(kwargs))
+    return found
+
+
+# --- putting it together --------------------------------------------------------------------------
+
+
+def request_violations(request: Request) -> list[Violation]:
+    """Every violation of ``request``; where a rule explains a value, the generic model message is dropped."""
+    ours = rule_violations(request)
+    explained = {violation.path for violation in ours}
+    model = [v for v in check_request(request.operation, request.kwargs) if v.path not in explained]
+    return model + ours
+
+
+def _request_field(path: RequestPath) -> str:
+    return format_loc([str(part) if isinstance(part, str) else part for part in path])
+
+
+def to_problem(loaded: LoadedManifest, request: Request, violation: Violation) -> ManifestProblem:
+    """A violation as the user sees it: the manifest field (and line) or the flag, then the request field."""
+    origin = request.origin_of(violation.path)
+    message = f"{violation.message} (request field {_request_field(violation.path)})"
+    if is_flag(origin):
+        return ManifestProblem("command line", str(origin[0]), message)
+    line = loaded.line_of(origin) if origin else None
+    return ManifestProblem(str(loaded.path), format_loc(origin), message, line)
+
+
+def preflight_problems(loaded: LoadedManifest, request: Request) -> list[ManifestProblem]:
+    """Every reason AWS would reject ``request``, each pointing at what to fix."""
+    return [to_problem(loaded, request, violation) for violation in request_violations(request)]
+
+
+def ensure_acceptable(loaded: LoadedManifest, request: Request) -> None:
+    """Raise :class:`RequestRejected` (exit 2) listing every problem, or return when AWS would accept it."""
+    problems = preflight_problems(loaded, request)
+    if problems:
+        raise RequestRejected(
+            problems,
+            hint=f"Fix the manifest fields and flags named above; nothing was sent ({request.operation}).",
+        )

@@ -1,0 +1,1 @@
+"""Pure request builders: manifest -> boto3 kwargs (no I/O, no boto3)."""
