@@ -121,6 +121,7 @@ def create_algorithm_request(manifest: Manifest, *, image: str, name: str, locat
     origins: dict[RequestPath, Origin] = {
         ("AlgorithmName",): ("name",),
         ("AlgorithmDescription",): ("description",),
+        ("TrainingSpecification",): ("training",),
         ("CertifyForMarketplace",): ("marketplace", "certify"),
     }
     kwargs: dict[str, Any] = {"AlgorithmName": name}

@@ -1,0 +1,341 @@
+"""``smbyo publish algorithm|model-package``: build the request, check it, send it, follow validation.
+
+The pipeline is the same for both kinds: decide the image and a unique name, build the request
+(``sm_byo.specs``), run every pre-flight check (``sm_byo.preflight``: exit 2 naming the manifest
+fields), then either return the request untouched (``--dry-run``: the result *is* the boto3 kwargs)
+or upload local validation data, submit, and poll Describe* with the shared poller until Completed
+or Failed, reporting each ValidationStatuses / ImageScanStatuses item as it changes. Failed ends in
+:class:`JobFailed` (exit 1) carrying every FailureReason AWS gave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sm_byo.aws import AwsAdapter, connect
+from sm_byo.aws import marketplace as sagemaker
+from sm_byo.cloud.naming import unique_name
+from sm_byo.errors import EnvironmentProblem, JobFailed, UsageError
+from sm_byo.manifest import LoadedManifest, Manifest
+from sm_byo.polling import Backoff, PollOutcome, Watch, poll
+from sm_byo.preflight import ROLE_ARN, ensure_acceptable
+from sm_byo.reporting import Reporter
+from sm_byo.specs.algorithm import create_algorithm_request
+from sm_byo.specs.model_package import create_model_package_request
+from sm_byo.specs.request import Request
+from sm_byo.specs.validation import ValidationLocations, is_s3, validation_locations
+
+SUCCEEDED = frozenset({"Completed"})
+FAILED = frozenset({"Failed", "Deleting"})
+DETAIL_GROUPS = (("ValidationStatuses", "validation"), ("ImageScanStatuses", "image scan"))
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one publishable entity is named and described by SageMaker."""
+
+    word: str
+    status_key: str
+    details_key: str
+    arn_key: str
+    describe: Callable[[AwsAdapter, str], dict[str, Any]]
+    create: Callable[[AwsAdapter, dict[str, Any]], dict[str, Any]]
+
+
+ALGORITHM = Kind(
+    "algorithm",
+    "AlgorithmStatus",
+    "AlgorithmStatusDetails",
+    "AlgorithmArn",
+    sagemaker.describe_algorithm,
+    sagemaker.create_algorithm,
+)
+MODEL_PACKAGE = Kind(
+    "model-package",
+    "ModelPackageStatus",
+    "ModelPackageStatusDetails",
+    "ModelPackageArn",
+    sagemaker.describe_model_package,
+    sagemaker.create_model_package,
+)
+
+
+@dataclass
+class PublishResult:
+    """What was (or, with --dry-run, would be) created, and how its validation ended."""
+
+    kind: str
+    name: str
+    request: dict[str, Any]
+    dry_run: bool = False
+    arn: str | None = None
+    status: str | None = None
+    details: list[dict[str, Any]] = field(default_factory=list)
+    elapsed_seconds: float | None = None
+
+    @property
+    def failure_reasons(self) -> list[str]:
+        return [f"{item['check']} {item['name']}: {item['reason']}" for item in self.details if item.get("reason")]
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.dry_run:
+            return self.request
+        data: dict[str, Any] = {"kind": self.kind, "name": self.name, "arn": self.arn, "status": self.status}
+        if self.details:
+            data["checks"] = self.details
+        if self.failure_reasons:
+            data["failure_reasons"] = self.failure_reasons
+        if self.elapsed_seconds is not None:
+            data["elapsed_seconds"] = round(self.elapsed_seconds, 1)
+        return data
+
+
+# --- status details -------------------------------------------------------------------------------
+
+
+def status_items(kind: Kind, description: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """ValidationStatuses and ImageScanStatuses as flat rows: check, name, status, reason."""
+    details = description.get(kind.details_key) or {}
+    rows = []
+    for key, label in DETAIL_GROUPS:
+        for item in details.get(key) or []:
+            row = {"check": label, "name": str(item.get("Name", "")), "status": str(item.get("Status", ""))}
+            if item.get("FailureReason"):
+                row["reason"] = str(item["FailureReason"])
+            rows.append(row)
+    return rows
+
+
+class DetailReporter:
+    """Reports each status-detail item when it first appears and whenever its status changes."""
+
+    def __init__(self, kind: Kind, name: str, reporter: Reporter):
+        self.kind, self.name, self.reporter = kind, name, reporter
+        self.seen: dict[tuple[str, str], str] = {}
+
+    def __call__(self, description: Mapping[str, Any]) -> None:
+        for row in status_items(self.kind, description):
+            key = (row["check"], row["name"])
+            shown = f"{row['status']}: {row['reason']}" if row.get("reason") else row["status"]
+            if self.seen.get(key) != shown:
+                self.seen[key] = shown
+                self.reporter.status(f"{self.kind.word} {self.name} {row['check']} {row['name']}", shown)
+
+
+def _watch(kind: Kind, name: str, aws: AwsAdapter) -> Watch:
+    return Watch(
+        kind=kind.word,
+        name=name,
+        describe=lambda: kind.describe(aws, name),
+        status_key=kind.status_key,
+        succeeded=SUCCEEDED,
+        failed=FAILED,
+    )
+
+
+def follow(
+    kind: Kind,
+    name: str,
+    aws: AwsAdapter,
+    reporter: Reporter,
+    *,
+    timeout: float | None,
+    request: dict[str, Any] | None = None,
+    backoff: Backoff | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> PublishResult:
+    """Poll until Completed or Failed; Failed raises JobFailed (exit 1) with every FailureReason."""
+    extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
+    outcome: PollOutcome = poll(
+        _watch(kind, name, aws),
+        reporter,
+        timeout=timeout,
+        backoff=backoff,
+        on_tick=DetailReporter(kind, name, reporter),
+        **extra,
+    )
+    result = PublishResult(
+        kind=kind.word,
+        name=name,
+        request=request or {},
+        arn=outcome.description.get(kind.arn_key),
+        status=outcome.status,
+        details=status_items(kind, outcome.description),
+        elapsed_seconds=outcome.elapsed_seconds,
+    )
+    if not outcome.succeeded:
+        reasons = result.failure_reasons or ["AWS gave no FailureReason"]
+        listing = "\n".join(f"  - {reason}" for reason in reasons)
+        raise JobFailed(
+            f"{kind.word} {name} ended {outcome.status}:\n{listing}",
+            hint="Reproduce AWS's validation locally with `smbyo validate --local`, fix the cause, "
+            f"and publish again (a new {kind.word} name is used each time).",
+            details=result.to_dict(),
+        )
+    return result
+
+
+# --- the image and the validation data --------------------------------------------------------------
+
+
+def default_image(manifest: Manifest, aws: AwsAdapter, reporter: Reporter, *, dry_run: bool) -> str:
+    """The ECR URI ``smbyo push`` pushes to: ``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:latest``."""
+    repository = manifest.ecr.repository or manifest.name
+    try:
+        account = aws.account_id
+    except EnvironmentProblem:
+        role = manifest.validation.role if manifest.validation else None
+        if not dry_run or not role or not ROLE_ARN.fullmatch(role):
+            raise
+        account = role.split(":")[4]
+        reporter.warn(f"no AWS credentials: assuming the image is in the validation role's account {account}")
+    return f"{account}.dkr.ecr.{aws.region}.amazonaws.com/{repository}:latest"
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def upload_tree(aws: AwsAdapter, reporter: Reporter, source: Path, uri: str) -> int:
+    """Copy a local file or directory under the S3 prefix ``uri``; returns the number of files."""
+    bucket, prefix = _split_s3(uri)
+    files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+    if not files:
+        raise UsageError(f"{source} holds no files to upload", hint="Point validation data at a non-empty directory.")
+    if not aws.bucket_exists(bucket):
+        reporter.step(f"Creating bucket s3://{bucket}")
+        aws.create_bucket(bucket)
+    for path in files:
+        relative = path.relative_to(source).as_posix() if source.is_dir() else path.name
+        key = f"{prefix.rstrip('/')}/{relative}" if prefix else relative
+        aws.upload_file(path, bucket, key, metadata={}, on_bytes=lambda _n: None)
+    return len(files)
+
+
+def upload_validation_data(
+    loaded: LoadedManifest, where: ValidationLocations, aws: AwsAdapter, reporter: Reporter, *, with_training: bool
+) -> None:
+    """Upload local ``validation.training_data``/``transform_data`` to where the request says they are."""
+    validation = loaded.manifest.validation
+    if validation is None:
+        return
+    pairs = [(validation.transform_data, where.transform_data)]
+    if with_training:
+        pairs.insert(0, (validation.training_data, where.training_data))
+    for local, uri in pairs:
+        if local and not is_s3(local):
+            reporter.step(f"Uploading {local} to {uri}")
+            count = upload_tree(aws, reporter, loaded.resolve(local), uri)
+            reporter.detail(f"{count} file(s) uploaded")
+
+
+# --- the commands ---------------------------------------------------------------------------------
+
+
+def _submit(
+    kind: Kind,
+    request: Request,
+    loaded: LoadedManifest,
+    where: ValidationLocations,
+    aws: AwsAdapter,
+    reporter: Reporter,
+    *,
+    wait: bool,
+    timeout: float | None,
+) -> PublishResult:
+    name = str(request.kwargs["AlgorithmName" if kind is ALGORITHM else "ModelPackageName"])
+    upload_validation_data(loaded, where, aws, reporter, with_training=kind is ALGORITHM)
+    reporter.step(f"Creating {kind.word} {name}")
+    created = kind.create(aws, request.kwargs)
+    if not wait:
+        return PublishResult(kind.word, name, request.kwargs, arn=created.get(kind.arn_key), status="Submitted")
+    return follow(kind, name, aws, reporter, timeout=timeout, request=request.kwargs)
+
+
+def publish_algorithm(
+    loaded: LoadedManifest,
+    reporter: Reporter,
+    *,
+    image: str | None = None,
+    dry_run: bool = False,
+    wait: bool = True,
+    timeout: float | None = None,
+    profile: str | None = None,
+    region: str | None = None,
+    aws: AwsAdapter | None = None,
+) -> PublishResult:
+    """CreateAlgorithm from the manifest (checked first), then follow its validation to the end."""
+    manifest = loaded.manifest
+    aws = aws or connect(profile, region)
+    image = image or default_image(manifest, aws, reporter, dry_run=dry_run)
+    name = unique_name(manifest.name)
+    where = _locations(manifest, name)
+    request = create_algorithm_request(manifest, image=image, name=name, locations=where)
+    reporter.step(f"Checking CreateAlgorithm {name}")
+    ensure_acceptable(loaded, request)
+    if dry_run:
+        return PublishResult(ALGORITHM.word, name, request.kwargs, dry_run=True)
+    return _submit(ALGORITHM, request, loaded, where, aws, reporter, wait=wait, timeout=timeout)
+
+
+def publish_model_package(
+    loaded: LoadedManifest,
+    reporter: Reporter,
+    *,
+    model_data: str,
+    image: str | None = None,
+    dry_run: bool = False,
+    wait: bool = True,
+    timeout: float | None = None,
+    profile: str | None = None,
+    region: str | None = None,
+    aws: AwsAdapter | None = None,
+) -> PublishResult:
+    """CreateModelPackage serving ``model_data`` (checked first), then follow its validation to the end."""
+    manifest = loaded.manifest
+    aws = aws or connect(profile, region)
+    image = image or default_image(manifest, aws, reporter, dry_run=dry_run)
+    name = unique_name(manifest.name)
+    where = _locations(manifest, name)
+    request = create_model_package_request(manifest, image=image, model_data=model_data, name=name, locations=where)
+    reporter.step(f"Checking CreateModelPackage {name}")
+    ensure_acceptable(loaded, request)
+    if dry_run:
+        return PublishResult(MODEL_PACKAGE.word, name, request.kwargs, dry_run=True)
+    return _submit(MODEL_PACKAGE, request, loaded, where, aws, reporter, wait=wait, timeout=timeout)
+
+
+def _locations(manifest: Manifest, name: str) -> ValidationLocations:
+    if manifest.validation is None:
+        return ValidationLocations("", "", "")
+    return validation_locations(manifest.validation, name)
+
+
+def wait_for_algorithm(
+    name: str,
+    reporter: Reporter,
+    *,
+    timeout: float | None = None,
+    profile: str | None = None,
+    region: str | None = None,
+    aws: AwsAdapter | None = None,
+) -> PublishResult:
+    """``smbyo wait algorithm NAME``: resume following an algorithm's validation."""
+    return follow(ALGORITHM, name, aws or connect(profile, region), reporter, timeout=timeout)
+
+
+def wait_for_model_package(
+    name: str,
+    reporter: Reporter,
+    *,
+    timeout: float | None = None,
+    profile: str | None = None,
+    region: str | None = None,
+    aws: AwsAdapter | None = None,
+) -> PublishResult:
+    """``smbyo wait model-package NAME``: resume following a model package's validation."""
+    return follow(MODEL_PACKAGE, name, aws or connect(profile, region), reporter, timeout=timeout)
