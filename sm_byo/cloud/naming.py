@@ -1,0 +1,33 @@
+"""Unique, valid SageMaker names: ``<name>-<UTC timestamp with milliseconds>``.
+
+SageMaker names are at most 63 characters of ``[a-zA-Z0-9](-*[a-zA-Z0-9])*``; job names must also be
+unique per account and region for ever, so each run gets a fresh timestamp suffix (as the SageMaker
+SDK does) and the base is trimmed, never the timestamp.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+MAX_NAME_LENGTH = 63
+_INVALID = re.compile(r"[^a-zA-Z0-9-]+")
+_DASHES = re.compile(r"-{2,}")
+
+
+def timestamp(now: datetime) -> str:
+    """``2026-11-24-01-02-03-456``: sortable, and unique to the millisecond."""
+    return now.strftime("%Y-%m-%d-%H-%M-%S-") + f"{now.microsecond // 1000:03d}"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def unique_name(base: str, *, now: Callable[[], datetime] = _utcnow, max_length: int = MAX_NAME_LENGTH) -> str:
+    """``base`` cleaned to SageMaker's pattern and suffixed with a timestamp, within ``max_length``."""
+    suffix = timestamp(now())
+    cleaned = _DASHES.sub("-", _INVALID.sub("-", base)).strip("-") or "smbyo"
+    room = max_length - len(suffix) - 1
+    return f"{cleaned[:room].rstrip('-')}-{suffix}"

@@ -1,0 +1,88 @@
+"""``smbyo push``: the local image -> the manifest's ECR repository.
+
+The repository is created when missing (tag mutability and scan-on-push from the manifest's
+``ecr:`` section). Credentials come from GetAuthorizationToken and go to docker-py as
+``auth_config`` only: never written to ``~/.docker/config.json``, never printed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sm_byo.aws import AwsAdapter
+from sm_byo.build import default_tag
+from sm_byo.cloud.session import open_aws, repository_name
+from sm_byo.docker import DockerAdapter
+from sm_byo.manifest import LoadedManifest
+from sm_byo.reporting import Reporter
+
+
+@dataclass
+class PushResult:
+    image_uri: str
+    digest: str
+    repository: str
+    source: str
+    created_repository: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image_uri": self.image_uri,
+            "digest": self.digest,
+            "repository": self.repository,
+            "source": self.source,
+            "created_repository": self.created_repository,
+        }
+
+
+def split_tag(reference: str) -> tuple[str, str]:
+    """``host:5000/repo:tag`` -> ``("host:5000/repo", "tag")``; no tag means ``latest``."""
+    slash = reference.rfind("/")
+    colon = reference.rfind(":")
+    if colon > slash:
+        return reference[:colon], reference[colon + 1 :]
+    return reference, "latest"
+
+
+def ensure_repository(aws: AwsAdapter, loaded: LoadedManifest, reporter: Reporter) -> tuple[dict[str, Any], bool]:
+    name = repository_name(loaded)
+    existing = aws.describe_repository(name)
+    if existing is not None:
+        return existing, False
+    ecr = loaded.manifest.ecr
+    reporter.step(f"Creating the ECR repository {name} ({ecr.tag_mutability}, scan on push: {ecr.scan_on_push})")
+    return aws.create_repository(name, tag_mutability=ecr.tag_mutability, scan_on_push=ecr.scan_on_push), True
+
+
+def push_image(
+    loaded: LoadedManifest,
+    reporter: Reporter,
+    *,
+    tag: str | None = None,
+    profile: str | None = None,
+    region: str | None = None,
+    aws: AwsAdapter | None = None,
+    docker: DockerAdapter | None = None,
+) -> PushResult:
+    """Tag ``<name>:latest`` (or ``tag``) as ``<registry>/<repo>:<tag>`` and push it with layer progress."""
+    from sm_byo.docker import connect as connect_docker
+
+    source = tag or default_tag(loaded)
+    engine = docker or connect_docker()
+    engine.inspect_image(source)
+    adapter = open_aws(profile, region, aws)
+    repository, created = ensure_repository(adapter, loaded, reporter)
+    auth = adapter.registry_auth()
+    target = str(repository["repositoryUri"])
+    _, image_tag = split_tag(source)
+    engine.tag(source, target, image_tag)
+    reporter.step(f"Pushing {source} to {target}:{image_tag}")
+    digest = engine.push(target, image_tag, auth.auth_config(), reporter)
+    return PushResult(
+        image_uri=f"{target}:{image_tag}",
+        digest=digest,
+        repository=str(repository.get("repositoryName", repository_name(loaded))),
+        source=source,
+        created_repository=created,
+    )
