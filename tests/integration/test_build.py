@@ -120,3 +120,22 @@ def test_unreachable_docker_exits_3_with_how_to_start_it(tmp_path: Path) -> None
     assert "Docker is not reachable" in result.stderr
     assert "Start Docker" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_builds_on_a_base_image_that_already_has_python(docker_adapter, base_image: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The default users get (python:*-slim) has Python; the Dockerfile must use it, not install another."""
+    python_base = "smbyo-test/debian-python:bookworm"
+    if not docker_adapter.image_exists(python_base):
+        (tmp_path / "base").mkdir()
+        (tmp_path / "base" / "Dockerfile").write_text(
+            f"FROM {base_image}\nRUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv"
+            " && rm -rf /var/lib/apt/lists/*\n"
+        )
+        docker_adapter.client.images.build(path=str(tmp_path / "base"), tag=python_base, network_mode="host", rm=True)
+    example = Path(__file__).resolve().parents[2] / "algorithms" / "decision_trees"
+    result = run_cli(*_build_args(example, python_base, "smbyo-test/on-python-base:latest"))
+    assert result.returncode == 0, result.stderr
+    python = docker_adapter.client.containers.run(
+        "smbyo-test/on-python-base:latest", ["python", "-c", "import sys, sklearn; print(sys.base_prefix)"], remove=True
+    )
+    assert python.strip() == b"/usr"

@@ -111,3 +111,16 @@ def test_init_refuses_a_non_empty_directory_and_bad_names(tmp_path: Path) -> Non
     assert run_cli("init", str(tmp_path / "taken")).returncode == 2
     bad = run_cli("init", str(tmp_path / "new"), "--name", "bad_name")
     assert bad.returncode == 2 and "not a valid SageMaker name" in bad.stderr
+
+
+def test_build_packages_stay_in_the_build_stage(project: Path, tmp_path: Path) -> None:
+    manifest = project / "smbyo.yaml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            "  requirements: requirements.txt", "  requirements: requirements.txt\n  build_packages: [build-essential]"
+        )
+    )
+    render_context(load_manifest(manifest), tmp_path / "build")
+    dockerfile = (tmp_path / "build" / "Dockerfile").read_text()
+    final_stage = dockerfile[dockerfile.rindex("\nFROM ") :]
+    assert "build-essential" in dockerfile and "build-essential" not in final_stage
