@@ -1,0 +1,134 @@
+"""``smbyo serve --local``: the serving container in the foreground, like SageMaker hosting on a laptop.
+
+Logs stream until Ctrl-C; then the container gets SIGTERM (the 30 s SageMaker allows for a clean
+shutdown) and is removed, and the command ends with exit 0. A container that dies on its own is a
+failure (exit 1) with the end of its log.
+"""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sm_byo.build import default_tag
+from sm_byo.docker import ContainerHandle, DockerAdapter, connect
+from sm_byo.errors import SmByoError, WorkFailed
+from sm_byo.local.archive import model_directory
+from sm_byo.local.containers import LogPump, container_name
+from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
+from sm_byo.manifest import LoadedManifest
+from sm_byo.reporting import Reporter
+
+STOP_TIMEOUT_SECONDS = 30
+
+
+@dataclass
+class ServeResult:
+    url: str
+    image: str
+    container: str
+    stopped_by: str
+    exit_code: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "image": self.image,
+            "container": self.container,
+            "stopped_by": self.stopped_by,
+            "exit_code": self.exit_code,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+@contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """A `kill` (SIGTERM) of smbyo stops the container cleanly too, instead of leaving it running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _announce_when_healthy(handle: ContainerHandle, pump: LogPump, reporter: Reporter, url: str) -> None:
+    """Tell the user when /ping answers 200 (or why it never will), without blocking the log stream."""
+    started = time.monotonic()
+    try:
+        wait_until_healthy(handle, pump)
+    except SmByoError as exc:
+        if handle.running():
+            reporter.warn(exc.message)
+        return
+    except Exception:  # the container went away while we polled: the foreground reports it
+        return
+    reporter.status(f"{url} (POST {url}/invocations; Ctrl-C stops)", "healthy", time.monotonic() - started)
+
+
+def _follow_until_stopped(handle: ContainerHandle, reporter: Reporter, name: str, url: str) -> tuple[int, str, LogPump]:
+    """Stream the log until the container exits or Ctrl-C, which stops it gracefully (SIGTERM)."""
+    pump = LogPump(handle, reporter, "serve")
+    threading.Thread(
+        target=_announce_when_healthy, args=(handle, pump, reporter, url), name="ping", daemon=True
+    ).start()
+    try:
+        pump.follow()
+        return handle.wait(), "container exited", pump
+    except KeyboardInterrupt:
+        reporter.step(f"Stopping {name} (SIGTERM, up to {STOP_TIMEOUT_SECONDS} s)")
+        handle.stop(timeout=STOP_TIMEOUT_SECONDS)
+        return handle.wait(timeout=5), "Ctrl-C", pump
+
+
+def serve_local(
+    loaded: LoadedManifest,
+    reporter: Reporter,
+    *,
+    image: str | None = None,
+    model: str | Path,
+    port: int = 8080,
+    docker: DockerAdapter | None = None,
+) -> ServeResult:
+    """Serve ``model`` on 127.0.0.1:``port`` until Ctrl-C (or until the container exits)."""
+    adapter = docker or connect()
+    image = image or default_tag(loaded)
+    adapter.inspect_image(image)
+    url = f"http://127.0.0.1:{port}"
+    name = container_name("serve")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="smbyo-local-serve-") as scratch, _sigterm_as_ctrl_c():
+        model_dir = model_directory(Path(model), Path(scratch))
+        reporter.step(f"Serving {model} with {image} on {url} (container {name})")
+        handle = adapter.run(
+            image,
+            ["serve"],
+            volumes=model_volume(model_dir),
+            ports=loopback_port(port),
+            name=name,
+            labels={"dev.smbyo.kind": "serve", "dev.smbyo.port": str(port)},
+        )
+        try:
+            exit_code, stopped_by, pump = _follow_until_stopped(handle, reporter, name, url)
+        finally:
+            handle.remove()
+    if stopped_by != "Ctrl-C" and exit_code != 0:
+        raise WorkFailed(
+            f"the serving container exited with code {exit_code}:\n{pump.tail_text()}",
+            hint="See the log above: the model server could not start (nginx/gunicorn) or load_model crashed.",
+        )
+    return ServeResult(url, image, name, stopped_by, exit_code, time.monotonic() - started)
