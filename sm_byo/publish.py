@@ -18,6 +18,8 @@ from typing import Any
 from sm_byo.aws import AwsAdapter, connect
 from sm_byo.aws import marketplace as sagemaker
 from sm_byo.cloud.naming import unique_name
+from sm_byo.cloud.session import default_image as session_default_image
+from sm_byo.cloud.session import resume_flags
 from sm_byo.errors import EnvironmentProblem, JobFailed, UsageError
 from sm_byo.manifest import LoadedManifest, Manifest
 from sm_byo.polling import Backoff, PollOutcome, Watch, poll
@@ -125,7 +127,7 @@ class DetailReporter:
                 self.reporter.status(f"{self.kind.word} {self.name} {row['check']} {row['name']}", shown)
 
 
-def _watch(kind: Kind, name: str, aws: AwsAdapter) -> Watch:
+def _watch(kind: Kind, name: str, aws: AwsAdapter, flags: str) -> Watch:
     return Watch(
         kind=kind.word,
         name=name,
@@ -133,6 +135,7 @@ def _watch(kind: Kind, name: str, aws: AwsAdapter) -> Watch:
         status_key=kind.status_key,
         succeeded=SUCCEEDED,
         failed=FAILED,
+        resume_flags=flags,
     )
 
 
@@ -144,13 +147,14 @@ def follow(
     *,
     timeout: float | None,
     request: dict[str, Any] | None = None,
+    flags: str = "",
     backoff: Backoff | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> PublishResult:
     """Poll until Completed or Failed; Failed raises JobFailed (exit 1) with every FailureReason."""
     extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
     outcome: PollOutcome = poll(
-        _watch(kind, name, aws),
+        _watch(kind, name, aws, flags),
         reporter,
         timeout=timeout,
         backoff=backoff,
@@ -181,14 +185,21 @@ def follow(
 # --- the image and the validation data --------------------------------------------------------------
 
 
-def default_image(manifest: Manifest, aws: AwsAdapter, reporter: Reporter, *, dry_run: bool) -> str:
-    """The ECR URI ``smbyo push`` pushes to: ``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:latest``."""
+def default_image(loaded: LoadedManifest, aws: AwsAdapter, reporter: Reporter, *, dry_run: bool) -> str:
+    """The ECR URI ``smbyo push`` pushes to: ``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:latest``.
+
+    A real submission asks ECR (the repository must exist); ``--dry-run`` only needs the account,
+    and without credentials takes it from the validation role's ARN so CI can check a manifest offline.
+    """
+    if not dry_run:
+        return session_default_image(aws, loaded)
+    manifest = loaded.manifest
     repository = manifest.ecr.repository or manifest.name
     try:
         account = aws.account_id
     except EnvironmentProblem:
         role = manifest.validation.role if manifest.validation else None
-        if not dry_run or not role or not ROLE_ARN.fullmatch(role):
+        if not role or not ROLE_ARN.fullmatch(role):
             raise
         account = role.split(":")[4]
         reporter.warn(f"no AWS credentials: assuming the image is in the validation role's account {account}")
@@ -246,6 +257,7 @@ def _submit(
     *,
     wait: bool,
     timeout: float | None,
+    flags: str,
 ) -> PublishResult:
     name = str(request.kwargs["AlgorithmName" if kind is ALGORITHM else "ModelPackageName"])
     upload_validation_data(loaded, where, aws, reporter, with_training=kind is ALGORITHM)
@@ -253,7 +265,7 @@ def _submit(
     created = kind.create(aws, request.kwargs)
     if not wait:
         return PublishResult(kind.word, name, request.kwargs, arn=created.get(kind.arn_key), status="Submitted")
-    return follow(kind, name, aws, reporter, timeout=timeout, request=request.kwargs)
+    return follow(kind, name, aws, reporter, timeout=timeout, request=request.kwargs, flags=flags)
 
 
 def publish_algorithm(
@@ -271,7 +283,7 @@ def publish_algorithm(
     """CreateAlgorithm from the manifest (checked first), then follow its validation to the end."""
     manifest = loaded.manifest
     aws = aws or connect(profile, region)
-    image = image or default_image(manifest, aws, reporter, dry_run=dry_run)
+    image = image or default_image(loaded, aws, reporter, dry_run=dry_run)
     name = unique_name(manifest.name)
     where = _locations(manifest, name)
     request = create_algorithm_request(manifest, image=image, name=name, locations=where)
@@ -279,7 +291,17 @@ def publish_algorithm(
     ensure_acceptable(loaded, request)
     if dry_run:
         return PublishResult(ALGORITHM.word, name, request.kwargs, dry_run=True)
-    return _submit(ALGORITHM, request, loaded, where, aws, reporter, wait=wait, timeout=timeout)
+    return _submit(
+        ALGORITHM,
+        request,
+        loaded,
+        where,
+        aws,
+        reporter,
+        wait=wait,
+        timeout=timeout,
+        flags=resume_flags(profile, region),
+    )
 
 
 def publish_model_package(
@@ -298,7 +320,7 @@ def publish_model_package(
     """CreateModelPackage serving ``model_data`` (checked first), then follow its validation to the end."""
     manifest = loaded.manifest
     aws = aws or connect(profile, region)
-    image = image or default_image(manifest, aws, reporter, dry_run=dry_run)
+    image = image or default_image(loaded, aws, reporter, dry_run=dry_run)
     name = unique_name(manifest.name)
     where = _locations(manifest, name)
     request = create_model_package_request(manifest, image=image, model_data=model_data, name=name, locations=where)
@@ -306,7 +328,17 @@ def publish_model_package(
     ensure_acceptable(loaded, request)
     if dry_run:
         return PublishResult(MODEL_PACKAGE.word, name, request.kwargs, dry_run=True)
-    return _submit(MODEL_PACKAGE, request, loaded, where, aws, reporter, wait=wait, timeout=timeout)
+    return _submit(
+        MODEL_PACKAGE,
+        request,
+        loaded,
+        where,
+        aws,
+        reporter,
+        wait=wait,
+        timeout=timeout,
+        flags=resume_flags(profile, region),
+    )
 
 
 def _locations(manifest: Manifest, name: str) -> ValidationLocations:
@@ -325,7 +357,8 @@ def wait_for_algorithm(
     aws: AwsAdapter | None = None,
 ) -> PublishResult:
     """``smbyo wait algorithm NAME``: resume following an algorithm's validation."""
-    return follow(ALGORITHM, name, aws or connect(profile, region), reporter, timeout=timeout)
+    flags = resume_flags(profile, region)
+    return follow(ALGORITHM, name, aws or connect(profile, region), reporter, timeout=timeout, flags=flags)
 
 
 def wait_for_model_package(
@@ -338,4 +371,5 @@ def wait_for_model_package(
     aws: AwsAdapter | None = None,
 ) -> PublishResult:
     """``smbyo wait model-package NAME``: resume following a model package's validation."""
-    return follow(MODEL_PACKAGE, name, aws or connect(profile, region), reporter, timeout=timeout)
+    flags = resume_flags(profile, region)
+    return follow(MODEL_PACKAGE, name, aws or connect(profile, region), reporter, timeout=timeout, flags=flags)

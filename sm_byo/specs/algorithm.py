@@ -121,6 +121,7 @@ def create_algorithm_request(manifest: Manifest, *, image: str, name: str, locat
     origins: dict[RequestPath, Origin] = {
         ("AlgorithmName",): ("name",),
         ("AlgorithmDescription",): ("description",),
+        ("ValidationSpecification",): ("validation",),
         ("TrainingSpecification",): ("training",),
         ("CertifyForMarketplace",): ("marketplace", "certify"),
     }

@@ -21,6 +21,7 @@ def create_model_package_request(
     origins: dict[RequestPath, Origin] = {
         ("ModelPackageName",): ("name",),
         ("ModelPackageDescription",): ("description",),
+        ("ValidationSpecification",): ("validation",),
         ("CertifyForMarketplace",): ("marketplace", "certify"),
     }
     kwargs: dict[str, Any] = {"ModelPackageName": name}

@@ -34,10 +34,18 @@ class Request:
     origins: dict[RequestPath, Origin] = field(default_factory=dict)
 
     def origin_of(self, path: RequestPath) -> Origin:
-        """The manifest field or flag behind ``path``: the deepest recorded prefix of it."""
+        """The manifest field or flag behind ``path``: the deepest recorded prefix of it.
+
+        Lists are copied item by item, so trailing list indices carry over to the manifest field
+        (``SupportedTrainingInstanceTypes[1]`` -> ``training.instance_types[1]``).
+        """
         for end in range(len(path), -1, -1):
             if path[:end] in self.origins:
-                return self.origins[path[:end]]
+                origin = self.origins[path[:end]]
+                rest = path[end:]
+                if rest and not is_flag(origin) and all(isinstance(part, int) for part in rest):
+                    return (*origin, *rest)
+                return origin
         return ()
 
     def to_dict(self) -> dict[str, Any]:
