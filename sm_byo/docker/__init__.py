@@ -171,6 +171,11 @@ class DockerAdapter:
             ) from exc
         return info
 
+    def engine_version(self) -> dict[str, str]:
+        """The daemon's version and API version (``smbyo doctor`` shows them)."""
+        info = self.client.version()
+        return {"version": str(info.get("Version", "unknown")), "api_version": str(info.get("ApiVersion", "unknown"))}
+
     def image_exists(self, reference: str) -> bool:
         from docker.errors import ImageNotFound
 
@@ -306,6 +311,12 @@ class ContainerHandle:
         if not bindings:
             return None
         return int(bindings[0]["HostPort"])
+
+    def processes(self) -> list[dict[str, str]]:
+        """The processes as the host sees them (``user``, ``pid``, ``ppid``, ``args``): no ps needed inside."""
+        listing = self.container.top(ps_args="-eo user:32,pid,ppid,args")
+        columns = ["args" if title == "COMMAND" else title.lower() for title in listing.get("Titles", [])]
+        return [dict(zip(columns, (str(cell) for cell in row), strict=False)) for row in listing.get("Processes") or []]
 
     def stop(self, timeout: int = 30) -> None:
         from docker.errors import NotFound
