@@ -164,6 +164,7 @@ class PipeFeeder:
                         with path.open("rb") as source:
                             while chunk := source.read(PIPE_CHUNK):
                                 pipe.write(chunk)
+                    self.fifo(epoch + 1)  # exists before the reader sees EOF and asks for the next epoch
                 self.epochs_fed = epoch = epoch + 1
         except BrokenPipeError:
             return  # the reader stopped early: its choice, as on SageMaker

@@ -1,0 +1,163 @@
+"""Batch transform mechanics against a real HTTP server: splitting, packing, ordering, failures."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from sm_byo.errors import UsageError
+from sm_byo.local.transform import (
+    BatchFailed,
+    Sender,
+    TransformSettings,
+    _Progress,
+    _run_batches,
+    batches,
+    list_inputs,
+    merge_settings,
+)
+from sm_byo.reporting import RecordingReporter
+
+
+def _settings(**overrides: object) -> TransformSettings:
+    values: dict[str, object] = dict(
+        content_type="text/csv",
+        accept="text/csv",
+        split_type="Line",
+        strategy="MultiRecord",
+        max_payload_mb=1,
+        concurrency=4,
+    )
+    values.update(overrides)
+    return TransformSettings(**values)  # type: ignore[arg-type]
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """Answers each line with ``out:<line>`` after a random delay (so answers finish out of order)."""
+
+    seen: list[int] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).seen.append(len(body))
+        time.sleep(random.uniform(0, 0.01))
+        if b"bad" in body:
+            payload = json.dumps({"error": "could not convert 'bad' to a number"}).encode()
+            self.send_response(400)
+        else:
+            payload = b"".join(b"out:" + line + b"\n" for line in body.splitlines())
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    _Echo.seen = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _inputs(tmp_path: Path, rows: dict[str, int]) -> Path:
+    root = tmp_path / "input"
+    for name, count in rows.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{name}-{i},{'x' * 40}\n" for i in range(count)))
+    return root
+
+
+def _run(tmp_path: Path, url: str, root: Path, settings: TransformSettings) -> tuple[list[Path], _Progress]:
+    inputs = list_inputs(root)
+    progress = _Progress(total_bytes=sum(i.path.stat().st_size for i in inputs))
+    outputs = _run_batches(inputs, tmp_path / "out", settings, Sender(url, settings, 10), RecordingReporter(), progress)
+    return outputs, progress
+
+
+@pytest.mark.parametrize("strategy", ["MultiRecord", "SingleRecord"])
+def test_outputs_are_complete_and_in_input_order(tmp_path: Path, server: str, strategy: str) -> None:
+    sizes = {"a.csv": 40_000, "b/c.csv": 3, "d.csv": 0} if strategy == "MultiRecord" else {"a.csv": 120, "b/c.csv": 3}
+    root = _inputs(tmp_path, sizes)
+    outputs, progress = _run(tmp_path, server, root, _settings(strategy=strategy))
+    assert [p.relative_to(tmp_path / "out").as_posix() for p in outputs] == [f"{name}.out" for name in sorted(sizes)]
+    for name in sizes:
+        expected = [f"out:{line}" for line in (root / name).read_text().splitlines()]
+        assert (tmp_path / "out" / f"{name}.out").read_text().splitlines() == expected
+    assert progress.records == sum(sizes.values())
+    if strategy == "MultiRecord":
+        assert progress.requests > 1 and max(_Echo.seen) <= 1024 * 1024  # packed up to MaxPayloadInMB
+    else:
+        assert progress.requests == progress.records
+
+
+def test_a_refused_batch_fails_with_its_record_range_and_the_container_message(tmp_path: Path, server: str) -> None:
+    root = _inputs(tmp_path, {"a.csv": 10})
+    lines = (root / "a.csv").read_text().splitlines()
+    lines[6] = "bad,row"
+    (root / "a.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(BatchFailed) as caught:
+        _run(tmp_path, server, root, _settings(strategy="SingleRecord"))
+    assert (caught.value.batch.first_line, caught.value.batch.last_line, caught.value.status) == (7, 7, 400)
+    assert caught.value.message == "could not convert 'bad' to a number"
+
+
+def test_blank_lines_are_not_records_and_none_split_sends_whole_files(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "f.csv").write_bytes(b"1\n\n2\n  \n3")
+    inputs = list_inputs(root)
+    multi = list(batches(inputs, _settings()))
+    assert [(b.first_line, b.last_line, b.records, b.body) for b in multi] == [(1, 5, 3, b"1\n2\n3\n")]
+    whole = list(batches(inputs, _settings(split_type="None")))
+    assert [(b.records, b.body) for b in whole] == [(1, b"1\n\n2\n  \n3")]
+
+
+def test_a_record_larger_than_the_payload_limit_fails_naming_the_line(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "f.csv").write_bytes(b"small\n" + b"x" * (1024 * 1024 + 1) + b"\n")
+    with pytest.raises(Exception, match=r"f.csv line 2: a record of 1048578 bytes is larger"):
+        list(batches(list_inputs(root), _settings()))
+
+
+def test_flags_win_over_the_container_and_the_container_over_defaults() -> None:
+    container = {"BatchStrategy": "SINGLE_RECORD", "MaxPayloadInMB": 2, "MaxConcurrentTransforms": 3}
+    common = dict(content_type="text/csv", accept="text/csv", split_type="Line")
+    from_container = merge_settings(container, strategy=None, max_payload_mb=None, concurrency=None, **common)
+    assert (from_container.strategy, from_container.max_payload_mb, from_container.concurrency) == (
+        "SingleRecord",
+        2,
+        3,
+    )
+    flags = merge_settings(container, strategy="MultiRecord", max_payload_mb=0, concurrency=8, **common)
+    assert (flags.strategy, flags.max_payload_mb, flags.max_payload_bytes, flags.concurrency) == (
+        "MultiRecord",
+        0,
+        None,
+        8,
+    )
+    defaults = merge_settings({}, strategy=None, max_payload_mb=None, concurrency=None, **common)
+    assert (defaults.strategy, defaults.max_payload_mb, defaults.concurrency) == ("MultiRecord", 6, 1)
+
+
+def test_missing_or_empty_input_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such file"):
+        list_inputs(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="holds no files"):
+        list_inputs(tmp_path / "empty")
