@@ -7,6 +7,7 @@ messages and exit codes at one boundary, :func:`main`.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sm_byo.errors import Interrupted, SmByoError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+COMPLETE_VAR = "_SMBYO_COMPLETE"  # click's shell completion protocol: `_SMBYO_COMPLETE=bash_source smbyo`
 
 
 @dataclass
@@ -667,6 +669,35 @@ def validate(manifest_path: Path, local: bool, image: str | None) -> None:
     _show(validate_local(loaded, _state().ui, image=image), "Validation")
 
 
+@cli.command()
+@click.option(
+    "-f",
+    "--manifest",
+    "manifest_path",
+    type=click.Path(path_type=Path),
+    help="Manifest to check (default: ./smbyo.yaml).",
+)
+@aws_options
+@common_options
+def doctor(manifest_path: Path | None, profile: str | None, region: str | None) -> None:
+    """Check Docker, AWS credentials and region, ECR access and the manifest; say how to fix what is missing."""
+    from sm_byo.doctor import run_doctor
+
+    _show(run_doctor(_state().ui, manifest_path=manifest_path, profile=profile, region=region), "smbyo doctor")
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script, e.g. `eval "$(smbyo completion bash)"` in ~/.bashrc."""
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    if completer is None:
+        raise UsageError(f"no completion for {shell}", hint="Use bash, zsh or fish.")
+    click.echo(completer(cli, {}, "smbyo", COMPLETE_VAR).source())
+
+
 # --- the error boundary -------------------------------------------------------------------------
 
 
@@ -678,6 +709,10 @@ def _report(app: AppState, error: SmByoError) -> int:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn every failure into a message and the contract's exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if os.environ.get(COMPLETE_VAR):
+        from click.shell_completion import shell_complete
+
+        sys.exit(shell_complete(cli, {}, "smbyo", COMPLETE_VAR, os.environ[COMPLETE_VAR]))
     app = AppState(json_mode="--json" in args)
     try:
         with cli.make_context("smbyo", args, obj=app) as ctx:
