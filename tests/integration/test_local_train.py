@@ -1,0 +1,125 @@
+"""`smbyo train --local` on real Docker: metrics, model.tar.gz, refusals before Docker, failure reasons, Pipe mode."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sm_byo.build import build_image
+from sm_byo.local.training import train_local
+from sm_byo.manifest import load_manifest
+from sm_byo.reporting import RecordingReporter
+from tests.conftest import EXAMPLE_DIR, ca_bundle, run_cli
+from tests.integration.local_helpers import local_containers, trained_example
+
+pytestmark = pytest.mark.docker
+FAILING_IMAGE = "smbyo-local-failing-train:latest"
+
+
+@pytest.fixture(scope="module")
+def trained(example_image: str) -> dict[str, Any]:
+    return trained_example(example_image)
+
+
+def _model_arrays(archive: Path) -> dict[str, np.ndarray]:
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("model.npz")
+        assert member is not None
+        with np.load(io.BytesIO(member.read()), allow_pickle=False) as saved:
+            return {name: saved[name] for name in saved.files}
+
+
+def test_training_writes_model_tar_gz_and_reports_the_accuracy_metric(trained: dict[str, Any]) -> None:
+    assert trained["status"] == "Completed"
+    assert Path(trained["model"]).name == "model.tar.gz" and Path(trained["model"]).is_file()
+    assert set(_model_arrays(Path(trained["model"]))) >= {"children_left", "threshold", "classes"}
+    assert 0.8 <= trained["metrics"]["validation:accuracy"] <= 1.0
+    assert trained["metric_series"]["validation:accuracy"] == [trained["metrics"]["validation:accuracy"]]
+    assert trained["hyperparameters"] == {"max_leaf_nodes": "100"}  # the manifest's default, filled on the host
+    assert "validation-accuracy:" in trained["stderr"]  # the container's log streamed live
+    assert not local_containers(**{"dev.smbyo.job": trained["job_name"]})  # container removed
+
+
+def test_a_bad_hyperparameter_is_refused_before_docker_is_contacted(tmp_path: Path) -> None:
+    # An unreachable Docker and an image that does not exist: only host-side validation can answer.
+    result = run_cli(
+        "train", "--local", "--image", "smbyo-local-never-built:none", "--data", "training=data/training",
+        "-H", "max_leaf_nodes=1", "--out", str(tmp_path),
+        cwd=EXAMPLE_DIR,
+        env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "max_leaf_nodes" in result.stderr and "[2, 100000]" in result.stderr
+    assert not (tmp_path / "model.tar.gz").exists()
+
+
+def test_a_required_channel_without_data_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("train", "--local", "--out", str(tmp_path), cwd=EXAMPLE_DIR)
+    assert result.returncode == 2
+    assert "training" in result.stderr and "--data training=PATH" in result.stderr
+
+
+@pytest.fixture
+def failing_image(project: Path, docker_adapter, base_image: str) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    train = project / "train.py"
+    train.write_text(
+        train.read_text().replace(
+            "    data = read_training_data(env)\n",
+            "    data = read_training_data(env)\n    raise ValueError(f'labels look wrong in {len(data)} rows')\n",
+        )
+    )
+    build_image(
+        load_manifest(project / "smbyo.yaml"),
+        RecordingReporter(),
+        tag=FAILING_IMAGE,
+        base_image=base_image,
+        network="host",
+        ca_bundle=ca_bundle(),
+        docker=docker_adapter,
+    )
+    yield FAILING_IMAGE
+    docker_adapter.client.images.remove(FAILING_IMAGE, force=True)
+
+
+def test_a_training_script_that_raises_fails_with_the_reason(failing_image: str, project: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "--json", "train", "--local", "--image", failing_image, "--data", "training=data/training",
+        "--out", str(tmp_path), cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "ValueError: labels look wrong in 150 rows" in result.stdout  # the failure reason, in the JSON error
+    assert "labels look wrong in 150 rows" in result.stderr  # and in the streamed log
+    assert not (tmp_path / "model.tar.gz").exists()
+
+
+def test_a_pipe_mode_channel_trains_to_the_same_model_as_file_mode(example_image: str, tmp_path: Path) -> None:
+    # Several files, so Pipe mode has to concatenate them in the order File mode reads them.
+    rows = (EXAMPLE_DIR / "data" / "training" / "iris.csv").read_text().splitlines(keepends=True)
+    data = tmp_path / "data"
+    data.mkdir()
+    for index in range(3):
+        (data / f"part-{index}.csv").write_text("".join(rows[index::3]))
+    loaded = load_manifest(EXAMPLE_DIR / "smbyo.yaml")
+    models = {}
+    for mode in ("File", "Pipe"):
+        result = train_local(
+            loaded,
+            RecordingReporter(),
+            image=example_image,
+            data={"training": str(data)},
+            hyperparameters={"max_leaf_nodes": "6"},
+            out_dir=tmp_path / mode,
+            input_mode=mode,
+        )
+        models[mode] = _model_arrays(result.model_path)
+    assert models["File"].keys() == models["Pipe"].keys()
+    for name, array in models["File"].items():
+        np.testing.assert_array_equal(array, models["Pipe"][name], err_msg=name)
+    shutil.rmtree(data)
