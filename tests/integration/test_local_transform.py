@@ -1,0 +1,99 @@
+"""`smbyo transform --local` on real Docker: multi-file input, MultiRecord and SingleRecord, in-order outputs
+equal to the example's predictions computed in-process."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import tarfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import EXAMPLE_DIR, run_cli
+from tests.integration.local_helpers import local_containers, trained_example
+
+pytestmark = pytest.mark.docker
+PADDING = "0" * 2500  # trailing zeros keep every value equal while making rows (and files) big
+
+
+@pytest.fixture(scope="module")
+def model(example_image: str) -> Path:
+    return Path(trained_example(example_image)["model"])
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three files: the Iris rows, a nested one, and one of several MB (long but equal numbers)."""
+    root = tmp_path_factory.mktemp("transform-input")
+    rows = (EXAMPLE_DIR / "data" / "transform" / "iris.csv").read_text().splitlines()
+    (root / "a.csv").write_text("\n".join(rows) + "\n")
+    (root / "nested").mkdir()
+    (root / "nested" / "b.csv").write_text("\n".join(reversed(rows[:40])) + "\n")
+    padded = [",".join(f"{value}{PADDING}" if "." in value else value for value in row.split(",")) for row in rows]
+    (root / "big.csv").write_text("\n".join(padded * 4) + "\n")
+    assert (root / "big.csv").stat().st_size > 4 * 1024 * 1024
+    return root
+
+
+def _predictor() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("example_predictor", EXAMPLE_DIR / "predictor.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
+    spec.loader.exec_module(module)
+    return module
+
+
+def _expected(model: Path, csv: Path, scratch: Path) -> list[str]:
+    with tarfile.open(model) as tar:
+        tar.extractall(scratch, filter="data")
+    predictor = _predictor()
+    rows = np.loadtxt(csv, delimiter=",", dtype=np.float64, ndmin=2)
+    return [str(label) for label in predictor.predict(predictor.load_model(str(scratch)), rows, {})]
+
+
+@pytest.mark.parametrize(("strategy", "extra"), [("MultiRecord", ["--max-payload-mb", "1"]), ("SingleRecord", [])])
+def test_outputs_are_complete_ordered_and_equal_to_in_process_predictions(
+    model: Path, inputs: Path, example_image: str, tmp_path: Path, strategy: str, extra: list[str]
+) -> None:
+    output = tmp_path / "out"
+    result = run_cli(
+        "--json", "transform", "--local", "--image", example_image, "--model", str(model),
+        "--input", str(inputs), "--output", str(output), "--strategy", strategy, "--concurrency", "4", *extra,
+        cwd=EXAMPLE_DIR,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary: dict[str, Any] = json.loads(result.stdout)
+    names = ["a.csv", "big.csv", "nested/b.csv"]
+    assert summary["outputs"] == [str(output / f"{name}.out") for name in names]
+    total = 0
+    for name in names:
+        expected = _expected(model, inputs / name, tmp_path / f"model-{name.replace('/', '-')}")
+        assert (output / f"{name}.out").read_text().splitlines() == expected, name
+        total += len(expected)
+    assert summary["records"] == total
+    if strategy == "SingleRecord":
+        assert summary["requests"] == total
+    else:
+        assert 5 <= summary["requests"] < total  # big.csv alone needs several 1 MB requests
+    assert not local_containers(**{"dev.smbyo.job": summary["job_name"]})
+
+
+def test_a_refused_record_fails_the_job_with_its_range_and_the_container_message(
+    model: Path, example_image: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "rows.csv").write_text("5.1,3.5,1.4,0.2\n6.2,2.9\n")
+    result = run_cli(
+        "transform", "--local", "--image", example_image, "--model", str(model), "--input", str(data),
+        "--output", str(tmp_path / "out"), "--strategy", "SingleRecord", cwd=EXAMPLE_DIR,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "rows.csv line 2" in result.stderr and "HTTP 400" in result.stderr
+    assert "expected 4 features per row, got 2" in result.stderr
