@@ -1,0 +1,4 @@
+import predictor_app as myapp
+
+# This is just a simple wrapper for gunicorn to find your app.
+app = myapp.app
