@@ -1,0 +1,71 @@
+"""`smbyo serve --local` in a subprocess + `smbyo invoke --local`, then Ctrl-C: clean exit, container gone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import EXAMPLE_DIR, run_cli
+from tests.integration.local_helpers import free_port, local_containers, trained_example
+
+pytestmark = pytest.mark.docker
+
+
+def _wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "smbyo serve exited before the server was healthy"
+        try:
+            if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{url}/ping never answered 200")
+
+
+def test_serve_invoke_then_ctrl_c_stops_and_removes_the_container(example_image: str, tmp_path: Path) -> None:
+    model = trained_example(example_image)["model"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sm_byo", "--json", "serve", "--local", "--image", example_image,
+         "--model", model, "--port", str(port)],
+        cwd=EXAMPLE_DIR, stdout=subprocess.PIPE, stderr=log, env=os.environ.copy(),
+    )  # fmt: skip
+    try:
+        _wait_healthy(url, server)
+        assert len(local_containers(**{"dev.smbyo.port": str(port)})) == 1
+
+        payload = EXAMPLE_DIR / "payload.csv"
+        rows = [line for line in payload.read_text().splitlines() if line.strip()]
+        answer = run_cli("invoke", "--local", url, "--body", str(payload), cwd=EXAMPLE_DIR)
+        assert answer.returncode == 0, answer.stderr
+        labels = answer.stdout.splitlines()
+        assert len(labels) == len(rows)
+        assert set(labels) <= {"setosa", "versicolor", "virginica"}
+
+        refused = run_cli("invoke", "--local", url, "--body", "-", input=b"1,2\n", cwd=EXAMPLE_DIR)
+        assert refused.returncode == 1
+        assert b"expected 4 features per row, got 2" in refused.stderr
+
+        server.send_signal(signal.SIGINT)
+        stdout, _ = server.communicate(timeout=45)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        log.close()
+    assert server.returncode == 0, (tmp_path / "serve.log").read_text()
+    assert b'"stopped_by": "Ctrl-C"' in stdout
+    assert local_containers(**{"dev.smbyo.port": str(port)}) == []
+    nobody = run_cli("invoke", "--local", url, "--body", str(EXAMPLE_DIR / "payload.csv"))
+    assert nobody.returncode == 3
+    assert "not running" in nobody.stderr
