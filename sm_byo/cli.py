@@ -43,8 +43,14 @@ def _state() -> AppState:
     return click.get_current_context().ensure_object(AppState)
 
 
-def _show(result: Any, title: str) -> None:
+def _show(result: Any, title: str, *, as_json: bool = False) -> None:
+    """Render the result; ``as_json`` prints it as JSON even without --json (a --dry-run request)."""
     data = result.to_dict() if hasattr(result, "to_dict") else result
+    if as_json and not _state().json_mode:
+        import json
+
+        _state().ui.raw((json.dumps(data, indent=2) + "\n").encode())
+        return
     _state().ui.result(data, title=title)
 
 
@@ -615,6 +621,7 @@ def publish_algorithm_command(
             region=region,
         ),
         "Algorithm",
+        as_json=dry_run,
     )
 
 
@@ -653,6 +660,7 @@ def publish_model_package_command(
             region=region,
         ),
         "Model package",
+        as_json=dry_run,
     )
 
 
