@@ -149,6 +149,16 @@ def write_payloads(work: Path) -> dict[str, Path]:
     return payloads
 
 
+def container_floor(image: str, times: int) -> float:
+    """Median seconds for `docker run --rm IMAGE true`: the Engine's own share of any start-up time."""
+    seconds = []
+    for _ in range(times):
+        begun = time.perf_counter()
+        sh("docker", "run", "--rm", "--name", "smbyo-perf-bench-floor", "--entrypoint", "/bin/true", image)
+        seconds.append(time.perf_counter() - begun)
+    return statistics.median(seconds)
+
+
 def image_size(image: str) -> int:
     return int(sh("docker", "image", "inspect", "-f", "{{.Size}}", image).strip())
 
@@ -271,6 +281,7 @@ class Results:
     start: dict[str, list[float]] = field(default_factory=dict)
     limit: dict[str, float] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
+    floor: float = 0.0
 
     def median(self, stack: str, payload: str, attribute: str) -> float:
         return statistics.median(getattr(load, attribute) for load in self.loads[(stack, payload)])
@@ -318,6 +329,8 @@ def table(results: Results) -> str:
         results.median("baseline", "1000", "cpu_us_per_request"), "lower", "", "{:.0f}")  # fmt: skip
     starts = [statistics.median(results.start[s]) for s in ("smbyo", "baseline")]
     add("start -> healthy /ping s", starts[0], starts[1], "lower", "smbyo <= 1 s", "{:.2f}")
+    add("  minus `docker run true` floor", starts[0] - results.floor, starts[1] - results.floor, "lower",
+        f"floor {results.floor:.2f} s", "{:.2f}")  # fmt: skip
     add("image size MB", results.sizes["smbyo"] / 1e6, results.sizes["baseline"] / 1e6, "lower", "", "{:.0f}")
     for payload in ("1", "1000"):
         ours = results.median("smbyo", payload, "rps")
@@ -472,7 +485,8 @@ def main() -> None:
                 stack.start(model)
                 results.start.setdefault(stack.name, []).append(stack.started_seconds)
                 stack.stop()
-        print(f"start -> healthy: {results.start}", file=sys.stderr)
+        results.floor = container_floor(SMBYO_IMAGE, args.starts)
+        print(f"start -> healthy: {results.start}; docker run floor {results.floor:.2f}s", file=sys.stderr)
         for stack in stacks:
             stack.start(model)
         run_rounds(stacks, payloads, args.rounds, args.duration, results)

@@ -1,0 +1,213 @@
+"""The model server app: in-process with Flask's test client, and one real gunicorn over real HTTP.
+
+The predictor here is a tiny stand-in written to a temp dir (a threshold on the feature sum), so the
+tests need neither scikit-learn nor Docker; the container tests cover the example model end to end.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from sm_byo.runtime.serving import create_app
+
+REPO = Path(__file__).resolve().parents[3]
+GUNICORN_CONF = REPO / "sm_byo" / "templates" / "container" / "smbyo" / "gunicorn_conf.py"
+PREDICTOR = """
+import json
+import os
+
+import numpy as np
+
+
+def load_model(model_dir):
+    with open(os.path.join(model_dir, "model.json")) as handle:
+        return json.load(handle)
+
+
+def predict(model, rows, context):
+    if rows.shape[1] != model["features"]:
+        raise ValueError(f"expected {model['features']} features per row, got {rows.shape[1]}")
+    if context.custom_attributes == "explode":
+        raise RuntimeError("boom")
+    labels = np.where(rows.sum(axis=1) > model["threshold"], "big", "small")
+    if context.custom_attributes:
+        return np.array([f"{label}|{context.custom_attributes}" for label in labels])
+    return labels
+"""
+SPEC = {
+    "name": "unit",
+    "code": {"train": "train.py", "predict": "predictor.py"},
+    "serving": {
+        "workers": 1,
+        "timeout_seconds": 30,
+        "content_types": ["text/csv", "application/json"],
+        "accept": ["text/csv", "application/json"],
+        "max_payload_bytes": 6 * 1024 * 1024,
+    },
+}
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A spec, the stand-in predictor and a model, wired in through the runtime's SMBYO_* variables."""
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "predictor.py").write_text(PREDICTOR)
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.json").write_text(json.dumps({"features": 2, "threshold": 10}))
+    (tmp_path / "spec.json").write_text(json.dumps(SPEC))
+    monkeypatch.setenv("SMBYO_SPEC", str(tmp_path / "spec.json"))
+    monkeypatch.setenv("SMBYO_CODE_DIR", str(tmp_path / "code"))
+    monkeypatch.setenv("SMBYO_ML_ROOT", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def client(home: Path) -> FlaskClient:
+    return create_app().test_client()
+
+
+def _post(client: FlaskClient, body: bytes, content_type: str = "text/csv", **headers: str):  # type: ignore[no-untyped-def]
+    return client.post("/invocations", data=body, headers={"Content-Type": content_type, **headers})
+
+
+def test_ping_is_200_with_the_model_loaded(client: FlaskClient) -> None:
+    assert client.get("/ping").status_code == 200
+
+
+def test_ping_is_503_with_the_reason_when_the_model_cannot_load(home: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    (home / "model" / "model.json").unlink()
+    client = create_app().test_client()
+    reply = client.get("/ping")
+    assert reply.status_code == 503
+    assert "model.json" in reply.get_json()["error"]
+    assert "model could not be loaded" in capfd.readouterr().err
+    assert _post(client, b"1,2\n").status_code == 503
+
+
+def test_csv_in_csv_out(client: FlaskClient) -> None:
+    reply = _post(client, b"1,2\n9,9\n")
+    assert reply.status_code == 200
+    assert reply.content_type.startswith("text/csv")
+    assert reply.data == b"small\nbig\n"
+
+
+def test_json_in_json_out(client: FlaskClient) -> None:
+    reply = _post(client, b'{"instances": [[1, 2]]}', "application/json", Accept="application/json")
+    assert reply.get_json() == {"predictions": ["small"]}
+
+
+def test_custom_attributes_reach_predict(client: FlaskClient) -> None:
+    reply = _post(client, b"1,2\n", **{"X-Amzn-SageMaker-Custom-Attributes": "a=1"})
+    assert reply.data == b"small|a=1\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "headers", "status"),
+    [
+        (b"1,2\n", "application/x-parquet", {}, 415),
+        (b"1,2\n", "text/csv", {"Accept": "image/png"}, 406),
+        (b"1,2,3\n", "text/csv", {}, 400),
+        (b"", "text/csv", {}, 400),
+        (b"1,\xff\n", "text/csv", {}, 400),
+        (b"1,x\n", "text/csv", {}, 400),
+        (b"1,2\n" * (6 * 1024 * 1024 // 4 + 1), "text/csv", {}, 413),
+    ],
+    ids=["415", "406", "features", "empty", "utf8", "number", "413"],
+)
+def test_bad_requests_are_4xx_json(
+    client: FlaskClient, body: bytes, content_type: str, headers: dict[str, str], status: int
+) -> None:
+    reply = _post(client, body, content_type, **headers)
+    assert reply.status_code == status
+    assert reply.get_json()["status"] == status and reply.get_json()["error"]
+
+
+def test_a_bug_in_predict_is_a_500_json_and_the_app_goes_on(client: FlaskClient) -> None:
+    reply = _post(client, b"1,2\n", **{"X-Amzn-SageMaker-Custom-Attributes": "explode"})
+    assert reply.status_code == 500
+    assert "RuntimeError: boom" in reply.get_json()["error"]
+    assert _post(client, b"1,2\n").status_code == 200
+
+
+def test_execution_parameters_follow_the_environment(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "4")
+    monkeypatch.setenv("SAGEMAKER_BATCH_STRATEGY", "SINGLE_RECORD")
+    monkeypatch.setenv("SAGEMAKER_MAX_PAYLOAD_IN_MB", "2")
+    reply = create_app().test_client().get("/execution-parameters")
+    assert reply.get_json() == {"MaxConcurrentTransforms": 4, "BatchStrategy": "SINGLE_RECORD", "MaxPayloadInMB": 2}
+
+
+def test_unknown_paths_and_methods_are_json(client: FlaskClient) -> None:
+    assert client.get("/nope").status_code == 404
+    assert client.get("/invocations").get_json()["status"] == 405
+
+
+# --- a real gunicorn over real HTTP ---------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def gunicorn(home: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF), "--workers", "2",
+         "--bind", f"127.0.0.1:{port}", "sm_byo.runtime.serving:create_app()"],
+        cwd=REPO, env=os.environ.copy(), stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if _request(port, "GET", "/ping")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def _request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers={"Content-Type": "text/csv"})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_gunicorn_serves_good_and_bad_requests_and_survives(gunicorn: tuple[subprocess.Popen[bytes], int]) -> None:
+    process, port = gunicorn
+    assert _request(port, "POST", "/invocations", b"1,2\n9,9\n") == (200, b"small\nbig\n")
+    status, body = _request(port, "POST", "/invocations", b"1,2\n" * (6 * 1024 * 1024 // 4))
+    assert status == 200 and body.count(b"\n") == 6 * 1024 * 1024 // 4
+    assert _request(port, "POST", "/invocations", b"1,2,3\n" * 100_000)[0] == 400
+    assert _request(port, "POST", "/invocations", b"1,2\n")[0] == 200
+    assert process.poll() is None
+
+
+def test_gunicorn_stops_gracefully_on_sigterm(gunicorn: tuple[subprocess.Popen[bytes], int]) -> None:
+    process, port = gunicorn
+    assert _request(port, "GET", "/ping")[0] == 200
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
