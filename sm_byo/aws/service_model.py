@@ -76,6 +76,8 @@ def _botocore_violations(params: Mapping[str, Any], shape: Shape) -> list[Violat
         path = _parse_botocore_name(name) if name else ()
         if kind == "missing required field":
             path = (*path, extra["required_name"])
+        elif kind == "unknown field":
+            path = (*path, extra["unknown_param"])
         message = report._format_error(error)
         found.append(Violation(path, message))
     return found

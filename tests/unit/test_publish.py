@@ -1,0 +1,47 @@
+"""publish's pure parts: the result shapes and the status-detail reporting."""
+
+from __future__ import annotations
+
+from sm_byo.publish import ALGORITHM, MODEL_PACKAGE, DetailReporter, PublishResult, status_items
+from sm_byo.reporting import RecordingReporter
+
+
+def description(validation: str, reason: str | None = None) -> dict:
+    item = {"Name": "validation", "Status": validation}
+    if reason:
+        item["FailureReason"] = reason
+    return {
+        "AlgorithmStatus": "InProgress",
+        "AlgorithmStatusDetails": {
+            "ValidationStatuses": [item],
+            "ImageScanStatuses": [{"Name": "img", "Status": "Completed"}],
+        },
+    }
+
+
+def test_dry_run_result_is_exactly_the_request() -> None:
+    request = {"AlgorithmName": "a", "CertifyForMarketplace": True}
+    assert PublishResult("algorithm", "a", request, dry_run=True).to_dict() == request
+
+
+def test_result_lists_failure_reasons() -> None:
+    rows = status_items(ALGORITHM, description("Failed", "ClientError: boom"))
+    result = PublishResult("algorithm", "a", {}, status="Failed", details=rows)
+    assert result.to_dict()["failure_reasons"] == ["validation validation: ClientError: boom"]
+    assert rows[1] == {"check": "image scan", "name": "img", "status": "Completed"}
+
+
+def test_each_item_is_reported_once_per_change() -> None:
+    reporter = RecordingReporter()
+    follow = DetailReporter(ALGORITHM, "a", reporter)
+    for status in ("NotStarted", "InProgress", "InProgress", "Failed"):
+        follow(description(status, "bad" if status == "Failed" else None))
+    shown = [args[1] for args in reporter.of_kind("status") if "validation validation" in str(args[0])]
+    assert shown == ["NotStarted", "InProgress", "Failed: bad"]
+    scans = [args for args in reporter.of_kind("status") if "image scan" in str(args[0])]
+    assert len(scans) == 1
+
+
+def test_model_package_details_key() -> None:
+    rows = status_items(MODEL_PACKAGE, {"ModelPackageStatusDetails": {"ValidationStatuses": [{"Name": "v"}]}})
+    assert rows == [{"check": "validation", "name": "v", "status": ""}]
