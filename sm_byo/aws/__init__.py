@@ -222,7 +222,9 @@ class AwsAdapter:
         """Stream names under ``prefix`` (empty when the group does not exist yet)."""
         logs = self.client("logs")
         names: list[str] = []
-        kwargs: dict[str, Any] = {"logGroupName": group, "logStreamNamePrefix": prefix}
+        kwargs: dict[str, Any] = {"logGroupName": group}
+        if prefix:
+            kwargs["logStreamNamePrefix"] = prefix
         try:
             with translated("logs:DescribeLogStreams"):
                 while True:

@@ -139,13 +139,20 @@ def _translate_client_error(exc: Exception, action: str) -> Exception:
         return AwsCredentialsError(text, hint=CREDENTIALS_HINT)
     if code in TRANSIENT_CODES or code.startswith("5"):
         return TransientAwsError(text, hint="AWS is throttling or failing; wait a minute and run the command again.")
-    if code in NOT_FOUND_CODES or (code == "ValidationException" and is_not_found_message(message)):
+    if _is_not_found(code, message):
         return AwsNotFound(text, hint="Check the name and the region (--region); `aws sagemaker list-*` lists them.")
     if code in ("ResourceLimitExceeded", "LimitExceededException"):
         return AwsLimitExceeded(
             text, hint="Request a quota increase in Service Quotas, pick another instance type, or wait."
         )
     return AwsRequestRejected(text, hint="Fix the value AWS names in the message (flag or manifest field) and retry.")
+
+
+def _is_not_found(code: str, message: str) -> bool:
+    """RepositoryNotFoundException, NoSuchBucket, 404, or SageMaker's ValidationException 'Could not find'."""
+    if code in NOT_FOUND_CODES or code.endswith(("NotFoundException", "NotFound")):
+        return True
+    return code == "ValidationException" and is_not_found_message(message)
 
 
 @contextmanager

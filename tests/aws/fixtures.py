@@ -1,0 +1,66 @@
+"""pytest fixtures for the AWS harness. Import the ones a module uses:
+
+    from tests.aws.fixtures import aws_env, moto, registry  # noqa: F401
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.aws import registry as registry_module
+from tests.aws.harness import MotoHarness, start_harness
+from tests.aws.registry import Registry
+
+ECR_USERNAME = "AWS"
+
+
+@pytest.fixture(scope="session")
+def moto_session() -> Iterator[MotoHarness]:
+    """One moto server (with every tests/aws/moto_*.py extension installed) for the whole run."""
+    harness = start_harness()
+    yield harness
+    harness.close()
+
+
+@pytest.fixture
+def moto(moto_session: MotoHarness) -> Iterator[MotoHarness]:
+    """The server, emptied before each test (moto state and the extensions' containers)."""
+    moto_session.reset()
+    yield moto_session
+    moto_session.reset()
+
+
+@pytest.fixture
+def aws_env(moto: MotoHarness, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This process and its CLI subprocesses talk to the moto server (and never to real AWS)."""
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for key, value in moto.env().items():
+        monkeypatch.setenv(key, value)
+    return moto.env()
+
+
+@pytest.fixture(scope="session")
+def registry_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    if not registry_module.available():
+        if os.environ.get("CI"):
+            pytest.fail("docker-registry is not installed (CI must run the registry tests)")
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
+    workdir: Path = tmp_path_factory.mktemp("smbyo-cloud-registry")
+    password = os.urandom(12).hex()
+    started = registry_module.start_registry(workdir, ECR_USERNAME, password)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def registry(moto: MotoHarness, registry_session: Registry) -> Iterator[Registry]:
+    """moto's ECR answers with this registry (proxyEndpoint, repositoryUri, credentials)."""
+    moto.state["registry"] = registry_session
+    yield registry_session
+    with contextlib.suppress(KeyError):
+        del moto.state["registry"]

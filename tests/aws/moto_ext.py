@@ -1,0 +1,417 @@
+"""moto extension: SageMaker jobs and endpoints that really run, and ECR backed by a real registry.
+
+Out of the box moto marks training/transform jobs Completed and endpoints InService the moment they
+are created, writes no model artifacts and no logs, and answers InvokeEndpoint with canned data. This
+module patches moto's classes (in the test process, which also serves moto's HTTP server) so that:
+
+- CreateTrainingJob reports InProgress, then runs the training image with smbyo's local runner
+  (``sm_byo.local.training.train_local``) on the channel data read back from moto's S3, writes the
+  container log to CloudWatch Logs (``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-1-<ts>``)
+  while it runs, puts ``model.tar.gz`` at ``ModelArtifacts.S3ModelArtifacts`` and ends Completed,
+  or Failed with the failure file's reason.
+- CreateTransformJob runs smbyo's local batch transform (``transform_local``) with the job's model
+  and options, and writes the ``.out`` files to the job's S3 output path.
+- CreateEndpoint starts the serving container; the endpoint is InService only once ``/ping``
+  answers 200 (Failed, with the reason, otherwise); InvokeEndpoint is forwarded to the container and
+  DeleteEndpoint removes it.
+- A training job tagged ``smbyo-test=hold`` stays InProgress (tests of waiting and Ctrl-C).
+- With a registry in ``harness.state["registry"]`` (see :mod:`tests.aws.registry`), ECR's
+  GetAuthorizationToken returns that registry as ``proxyEndpoint`` with its credentials (or
+  ``harness.state["ecr_password"]`` to test a wrong token), and repositories live on it.
+
+The manifest the runners need is ``harness.state["manifest"]`` (tests point it at their project).
+Work happens in background threads, exactly like AWS: the client sees it only by polling.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import json
+import secrets
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.aws.harness import MotoHarness
+
+TRAINING_GROUP = "/aws/sagemaker/TrainingJobs"
+TRANSFORM_GROUP = "/aws/sagemaker/TransformJobs"
+ENDPOINT_GROUP = "/aws/sagemaker/Endpoints/"
+CONTAINER_PREFIX = "smbyo-cloud-endpoint-"
+# A training job tagged smbyo-test=hold never starts (it stays InProgress until the test ends).
+HOLD_TAG = "smbyo-test"
+
+
+# --- CloudWatch Logs: where container lines go ------------------------------------------------------
+
+
+class CloudWatchSink:
+    """A Reporter that writes every log line to one CloudWatch stream (others are dropped)."""
+
+    def __init__(self, harness: MotoHarness, group: str, stream: str):
+        self.client = harness.client("logs")
+        self.group, self.stream = group, stream
+        self.lines: list[str] = []
+        try:
+            self.client.create_log_group(logGroupName=group)
+        except self.client.exceptions.ResourceAlreadyExistsException:
+            pass
+        self.client.create_log_stream(logGroupName=group, logStreamName=stream)
+
+    def log(self, source: str, line: str) -> None:
+        self.lines.append(line)
+        event = {"timestamp": int(time.time() * 1000), "message": line}
+        self.client.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=[event])
+
+    def step(self, message: str) -> None:
+        self.log("smbyo", message)
+
+    def detail(self, message: str) -> None:
+        del message
+
+    def status(self, subject: str, status: str, elapsed_seconds: float | None = None) -> None:
+        del subject, status, elapsed_seconds
+
+    def progress(self, task: str, completed: int, total: int | None) -> None:
+        del task, completed, total
+
+    def warn(self, message: str) -> None:
+        self.log("smbyo", f"warning: {message}")
+
+
+# --- S3 helpers (through the server's HTTP API, like a SageMaker instance would) -------------------
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def download_prefix(harness: MotoHarness, uri: str, target: Path) -> Path:
+    """Every object under ``uri`` into ``target``, keeping the paths below the prefix."""
+    s3 = harness.client("s3")
+    bucket, prefix = _split(uri)
+    target.mkdir(parents=True, exist_ok=True)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            relative = item["Key"][len(prefix) :].lstrip("/") or Path(item["Key"]).name
+            path = target / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, item["Key"], str(path))
+    return target
+
+
+def upload_tree(harness: MotoHarness, source: Path, uri: str) -> list[str]:
+    s3 = harness.client("s3")
+    bucket, prefix = _split(uri)
+    keys = []
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        key = f"{prefix.rstrip('/')}/{path.relative_to(source).as_posix()}".lstrip("/")
+        s3.upload_file(str(path), bucket, key)
+        keys.append(key)
+    return keys
+
+
+def _model_of(harness: MotoHarness, model_name: str) -> tuple[str, str]:
+    container = harness.client("sagemaker").describe_model(ModelName=model_name)["PrimaryContainer"]
+    return str(container["Image"]), str(container["ModelDataUrl"])
+
+
+def _manifest(harness: MotoHarness) -> Any:
+    from sm_byo.manifest import load_manifest
+
+    return load_manifest(harness.state["manifest"])
+
+
+def _docker(harness: MotoHarness) -> Any:
+    if "docker" not in harness.state:
+        from sm_byo.docker import connect
+
+        harness.state["docker"] = connect()
+    return harness.state["docker"]
+
+
+def _reason(exc: BaseException) -> str:
+    details = getattr(exc, "details", None) or {}
+    reason = details.get("failure_reason") or getattr(exc, "message", None) or repr(exc)
+    return str(reason).strip().splitlines()[0][:1024] if str(reason).strip() else repr(exc)
+
+
+# --- training jobs ----------------------------------------------------------------------------------
+
+
+def _run_training(harness: MotoHarness, job: Any) -> None:
+    from sm_byo.local.training import train_local
+
+    sink = CloudWatchSink(harness, TRAINING_GROUP, f"{job.training_job_name}/algo-1-{int(time.time())}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="smbyo-cloud-job-") as scratch:
+            job.secondary_status = "Downloading"
+            data = {}
+            for channel in job.input_data_config:
+                uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+                data[channel["ChannelName"]] = str(download_prefix(harness, uri, Path(scratch) / channel["ChannelName"]))
+            job.secondary_status = "Training"
+            result = train_local(
+                _manifest(harness),
+                sink,
+                image=job.algorithm_specification["TrainingImage"],
+                data=data,
+                hyperparameters=job.hyper_parameters or {},
+                out_dir=Path(scratch) / "out",
+                input_mode=job.algorithm_specification.get("TrainingInputMode"),
+                docker=_docker(harness),
+            )
+            job.secondary_status = "Uploading"
+            bucket, key = _split(job.model_artifacts["S3ModelArtifacts"])
+            harness.client("s3").upload_file(str(result.model_path), bucket, key)
+            now = datetime.now(timezone.utc)
+            job.final_metric_data_list = [
+                {"MetricName": name, "Value": value, "Timestamp": now} for name, value in result.metrics.items()
+            ]
+        job.secondary_status = "Completed"
+        job.training_job_status = "Completed"
+    except Exception as exc:
+        job.failure_reason = _reason(exc)
+        job.secondary_status = "Failed"
+        job.training_job_status = "Failed"
+
+
+def _patch_training(harness: MotoHarness) -> None:
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    original = SageMakerModelBackend.create_training_job
+
+    def create_training_job(self: Any, **kwargs: Any) -> Any:
+        requested = copy.deepcopy(kwargs["algorithm_specification"])
+        job = original(self, **kwargs)
+        job.algorithm_specification = requested  # moto overwrites MetricDefinitions with its own sample
+        job.training_job_status, job.secondary_status = "InProgress", "Starting"
+        job.final_metric_data_list = []
+        if {"Key": HOLD_TAG, "Value": "hold"} in (job.tags or []):
+            return job  # stays InProgress: for tests of waiting and Ctrl-C
+        harness.background(lambda: _run_training(harness, job), f"training-{job.training_job_name}")
+        return job
+
+    harness.patch(SageMakerModelBackend, "create_training_job", create_training_job)
+
+
+# --- transform jobs ---------------------------------------------------------------------------------
+
+
+def _run_transform(harness: MotoHarness, job: Any) -> None:
+    from sm_byo.local.transform import transform_local
+
+    sink = CloudWatchSink(harness, TRANSFORM_GROUP, f"{job.transform_job_name}/i-{secrets.token_hex(4)}")
+    try:
+        image, model_data = _model_of(harness, job.model_name)
+        with tempfile.TemporaryDirectory(prefix="smbyo-cloud-transform-") as scratch:
+            root = Path(scratch)
+            model_dir = download_prefix(harness, model_data, root / "model")
+            model_file = next(model_dir.rglob("*.tar.gz"))
+            source = job.transform_input["DataSource"]["S3DataSource"]["S3Uri"]
+            inputs = download_prefix(harness, source, root / "input")
+            transform_local(
+                _manifest(harness),
+                sink,
+                image=image,
+                model=model_file,
+                input=inputs,
+                output=root / "output",
+                content_type=job.transform_input.get("ContentType"),
+                accept=job.transform_output.get("Accept"),
+                split_type=job.transform_input.get("SplitType") or "None",
+                strategy=job.batch_strategy,
+                max_payload_mb=job.max_payload_in_mb,
+                concurrency=job.max_concurrent_transforms,
+                docker=_docker(harness),
+            )
+            upload_tree(harness, root / "output", job.transform_output["S3OutputPath"])
+        job.transform_job_status = "Completed"
+    except Exception as exc:
+        job.failure_reason = _reason(exc)
+        job.transform_job_status = "Failed"
+
+
+def _patch_transform(harness: MotoHarness) -> None:
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    original = SageMakerModelBackend.create_transform_job
+
+    def create_transform_job(self: Any, **kwargs: Any) -> Any:
+        job = original(self, **kwargs)
+        job.transform_job_status = "InProgress"
+        harness.background(lambda: _run_transform(harness, job), f"transform-{job.transform_job_name}")
+        return job
+
+    harness.patch(SageMakerModelBackend, "create_transform_job", create_transform_job)
+
+
+# --- endpoints --------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunningEndpoint:
+    name: str
+    handle: Any
+    scratch: tempfile.TemporaryDirectory[str]
+    url: str | None = None
+    removed: bool = False
+
+    def remove(self) -> None:
+        """Idempotent: DeleteEndpoint, a failed start and the harness reset may all get here."""
+        if self.removed:
+            return
+        self.removed = True
+        with contextlib.suppress(Exception):  # "removal already in progress" from a concurrent remove
+            self.handle.remove()
+        self.scratch.cleanup()
+
+
+def _endpoints(harness: MotoHarness) -> dict[str, RunningEndpoint]:
+    return harness.state.setdefault("endpoints", {})  # type: ignore[no-any-return]
+
+
+def _start_endpoint(harness: MotoHarness, endpoint: Any) -> None:
+    from sm_byo.local.archive import safe_extract
+    from sm_byo.local.containers import LogPump
+    from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
+
+    name = endpoint.endpoint_name
+    sink = CloudWatchSink(harness, ENDPOINT_GROUP + name, f"AllTraffic/i-{secrets.token_hex(4)}")
+    running: RunningEndpoint | None = None
+    try:
+        config = harness.client("sagemaker").describe_endpoint_config(EndpointConfigName=endpoint.endpoint_config_name)
+        image, model_data = _model_of(harness, config["ProductionVariants"][0]["ModelName"])
+        scratch = tempfile.TemporaryDirectory(prefix="smbyo-cloud-endpoint-")
+        archive = download_prefix(harness, model_data, Path(scratch.name) / "archive")
+        model_dir = safe_extract(next(archive.rglob("*.tar.gz")), Path(scratch.name) / "model")
+        handle = _docker(harness).run(
+            image,
+            ["serve"],
+            volumes=model_volume(model_dir),
+            ports=loopback_port(None),
+            name=f"{CONTAINER_PREFIX}{secrets.token_hex(4)}",
+            labels={"dev.smbyo.endpoint": name},
+        )
+        running = RunningEndpoint(name, handle, scratch)
+        _endpoints(harness)[name] = running
+        pump = LogPump(handle, sink, "endpoint").start()
+        running.url = wait_until_healthy(handle, pump, timeout=float(harness.state.get("endpoint_ready_timeout", 120)))
+        endpoint.endpoint_status = "InService"
+    except Exception as exc:
+        endpoint.failure_reason = _reason(exc)
+        endpoint.endpoint_status = "Failed"
+        if running is not None:
+            running.remove()
+            _endpoints(harness).pop(name, None)
+
+
+def _patch_endpoints(harness: MotoHarness) -> None:
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    create, delete = SageMakerModelBackend.create_endpoint, SageMakerModelBackend.delete_endpoint
+
+    def create_endpoint(self: Any, **kwargs: Any) -> Any:
+        endpoint = create(self, **kwargs)
+        endpoint.endpoint_status = "Creating"
+        harness.background(lambda: _start_endpoint(harness, endpoint), f"endpoint-{endpoint.endpoint_name}")
+        return endpoint
+
+    def delete_endpoint(self: Any, endpoint_name: str) -> None:
+        delete(self, endpoint_name)
+        running = _endpoints(harness).pop(endpoint_name, None)
+        if running is not None:
+            running.remove()
+
+    harness.patch(SageMakerModelBackend, "create_endpoint", create_endpoint)
+    harness.patch(SageMakerModelBackend, "delete_endpoint", delete_endpoint)
+    _patch_invoke(harness)
+
+
+def _patch_invoke(harness: MotoHarness) -> None:
+    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+    original: Callable[..., Any] = SageMakerRuntimeResponse.invoke_endpoint
+
+    def invoke_endpoint(self: Any) -> Any:
+        name = self.path.split("/")[2] if self.path.startswith("/endpoints/") else None
+        running = _endpoints(harness).get(str(name))
+        if running is None or running.url is None:
+            return original(self)
+        headers = {"Content-Type": self.headers.get("Content-Type", "application/octet-stream")}
+        for header in ("Accept", "X-Amzn-SageMaker-Custom-Attributes"):
+            if self.headers.get(header):
+                headers[header] = self.headers[header]
+        body = self.body if isinstance(self.body, bytes) else str(self.body).encode()
+        reply = requests.post(f"{running.url}/invocations", data=body, headers=headers, timeout=60)
+        if reply.status_code >= 400:
+            error = {"message": f"Received client error ({reply.status_code}) from primary with message \"{reply.text}\"",
+                     "OriginalStatusCode": reply.status_code, "OriginalMessage": reply.text}
+            return 424, {"x-amzn-ErrorType": "ModelError", "Content-Type": "application/json"}, json.dumps(error)
+        out = {"Content-Type": reply.headers.get("Content-Type", ""), "x-Amzn-Invoked-Production-Variant": "AllTraffic"}
+        return 200, out, reply.content
+
+    harness.patch(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
+
+
+# --- ECR on a real registry -------------------------------------------------------------------------
+
+
+def _patch_ecr(harness: MotoHarness) -> None:
+    from moto.core.responses import ActionResult
+    from moto.ecr.models import ECRBackend
+    from moto.ecr.responses import ECRResponse
+
+    token_original = ECRResponse.get_authorization_token
+    create_original = ECRBackend.create_repository
+
+    def get_authorization_token(self: Any) -> Any:
+        registry = harness.state.get("registry")
+        if registry is None:
+            return token_original(self)
+        password = harness.state.get("ecr_password", registry.password)
+        token = base64.b64encode(f"{registry.username}:{password}".encode()).decode()
+        data = {"authorizationToken": token, "expiresAt": time.time() + 43200, "proxyEndpoint": f"http://{registry.host}"}
+        return ActionResult({"authorizationData": [data]})
+
+    def create_repository(self: Any, *args: Any, **kwargs: Any) -> Any:
+        repository = create_original(self, *args, **kwargs)
+        registry = harness.state.get("registry")
+        if registry is not None:
+            repository.uri = f"{registry.host}/{repository.name}"
+        return repository
+
+    harness.patch(ECRResponse, "get_authorization_token", get_authorization_token)
+    harness.patch(ECRBackend, "create_repository", create_repository)
+
+
+# --- extension entry points -------------------------------------------------------------------------
+
+
+def install(harness: MotoHarness) -> None:
+    _patch_training(harness)
+    _patch_transform(harness)
+    _patch_endpoints(harness)
+    _patch_ecr(harness)
+
+
+def reset(harness: MotoHarness) -> None:
+    """Between tests: stop every endpoint container, forget per-test settings."""
+    for running in list(_endpoints(harness).values()):
+        running.remove()
+    _endpoints(harness).clear()
+    for key in ("ecr_password", "endpoint_ready_timeout"):
+        harness.state.pop(key, None)
+
+
+def close(harness: MotoHarness) -> None:
+    reset(harness)
