@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -342,9 +343,23 @@ def _gunicorn_processes(server: Server) -> list[dict[str, str]]:
     return [p for p in server.handle.processes() if "gunicorn" in p["args"]]
 
 
-def test_model_server_workers_sets_the_worker_count(configured: Server, server: Server) -> None:
-    assert len(_gunicorn_processes(configured)) == 1 + 3
-    assert len(_gunicorn_processes(server)) >= 2
+def _settled_gunicorn_count(server: Server, expected: int) -> int:
+    """The gunicorn process count once it reaches ``expected`` (workers fork just after the first /ping)."""
+    deadline = time.monotonic() + 30
+    count = len(_gunicorn_processes(server))
+    while count != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+        count = len(_gunicorn_processes(server))
+    return count
+
+
+def test_model_server_workers_sets_the_worker_count(configured: Server) -> None:
+    assert _settled_gunicorn_count(configured, 1 + 3) == 1 + 3
+
+
+def test_the_default_worker_count_is_one_per_cpu(server: Server) -> None:
+    cpus = os.cpu_count() or 1  # the container sees the host's CPUs (no --cpuset-cpus here)
+    assert _settled_gunicorn_count(server, 1 + cpus) == 1 + cpus
 
 
 def test_serving_processes_are_not_root(server: Server) -> None:
