@@ -335,7 +335,7 @@ def train(
     if local:
         from sm_byo.local.training import train_local
 
-        result = train_local(
+        result: Any = train_local(
             loaded, _state().ui, image=image, data=channels, hyperparameters=values, out_dir=out, input_mode=input_mode
         )
     else:
@@ -409,7 +409,7 @@ def transform(
 ) -> None:
     """Batch transform: writes <file>.out for every input file."""
     loaded = _load(manifest_path)
-    options = dict(
+    options: dict[str, Any] = dict(
         image=image,
         model=model,
         input=input_path,
@@ -424,7 +424,7 @@ def transform(
     if local:
         from sm_byo.local.transform import transform_local
 
-        result = transform_local(loaded, _state().ui, **options)
+        result: Any = transform_local(loaded, _state().ui, **options)
     else:
         from sm_byo.cloud.transform import transform_cloud
 
@@ -535,7 +535,7 @@ def invoke(
     if local_url:
         from sm_byo.local.invoke import invoke_url
 
-        response = invoke_url(
+        response: Any = invoke_url(
             local_url, payload, content_type=content_type, accept=accept, custom_attributes=custom_attributes
         )
     else:

@@ -1,6 +1,6 @@
 """pytest fixtures for the AWS harness. Import the ones a module uses:
 
-    from tests.aws.fixtures import aws_env, moto, registry  # noqa: F401
+from tests.aws.fixtures import aws_env, moto, registry  # noqa: F401
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from tests.aws.harness import MotoHarness, start_harness
 from tests.aws.registry import Registry
 
 ECR_USERNAME = "AWS"
+__all__ = ["aws_env", "moto", "moto_session", "registry", "registry_session"]
 
 
 @pytest.fixture(scope="session")

@@ -60,10 +60,8 @@ class CloudWatchSink:
         self.client = harness.client("logs")
         self.group, self.stream = group, stream
         self.lines: list[str] = []
-        try:
+        with contextlib.suppress(self.client.exceptions.ResourceAlreadyExistsException):
             self.client.create_log_group(logGroupName=group)
-        except self.client.exceptions.ResourceAlreadyExistsException:
-            pass
         self.client.create_log_stream(logGroupName=group, logStreamName=stream)
 
     def log(self, source: str, line: str) -> None:
@@ -158,7 +156,9 @@ def _run_training(harness: MotoHarness, job: Any) -> None:
             data = {}
             for channel in job.input_data_config:
                 uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-                data[channel["ChannelName"]] = str(download_prefix(harness, uri, Path(scratch) / channel["ChannelName"]))
+                data[channel["ChannelName"]] = str(
+                    download_prefix(harness, uri, Path(scratch) / channel["ChannelName"])
+                )
             job.secondary_status = "Training"
             result = train_local(
                 _manifest(harness),
@@ -277,7 +277,8 @@ class RunningEndpoint:
 
 
 def _endpoints(harness: MotoHarness) -> dict[str, RunningEndpoint]:
-    return harness.state.setdefault("endpoints", {})  # type: ignore[no-any-return]
+    endpoints: dict[str, RunningEndpoint] = harness.state.setdefault("endpoints", {})
+    return endpoints
 
 
 def _start_endpoint(harness: MotoHarness, endpoint: Any) -> None:
@@ -354,8 +355,11 @@ def _patch_invoke(harness: MotoHarness) -> None:
         body = self.body if isinstance(self.body, bytes) else str(self.body).encode()
         reply = requests.post(f"{running.url}/invocations", data=body, headers=headers, timeout=60)
         if reply.status_code >= 400:
-            error = {"message": f"Received client error ({reply.status_code}) from primary with message \"{reply.text}\"",
-                     "OriginalStatusCode": reply.status_code, "OriginalMessage": reply.text}
+            error = {
+                "message": f'Received client error ({reply.status_code}) from primary with message "{reply.text}"',
+                "OriginalStatusCode": reply.status_code,
+                "OriginalMessage": reply.text,
+            }
             return 424, {"x-amzn-ErrorType": "ModelError", "Content-Type": "application/json"}, json.dumps(error)
         out = {"Content-Type": reply.headers.get("Content-Type", ""), "x-Amzn-Invoked-Production-Variant": "AllTraffic"}
         return 200, out, reply.content
@@ -380,7 +384,11 @@ def _patch_ecr(harness: MotoHarness) -> None:
             return token_original(self)
         password = harness.state.get("ecr_password", registry.password)
         token = base64.b64encode(f"{registry.username}:{password}".encode()).decode()
-        data = {"authorizationToken": token, "expiresAt": time.time() + 43200, "proxyEndpoint": f"http://{registry.host}"}
+        data = {
+            "authorizationToken": token,
+            "expiresAt": time.time() + 43200,
+            "proxyEndpoint": f"http://{registry.host}",
+        }
         return ActionResult({"authorizationData": [data]})
 
     def create_repository(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -6,6 +6,7 @@ ECR is Debian's docker-registry with htpasswd auth; see tests/aws/__init__.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.aws.fixtures import aws_env, moto, moto_session, registry, registry_session  # noqa: F401
+from tests.aws.fixtures import *  # noqa: F403 (pytest fixtures)
 from tests.aws.harness import ACCOUNT_ID, REGION, MotoHarness
 from tests.aws.registry import Registry
 from tests.conftest import run_cli
@@ -32,7 +33,7 @@ BUCKET = f"sagemaker-{REGION}-{ACCOUNT_ID}"
 
 
 @pytest.fixture
-def cloud_project(project: Path, moto: MotoHarness, example_image: str) -> Iterator[Path]:  # noqa: F811
+def cloud_project(project: Path, moto: MotoHarness, example_image: str) -> Iterator[Path]:
     """The example project, its ECR repository named with this suite's prefix; the runners read its manifest."""
     manifest = project / "smbyo.yaml"
     manifest.write_text(manifest.read_text() + f"ecr:\n  repository: {REPOSITORY}\n", encoding="utf-8")
@@ -42,16 +43,14 @@ def cloud_project(project: Path, moto: MotoHarness, example_image: str) -> Itera
 
 
 @pytest.fixture
-def pushed_tags(docker_adapter: object, registry: Registry) -> Iterator[list[str]]:  # noqa: F811
+def pushed_tags(docker_adapter: object, registry: Registry) -> Iterator[list[str]]:
     """Tags `smbyo push` adds to the shared Docker Engine; removed afterwards."""
     tags: list[str] = []
     yield tags
     client = docker_adapter.client  # type: ignore[attr-defined]
     for tag in tags:
-        try:
+        with contextlib.suppress(Exception):  # already gone is fine
             client.images.remove(tag, noprune=True)
-        except Exception:  # noqa: BLE001 - already gone is fine
-            pass
 
 
 def smbyo(*args: str, cwd: Path, env: dict[str, str], ok: bool = True) -> dict:  # type: ignore[type-arg]
@@ -62,7 +61,11 @@ def smbyo(*args: str, cwd: Path, env: dict[str, str], ok: bool = True) -> dict: 
 
 
 def test_build_push_train_transform_deploy_invoke_delete(
-    cloud_project: Path, aws_env: dict[str, str], registry: Registry, example_image: str, pushed_tags: list[str],  # noqa: F811
+    cloud_project: Path,
+    aws_env: dict[str, str],
+    registry: Registry,
+    example_image: str,
+    pushed_tags: list[str],
     tmp_path: Path,
 ) -> None:
     env = {**aws_env, "DOCKER_CONFIG": str(tmp_path / "docker-config")}
@@ -75,7 +78,10 @@ def test_build_push_train_transform_deploy_invoke_delete(
 
     trained = smbyo("train", "--data", "training=data/training", cwd=cloud_project, env=env)["data"]
     assert trained["status"] == "Completed"
-    assert trained["model_artifacts"] == f"s3://{BUCKET}/smbyo/decision-trees-sample/training-output/{trained['job_name']}/output/model.tar.gz"
+    assert (
+        trained["model_artifacts"]
+        == f"s3://{BUCKET}/smbyo/decision-trees-sample/training-output/{trained['job_name']}/output/model.tar.gz"
+    )
     assert 0.8 < trained["metrics"]["validation:accuracy"] <= 1.0
 
     again = run_cli("train", "--data", "training=data/training", "--no-wait", "-v", cwd=cloud_project, env=env)
@@ -84,18 +90,49 @@ def test_build_push_train_transform_deploy_invoke_delete(
 
     output = f"s3://{BUCKET}/smbyo-test/transform-output"
     transformed = smbyo(
-        "transform", "--model", trained["model_artifacts"], "--input", "data/transform", "--output", output,
-        "--download", str(tmp_path / "cloud-out"), cwd=cloud_project, env=env,
+        "transform",
+        "--model",
+        trained["model_artifacts"],
+        "--input",
+        "data/transform",
+        "--output",
+        output,
+        "--download",
+        str(tmp_path / "cloud-out"),
+        cwd=cloud_project,
+        env=env,
     )["data"]
     assert transformed["status"] == "Completed"
     assert transformed["output_files"] == [f"{output}/iris.csv.out"]
     cloud_predictions = (tmp_path / "cloud-out" / "iris.csv.out").read_text()
 
     local_model = tmp_path / "local-model"
-    smbyo("train", "--local", "--image", example_image, "--data", "training=data/training", "--out", str(local_model),
-          cwd=cloud_project, env=env)
-    smbyo("transform", "--local", "--image", example_image, "--model", str(local_model / "model.tar.gz"),
-          "--input", "data/transform", "--output", str(tmp_path / "local-out"), cwd=cloud_project, env=env)
+    smbyo(
+        "train",
+        "--local",
+        "--image",
+        example_image,
+        "--data",
+        "training=data/training",
+        "--out",
+        str(local_model),
+        cwd=cloud_project,
+        env=env,
+    )
+    smbyo(
+        "transform",
+        "--local",
+        "--image",
+        example_image,
+        "--model",
+        str(local_model / "model.tar.gz"),
+        "--input",
+        "data/transform",
+        "--output",
+        str(tmp_path / "local-out"),
+        cwd=cloud_project,
+        env=env,
+    )
     local_predictions = (tmp_path / "local-out" / "iris.csv.out").read_text()
     assert cloud_predictions.split() == local_predictions.split()
     assert len(cloud_predictions.split()) == 150
@@ -111,19 +148,27 @@ def test_build_push_train_transform_deploy_invoke_delete(
     assert invoked.stdout.split() == local_predictions.split()[:5]
 
     deleted = smbyo("delete", endpoint, cwd=cloud_project, env=env)["data"]
-    assert sorted(deleted["deleted"]) == sorted([f"endpoint/{endpoint}", f"endpoint-config/{endpoint}", f"model/{endpoint}"])
+    assert sorted(deleted["deleted"]) == sorted(
+        [f"endpoint/{endpoint}", f"endpoint-config/{endpoint}", f"model/{endpoint}"]
+    )
     gone = smbyo("wait", "endpoint", endpoint, cwd=cloud_project, env=env, ok=False)
     assert gone["code"] == 2
 
 
 def test_push_with_a_wrong_token_is_refused_exit_3(
-    cloud_project: Path, aws_env: dict[str, str], registry: Registry, moto: MotoHarness, example_image: str,  # noqa: F811
-    pushed_tags: list[str], tmp_path: Path,
+    cloud_project: Path,
+    aws_env: dict[str, str],
+    registry: Registry,
+    moto: MotoHarness,
+    example_image: str,
+    pushed_tags: list[str],
+    tmp_path: Path,
 ) -> None:
     moto.state["ecr_password"] = "not-the-password"
     pushed_tags.append(f"{registry.host}/{REPOSITORY}:latest")
-    result = smbyo("push", "--tag", example_image, cwd=cloud_project, env={**aws_env, "DOCKER_CONFIG": str(tmp_path)},
-                   ok=False)
+    result = smbyo(
+        "push", "--tag", example_image, cwd=cloud_project, env={**aws_env, "DOCKER_CONFIG": str(tmp_path)}, ok=False
+    )
     assert result["code"] == 3, result["stderr"]
     assert "no basic auth credentials" in result["stderr"] or "unauthorized" in result["stderr"].lower()
     assert "not-the-password" not in result["stderr"]
@@ -135,8 +180,9 @@ def test_training_that_fails_exits_1_with_the_reason(
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "rows.csv").write_text("label,a,b\nnot,a,number\n")
-    result = smbyo("train", "--image", example_image, "--data", f"training={bad}", cwd=cloud_project, env=aws_env,
-                   ok=False)
+    result = smbyo(
+        "train", "--image", example_image, "--data", f"training={bad}", cwd=cloud_project, env=aws_env, ok=False
+    )
     assert result["code"] == 1, result["stderr"]
     assert "Failed" in result["stderr"]
     failure = result["data"]
@@ -157,17 +203,32 @@ def _bogus_model(moto: MotoHarness) -> str:
 
 
 def test_endpoint_that_never_becomes_healthy_fails_exit_1(
-    cloud_project: Path, aws_env: dict[str, str], moto: MotoHarness, example_image: str  # noqa: F811
+    cloud_project: Path,
+    aws_env: dict[str, str],
+    moto: MotoHarness,
+    example_image: str,
 ) -> None:
     moto.state["endpoint_ready_timeout"] = 60
-    result = smbyo("deploy", "--image", example_image, "--model", _bogus_model(moto), "--name", "smbyo-cloud-sick",
-                   cwd=cloud_project, env=aws_env, ok=False)
+    result = smbyo(
+        "deploy",
+        "--image",
+        example_image,
+        "--model",
+        _bogus_model(moto),
+        "--name",
+        "smbyo-cloud-sick",
+        cwd=cloud_project,
+        env=aws_env,
+        ok=False,
+    )
     assert result["code"] == 1, result["stderr"]
     assert "Failed" in result["stderr"]
 
 
 def test_ctrl_c_while_waiting_exits_130_with_the_resume_command(
-    cloud_project: Path, aws_env: dict[str, str], moto: MotoHarness  # noqa: F811
+    cloud_project: Path,
+    aws_env: dict[str, str],
+    moto: MotoHarness,
 ) -> None:
     name = "smbyo-cloud-held-job"
     moto.client("sagemaker").create_training_job(
@@ -181,7 +242,11 @@ def test_ctrl_c_while_waiting_exits_130_with_the_resume_command(
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "sm_byo", "wait", "training-job", name],
-        cwd=cloud_project, env={**os.environ, **aws_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cloud_project,
+        env={**os.environ, **aws_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stderr is not None
     seen = ""
@@ -198,10 +263,23 @@ def test_ctrl_c_while_waiting_exits_130_with_the_resume_command(
 
 def test_missing_credentials_is_exit_3(cloud_project: Path, tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update({"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_REGION": REGION,
-                "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
-    result = subprocess.run([sys.executable, "-m", "sm_byo", "wait", "training-job", "x"], cwd=cloud_project,
-                            env=env, capture_output=True, text=True, timeout=120)
+    env.update(
+        {
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "sm_byo", "wait", "training-job", "x"],
+        cwd=cloud_project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 3, result.stderr
     assert "credentials" in result.stderr.lower()
     shutil.rmtree(tmp_path, ignore_errors=True)

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sm_byo.cloud.naming import unique_name
+from sm_byo.manifest import NAME_PATTERN
+
+NOW = datetime(2026, 11, 24, 1, 2, 3, 456789, tzinfo=timezone.utc)
+
+
+def test_names_are_base_plus_a_millisecond_timestamp() -> None:
+    assert unique_name("decision-trees", now=lambda: NOW) == "decision-trees-2026-11-24-01-02-03-456"
+
+
+def test_long_or_odd_bases_are_trimmed_and_cleaned_to_a_valid_name() -> None:
+    name = unique_name("my_algo." + "x" * 80, now=lambda: NOW)
+    assert len(name) <= 63 and NAME_PATTERN.match(name)
+    assert name.endswith("-2026-11-24-01-02-03-456")
+    assert NAME_PATTERN.match(unique_name("--", now=lambda: NOW))
