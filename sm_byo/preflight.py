@@ -22,7 +22,7 @@ from typing import Any
 from sm_byo.aws.service_model import Violation, check_request
 from sm_byo.errors import ManifestError, ManifestProblem
 from sm_byo.manifest import LoadedManifest, format_loc
-from sm_byo.specs.request import Request, RequestPath, is_flag
+from sm_byo.specs.request import Origin, Request, RequestPath, is_flag
 
 ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@\-/]+")
 ROLE_NAME = re.compile(r"[A-Za-z0-9_+=,.@\-]{1,64}")
@@ -82,8 +82,15 @@ def _s3_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
                 "no S3 location: local validation data is uploaded under validation.output, "
                 "so set validation.output to an s3://bucket/prefix you can write to (or give s3:// data URIs)",
             )
+        elif not value.startswith("s3://"):
+            yield Violation(path, f"{value!r} is not an S3 URI (s3://bucket/key)")
         elif not S3_URI.fullmatch(value):
-            yield Violation(path, f"{value!r} is not a well-formed S3 URI (s3://bucket/key, lower-case bucket name)")
+            bucket = value.removeprefix("s3://").split("/", 1)[0]
+            yield Violation(
+                path,
+                f"{bucket!r} is not a valid S3 bucket name (3-63 lower-case letters, digits, '.' and '-'), "
+                "or the key holds whitespace",
+            )
 
 
 def _image_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
@@ -275,10 +282,10 @@ def _request_field(path: RequestPath) -> str:
     return format_loc([str(part) if isinstance(part, str) else part for part in path])
 
 
-def to_problem(loaded: LoadedManifest, request: Request, violation: Violation) -> ManifestProblem:
-    """A violation as the user sees it: the manifest field (and line) or the flag, then the request field."""
-    origin = request.origin_of(violation.path)
-    message = f"{violation.message} (request field {_request_field(violation.path)})"
+def to_problem(loaded: LoadedManifest, origin: Origin, message: str, paths: list[RequestPath]) -> ManifestProblem:
+    """A violation as the user sees it: the manifest field (and line) or the flag, then the request field(s)."""
+    noun = "field" if len(paths) == 1 else "fields"
+    message = f"{message} (request {noun} {', '.join(_request_field(path) for path in paths)})"
     if is_flag(origin):
         return ManifestProblem("command line", str(origin[0]), message)
     line = loaded.line_of(origin) if origin else None
@@ -286,8 +293,16 @@ def to_problem(loaded: LoadedManifest, request: Request, violation: Violation) -
 
 
 def preflight_problems(loaded: LoadedManifest, request: Request) -> list[ManifestProblem]:
-    """Every reason AWS would reject ``request``, each pointing at what to fix."""
-    return [to_problem(loaded, request, violation) for violation in request_violations(request)]
+    """Every reason AWS would reject ``request``, each pointing at what to fix.
+
+    One manifest value often lands in several request fields (the image in training and inference,
+    the output prefix in both jobs): those are reported once, naming every request field.
+    """
+    grouped: dict[tuple[Origin, str], list[RequestPath]] = {}
+    for violation in request_violations(request):
+        key = (request.origin_of(violation.path), violation.message)
+        grouped.setdefault(key, []).append(violation.path)
+    return [to_problem(loaded, origin, message, paths) for (origin, message), paths in grouped.items()]
 
 
 def ensure_acceptable(loaded: LoadedManifest, request: Request) -> None:

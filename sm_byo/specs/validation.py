@@ -64,6 +64,11 @@ def validation_channel(manifest: Manifest) -> tuple[int, ChannelSpec] | None:
     return 0, manifest.training.channels[0]
 
 
+def _data_origin(value: str | None, field_name: str) -> Origin:
+    """Given S3 data comes from its own field; local data is placed under ``validation.output``."""
+    return ("validation", field_name) if is_s3(value) or not value else ("validation", "output")
+
+
 def _s3_source(uri: str) -> dict[str, Any]:
     return {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri}}
 
@@ -81,6 +86,9 @@ def training_job_definition(
     origins[at(base, "TrainingInputMode")] = ("training", "channels", index, "input_modes")
     origins[at(base, "HyperParameters")] = ("validation", "hyperparameters")
     origins[input_path] = ("validation", "training_data")
+    origins[at(input_path, "DataSource", "S3DataSource", "S3Uri")] = _data_origin(
+        validation.training_data, "training_data"
+    )
     origins[at(input_path, "ChannelName")] = ("training", "channels", index, "name")
     origins[at(input_path, "ContentType")] = ("training", "channels", index, "content_types")
     origins[at(base, "OutputDataConfig")] = ("validation", "output")
@@ -129,6 +137,9 @@ def transform_job_definition(
     origins[at(base, "MaxPayloadInMB")] = ("validation", "max_payload_mb")
     origins[at(base, "BatchStrategy")] = ("validation", "strategy")
     origins[at(base, "TransformInput")] = ("validation", "transform_data")
+    origins[at(base, "TransformInput", "DataSource", "S3DataSource", "S3Uri")] = _data_origin(
+        validation.transform_data, "transform_data"
+    )
     origins[at(base, "TransformInput", "ContentType")] = ("validation", "content_type")
     origins[at(base, "TransformInput", "SplitType")] = ("validation", "split_type")
     origins[at(base, "TransformOutput")] = ("validation", "output")

@@ -87,7 +87,9 @@ def test_image_not_on_ecr_names_the_flag(tmp_path: Path) -> None:
 def test_malformed_and_missing_s3_locations(tmp_path: Path) -> None:
     found = problems(written(tmp_path, variant(validation__output="s3://My_Bucket/out")))
     assert "validation.output" in fields(found)
-    assert any("not a well-formed S3 URI" in p.message for p in found)
+    [bucket] = [p for p in found if "'My_Bucket' is not a valid S3 bucket name" in p.message]
+    assert bucket.field == "validation.output"  # reported once for the 4 request fields it reaches
+    assert bucket.message.count("ValidationSpecification.") == 4
     data = variant()
     del data["validation"]["output"]
     found = problems(written(tmp_path, data))
