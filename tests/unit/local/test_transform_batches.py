@@ -131,7 +131,7 @@ def test_a_record_larger_than_the_payload_limit_fails_naming_the_line(tmp_path: 
     root = tmp_path / "in"
     root.mkdir()
     (root / "f.csv").write_bytes(b"small\n" + b"x" * (1024 * 1024 + 1) + b"\n")
-    with pytest.raises(Exception, match=r"f.csv line 2: a record of 1048578 bytes is larger"):
+    with pytest.raises(Exception, match=r"f.csv line 2: a record is larger than MaxPayloadInMB \(1 MB\)"):
         list(batches(list_inputs(root), _settings()))
 
 
