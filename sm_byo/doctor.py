@@ -80,7 +80,8 @@ def run_doctor(
 
 def _report(reporter: Reporter, check: Check) -> None:
     reporter.status(check.name, check.state)
-    reporter.detail(check.found)
+    if check.state != "ok":
+        reporter.detail(check.found)
     if check.failed and check.fix:
         reporter.detail(f"fix: {check.fix}")
 

@@ -1,0 +1,239 @@
+"""docs/tutorial.md, walked command by command exactly as written, so the tutorial cannot rot.
+
+The ```bash blocks are read from the Markdown. A block followed by ``<!-- tutorial: skip -->`` is not run
+(installing smbyo), one followed by ``<!-- tutorial: background -->`` runs until the next block is done
+(``smbyo serve``), and every block after ``<!-- tutorial: cloud -->`` runs against moto's server and a
+local docker-registry standing in for ECR. Three substitutions keep the walk off other people's
+resources on a shared Docker Engine, and each is what the tutorial itself tells the reader to adapt:
+the project name gets this suite's ``smbyo-docs-`` prefix, port 8080 becomes a free port, and
+``smbyo build`` gets the ``--base-image/--ca-bundle/--network`` flags of the tutorial's note.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.aws.fixtures import aws_env, moto, moto_session, registry, registry_session  # noqa: F401
+from tests.aws.harness import ACCOUNT_ID, REGION, MotoHarness
+from tests.aws.registry import Registry
+from tests.conftest import REPO, ca_bundle, run_cli
+
+pytestmark = [pytest.mark.docker]
+
+TUTORIAL = REPO / "docs" / "tutorial.md"
+DOC_NAME = "iris-trees"
+TEST_NAME = "smbyo-docs-iris"
+DOC_PORT = "8080"
+PORTS = range(18500, 18600)
+MARKER = "<!-- tutorial:"
+
+
+@dataclass
+class Block:
+    commands: list[str]
+    mode: str  # "run", "skip" or "background"
+    cloud: bool
+
+
+def tutorial_blocks(text: str) -> list[Block]:
+    """Every ```bash block with the marker that follows it and whether it is in the cloud part."""
+    blocks: list[Block] = []
+    lines = text.splitlines()
+    cloud = False
+    index = 0
+    while index < len(lines):
+        line = lines[index].strip()
+        if line.startswith(f"{MARKER} cloud"):
+            cloud = True
+        if line != "```bash":
+            index += 1
+            continue
+        end = lines.index("```", index + 1)
+        commands = [c.strip() for c in lines[index + 1 : end] if c.strip() and not c.strip().startswith("#")]
+        following = next((candidate.strip() for candidate in lines[end + 1 :] if candidate.strip()), "")
+        mode = following[len(MARKER) :].split()[0] if following.startswith(MARKER) else "run"
+        blocks.append(Block(commands, mode, cloud))
+        index = end + 1
+    return blocks
+
+
+def free_port() -> int:
+    import socket
+
+    for port in PORTS:
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", port))
+            return port
+    pytest.fail("no free port in 18500-18599")
+
+
+@dataclass
+class Walker:
+    """Runs tutorial commands the way a reader's shell would: `cd` persists, each smbyo call is a process."""
+
+    cwd: Path
+    env: dict[str, str]
+    port: int
+    base_image: str
+
+    def args(self, command: str) -> list[str]:
+        words = shlex.split(command.replace(DOC_NAME, TEST_NAME).replace(DOC_PORT, str(self.port)))
+        if words[:2] == ["smbyo", "build"]:
+            words += ["--base-image", self.base_image, "--network", "host"]
+            bundle = ca_bundle()
+            if bundle:
+                words += ["--ca-bundle", str(bundle)]
+        return words
+
+    def run(self, command: str) -> subprocess.CompletedProcess[str] | None:
+        words = self.args(command)
+        if words[0] == "cd":
+            self.cwd = (self.cwd / words[1]).resolve()
+            return None
+        assert words[0] == "smbyo", f"the tutorial runs only smbyo and cd, not {command!r}"
+        result = run_cli(*words[1:], cwd=self.cwd, env=self.env)
+        assert result.returncode == 0, f"`{command}` exited {result.returncode}:\n{result.stderr[-4000:]}"
+        return result
+
+    @contextlib.contextmanager
+    def background(self, command: str) -> Iterator[None]:
+        """`smbyo serve` until the next block is done, then Ctrl-C (SIGINT) as the reader would."""
+        words = self.args(command)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sm_byo", *words[1:]],
+            cwd=self.cwd,
+            env={**__import__("os").environ, **self.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            self.wait_for_ping(process)
+            yield
+        finally:
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, f"`{command}` exited {process.returncode} after Ctrl-C:\n{stderr[-4000:]}"
+
+    def wait_for_ping(self, process: subprocess.Popen[str]) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert process.poll() is None, f"smbyo serve exited early:\n{process.communicate()[1][-4000:]}"
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"http://127.0.0.1:{self.port}/ping", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.5)
+        pytest.fail("smbyo serve did not become healthy within 120 s")
+
+
+def walk(blocks: list[Block], walker: Walker, before: Callable[[Block], None] | None = None) -> list[str]:
+    """Run the blocks in order; returns the commands that ran (for the assertions)."""
+    ran: list[str] = []
+    pending: contextlib.ExitStack | None = None
+    for block in blocks:
+        if block.mode == "skip":
+            continue
+        if before is not None:
+            before(block)
+        if block.mode == "background":
+            pending = contextlib.ExitStack()
+            pending.enter_context(walker.background(block.commands[0]))
+            ran += block.commands
+            continue
+        for command in block.commands:
+            walker.run(command)
+            ran.append(command)
+        if pending is not None:
+            pending.close()
+            pending = None
+    if pending is not None:
+        pending.close()
+    return ran
+
+
+@pytest.fixture(scope="module")
+def local_walk(
+    tmp_path_factory: pytest.TempPathFactory, example_image: str, base_image: str, docker_adapter: object
+) -> Iterator[tuple[Walker, list[str]]]:
+    """Part 1 once per module (one build, one trained model); example_image warms the layer cache."""
+    blocks = [block for block in tutorial_blocks(TUTORIAL.read_text(encoding="utf-8")) if not block.cloud]
+    walker = Walker(cwd=tmp_path_factory.mktemp("tutorial"), env={}, port=free_port(), base_image=base_image)
+    ran = walk(blocks, walker)
+    yield walker, ran
+    client = docker_adapter.client  # type: ignore[attr-defined]
+    with contextlib.suppress(Exception):
+        client.images.remove(f"{TEST_NAME}:latest", noprune=True)
+
+
+def _ecr_uri_before_publishing(block: Block, moto: MotoHarness) -> None:  # noqa: F811
+    """The test registry stands in for ECR at 127.0.0.1:PORT, a URI CreateAlgorithm rightly refuses.
+
+    Once the image is pushed and trained, give the repository the URI real ECR reports, so `smbyo publish`
+    runs as written. This changes the fake AWS's state (moto runs in this process), not smbyo.
+    """
+    if not block.commands[0].startswith("smbyo publish"):
+        return
+    from moto.ecr.models import ecr_backends
+
+    repository = ecr_backends[ACCOUNT_ID][REGION].repositories[TEST_NAME]
+    repository.uri = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{TEST_NAME}"
+
+
+def test_the_blocks_are_found_and_marked() -> None:
+    blocks = tutorial_blocks(TUTORIAL.read_text(encoding="utf-8"))
+    commands = [command for block in blocks for command in block.commands]
+    assert "smbyo init iris-trees" in commands
+    assert [block.mode for block in blocks].count("background") == 1
+    assert any(block.cloud and "smbyo publish algorithm" in block.commands for block in blocks)
+
+
+def test_part_1_runs_locally_as_written(local_walk: tuple[Walker, list[str]]) -> None:
+    walker, ran = local_walk
+
+    assert walker.cwd.name == TEST_NAME
+    assert (walker.cwd / "output" / "model.tar.gz").is_file()
+    predictions = (walker.cwd / "predictions" / "iris.csv.out").read_text().split()
+    assert len(predictions) == 150
+    assert set(predictions) <= {"setosa", "versicolor", "virginica"}
+    assert "smbyo validate --local" in ran
+
+
+def test_part_2_runs_against_moto_and_a_registry(
+    local_walk: tuple[Walker, list[str]],
+    aws_env: dict[str, str],  # noqa: F811
+    moto: MotoHarness,  # noqa: F811
+    registry: Registry,  # noqa: F811
+    docker_adapter: object,
+    tmp_path: Path,
+) -> None:
+    walker, _ = local_walk
+    moto.state["manifest"] = walker.cwd / "smbyo.yaml"
+    walker.env = {**aws_env, "DOCKER_CONFIG": str(tmp_path / "docker-config")}
+    blocks = [block for block in tutorial_blocks(TUTORIAL.read_text(encoding="utf-8")) if block.cloud]
+    try:
+        ran = walk(blocks, walker, before=lambda block: _ecr_uri_before_publishing(block, moto))
+    finally:
+        moto.state.pop("manifest", None)
+        with contextlib.suppress(Exception):
+            docker_adapter.client.images.remove(f"{registry.host}/{TEST_NAME}:latest", noprune=True)  # type: ignore[attr-defined]
+
+    assert ran == [
+        "smbyo doctor",
+        "smbyo push",
+        "smbyo train --data training=data/training",
+        "smbyo publish algorithm --dry-run",
+        "smbyo publish algorithm",
+    ]
+    algorithms = moto.client("sagemaker").list_algorithms()["AlgorithmSummaryList"]
+    assert [summary["AlgorithmStatus"] for summary in algorithms] == ["Completed"]
