@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
+import signal
+import subprocess
+import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -123,3 +128,38 @@ def test_a_pipe_mode_channel_trains_to_the_same_model_as_file_mode(example_image
     for name, array in models["File"].items():
         np.testing.assert_array_equal(array, models["Pipe"][name], err_msg=name)
     shutil.rmtree(data)
+
+
+def test_ctrl_c_removes_the_training_container_and_exits_130(example_image: str, tmp_path: Path) -> None:
+    # Enough rows that training lasts a few seconds, so Ctrl-C lands while the container runs.
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = (EXAMPLE_DIR / "data" / "training" / "iris.csv").read_text()
+    (data / "big.csv").write_text(rows * 8000)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sm_byo", "train", "--local", "--image", example_image,
+         "--data", f"training={data}", "--out", str(tmp_path / "out")],
+        cwd=EXAMPLE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stderr is not None
+        job = ""
+        for line in server.stderr:
+            match = re.search(r"Training (\S+) locally", line)
+            if match:
+                job = match.group(1)
+                break
+        assert job, "smbyo never announced the training job"
+        deadline = time.monotonic() + 60
+        while not local_containers(**{"dev.smbyo.job": job}) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert local_containers(**{"dev.smbyo.job": job}), "the training container never appeared"
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 130, stderr
+    assert "interrupted" in stderr.lower()
+    assert local_containers(**{"dev.smbyo.job": job}) == []
+    assert not (tmp_path / "out" / "model.tar.gz").exists()
