@@ -697,7 +697,11 @@ def doctor(manifest_path: Path | None, profile: str | None, region: str | None) 
 @cli.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
-    """Print the shell completion script, e.g. `eval "$(smbyo completion bash)"` in ~/.bashrc."""
+    """Print the completion script for bash, zsh or fish.
+
+    Enable it with `eval "$(smbyo completion bash)"` in ~/.bashrc (zsh: ~/.zshrc; fish:
+    `smbyo completion fish > ~/.config/fish/completions/smbyo.fish`).
+    """
     from click.shell_completion import get_completion_class
 
     completer = get_completion_class(shell)
