@@ -199,7 +199,7 @@ def _multi_record_batches(index: int, stream: IO[bytes], limit: int | None, inpu
         data, at_end = _fill(stream, pending, limit)
         if not data:
             return
-        if not at_end:
+        if not at_end and limit is not None:  # (without a limit, _fill always reads to the end)
             cut = data.rfind(b"\n") + 1
             if cut == 0:
                 raise _too_large(inputs, index, consumed + 1, limit)
