@@ -47,7 +47,8 @@ def running(adapter: DockerAdapter, image: str, command: list[str], **options: A
 
 
 class LogPump:
-    """Follows a container's log in a thread: every line to the reporter (and ``on_line``), a tail kept."""
+    """Follows a container's log: every line to the reporter (unless ``quiet`` says it is noise) and to
+    ``on_line``, the last lines kept for error messages."""
 
     def __init__(
         self,
@@ -55,11 +56,13 @@ class LogPump:
         reporter: Reporter,
         source: str,
         on_line: Callable[[str], None] | None = None,
+        quiet: Callable[[str], bool] | None = None,
     ):
         self.handle = handle
         self.reporter = reporter
         self.source = source
         self.on_line = on_line
+        self.quiet = quiet
         self.tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
         self._thread = threading.Thread(target=self._pump, name=f"logs-{source}", daemon=True)
 
@@ -81,7 +84,8 @@ class LogPump:
 
     def handle_line(self, line: str) -> None:
         self.tail.append(line)
-        self.reporter.log(self.source, line)
+        if not (self.quiet and self.quiet(line)):
+            self.reporter.log(self.source, line)
         if self.on_line:
             self.on_line(line)
 

@@ -41,6 +41,8 @@ DEFAULT_STRATEGY = "MultiRecord"
 DEFAULT_MAX_PAYLOAD_MB = 6
 DEFAULT_CONCURRENCY = 1
 REQUEST_TIMEOUT_MARGIN = 30
+# nginx access lines of answered requests: one per request, thousands per job; failures still show.
+SUCCESSFUL_ACCESS_LINE = re.compile(r'"(?:GET /ping|GET /execution-parameters|POST /invocations) HTTP/[0-9.]+" 2\d\d ')
 
 
 @dataclass(frozen=True)
@@ -367,6 +369,10 @@ def merge_settings(
     )
 
 
+def _is_routine_access_line(line: str) -> bool:
+    return SUCCESSFUL_ACCESS_LINE.search(line) is not None
+
+
 def _batch_environment(strategy: str | None, max_payload_mb: int | None, concurrency: int | None) -> dict[str, str]:
     env = {"SAGEMAKER_BATCH": "true"}
     if strategy:
@@ -458,7 +464,7 @@ def transform_local(
             name=container_name("transform"),
             labels={"dev.smbyo.job": name, "dev.smbyo.kind": "transform"},
         ) as handle:
-            pump = LogPump(handle, reporter, "transform").start()
+            pump = LogPump(handle, reporter, "transform", quiet=_is_routine_access_line).start()
             url = wait_until_healthy(handle, pump)
             settings = merge_settings(
                 _execution_parameters(url),
