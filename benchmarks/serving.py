@@ -272,6 +272,39 @@ def in_process_limit(model: Path, body: Path, seconds: float) -> float:
     return float(out.strip().splitlines()[-1])
 
 
+def transform_vs_limit(model: Path, work: Path, seconds: float, megabytes: int = 100) -> str:
+    """`smbyo transform --local` of a >= 100 MB CSV, in rows/s, against predict() on parsed 6 MB batches."""
+    from sm_byo.local.transform import transform_local
+    from sm_byo.manifest import load_manifest
+    from sm_byo.reporting import RecordingReporter
+
+    rows = (EXAMPLE / "data" / "transform" / "iris.csv").read_text().split()
+    block = ("\n".join(rows) + "\n").encode()
+    source = work / "transform" / "big.csv"
+    source.parent.mkdir()
+    with source.open("wb") as handle:
+        for _ in range(megabytes * 1024 * 1024 // len(block) + 1):
+            handle.write(block)
+    total_rows = sum(1 for _ in source.open("rb"))
+    result = transform_local(
+        load_manifest(EXAMPLE / "smbyo.yaml"), RecordingReporter(), image=SMBYO_IMAGE, model=model,
+        input=source.parent, output=work / "transform-out",
+    )  # fmt: skip
+    batch = work / "batch.csv"
+    with source.open("rb") as handle:
+        batch.write_bytes(handle.read(6 * 1024 * 1024).rsplit(b"\n", 1)[0] + b"\n")
+    batch_rows = batch.read_bytes().count(b"\n")
+    limit_rows = in_process_limit(model, batch, seconds) * batch_rows
+    served = result.records / result.seconds
+    return (
+        f"local batch transform of {source.stat().st_size / 1e6:.0f} MB ({total_rows} rows, "
+        f"{result.requests} requests, "
+        f"{result.settings.concurrency} in flight): {result.seconds:.1f} s including container start, "
+        f"{served:.0f} rows/s; in-process limit on parsed 6 MB batches {limit_rows:.0f} rows/s "
+        f"({served / limit_rows:.3f} of the limit)"
+    )
+
+
 # --- the table ----------------------------------------------------------------------------------------
 
 
@@ -466,6 +499,7 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=3, help="container starts timed per stack (default 3)")
     parser.add_argument("--soak", action="store_true", help="also run the 60 s reliability soak on smbyo's stack")
     parser.add_argument("--soak-seconds", type=float, default=60.0, help="length of the soak (default 60)")
+    parser.add_argument("--transform", action="store_true", help="also time `smbyo transform --local` of 100 MB")
     parser.add_argument("--skip-build", action="store_true", help="reuse the images from an earlier run")
     args = parser.parse_args()
     require_tools()
@@ -494,7 +528,12 @@ def main() -> None:
         results.limit = {p: in_process_limit(model, body, args.duration) for p, body in payloads.items()}
         print(table(results))
         print(f"\nmachine: {os.cpu_count()} cores, shared with other work; load average {os.getloadavg()}")
+        if args.transform:
+            stacks[0].stop()
+            print(transform_vs_limit(model, work, args.duration))
         if args.soak:
+            if not stacks[0].container:
+                stacks[0].start(model)
             for note in soak(stacks[0], payloads, args.soak_seconds):
                 print(note)
     finally:

@@ -140,11 +140,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
 def _csv_lines(predictions: Any) -> str:
     """One line per prediction; a 1-D numpy array (the common case) is joined without a per-item check."""
     if isinstance(predictions, np.ndarray) and predictions.ndim == 1 and predictions.dtype.kind in "USifub":
         items = predictions.tolist()
-        cells = map(repr, items) if predictions.dtype.kind == "f" else map(str, items)
+        kind = predictions.dtype.kind
+        cells = items if kind == "U" else map(repr, items) if kind == "f" else map(_text, items)
         return "\n".join(cells) + "\n" if items else ""
     items = predictions.tolist() if isinstance(predictions, np.ndarray) else list(predictions)
     out = io.StringIO()

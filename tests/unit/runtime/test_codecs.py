@@ -107,6 +107,7 @@ def test_csv_output_is_one_line_per_prediction() -> None:
     assert codecs.encode(np.array(["setosa", "virginica"]), codecs.CSV) == b"setosa\nvirginica\n"
     assert codecs.encode(np.array([0.5, 2.0]), codecs.CSV) == b"0.5\n2.0\n"
     assert codecs.encode(np.array([1, 2]), codecs.CSV) == b"1\n2\n"
+    assert codecs.encode(np.array([b"a", b"b"]), codecs.CSV) == b"a\nb\n"
     assert codecs.encode([[0.25, "a"], (1, 2)], codecs.CSV) == b"0.25,a\n1,2\n"
     assert codecs.encode(np.array([[0.1, 0.9]]), codecs.CSV) == b"0.1,0.9\n"
     assert codecs.encode(np.array([], dtype=str), codecs.CSV) == b""
