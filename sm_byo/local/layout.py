@@ -48,6 +48,16 @@ class ChannelInput:
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.path).parts)
         )
 
+    def links_leaving(self) -> list[Path]:
+        """Symbolic links under a File-mode directory that point outside it: they dangle in the container."""
+        if not self.path.is_dir():
+            return []
+        return [
+            link
+            for link in sorted(self.path.rglob("*"))
+            if link.is_symlink() and not link.resolve().is_relative_to(self.path)
+        ]
+
     def data_config(self) -> dict[str, str]:
         return {
             "ContentType": self.content_type,

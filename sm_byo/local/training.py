@@ -89,6 +89,7 @@ def train_local(
     _check_training_section(loaded)
     values = validate_hyperparameters(loaded.manifest, hyperparameters or {})
     channels = resolve_channels(loaded, data, input_mode)
+    _warn_about_links(channels, reporter)
     adapter = docker or connect()
     image = image or default_tag(loaded)
     adapter.inspect_image(image)
@@ -116,6 +117,17 @@ def train_local(
         metric_series=scanner.all_series(),
         seconds=time.monotonic() - started,
     )
+
+
+def _warn_about_links(channels: list[ChannelInput], reporter: Reporter) -> None:
+    for channel in channels:
+        leaving = channel.links_leaving() if channel.input_mode == "File" else []
+        if leaving:
+            reporter.warn(
+                f"channel {channel.name!r}: {len(leaving)} symbolic link(s) point outside {channel.path} "
+                f"(e.g. {leaving[0].name}); the container cannot follow them. Copy those files in, or use "
+                "--input-mode Pipe, which reads them on the host."
+            )
 
 
 def _run_container(

@@ -124,3 +124,13 @@ def test_pipe_feeder_stops_when_nobody_reads(tmp_path: Path) -> None:
     feeder.stop()
     assert feeder._thread is not None and not feeder._thread.is_alive()
     assert feeder.epochs_fed == 0
+
+
+def test_links_that_leave_a_channel_directory_are_found(tmp_path: Path) -> None:
+    data = _data(tmp_path, "inside.csv")
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("1\n")
+    (data / "alias.csv").symlink_to(data / "inside.csv")
+    (data / "escape.csv").symlink_to(outside)
+    channel = ChannelInput("training", data.resolve(), "text/csv", "File", "None")
+    assert [link.name for link in channel.links_leaving()] == ["escape.csv"]
