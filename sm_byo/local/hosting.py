@@ -111,7 +111,10 @@ def serve_local(
     url = f"http://127.0.0.1:{port}"
     name = container_name("serve")
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="smbyo-local-serve-") as scratch, _sigterm_as_ctrl_c():
+    with (
+        tempfile.TemporaryDirectory(prefix="smbyo-local-serve-", ignore_cleanup_errors=True) as scratch,
+        _sigterm_as_ctrl_c(),
+    ):
         model_dir = model_directory(Path(model), Path(scratch))
         reporter.step(f"Serving {model} with {image} on {url} (container {name})")
         handle = adapter.run(

@@ -96,7 +96,7 @@ def train_local(
     name = job_name(loaded.manifest.name, "train")
     started = time.monotonic()
     reporter.step(f"Training {name} locally with {image}")
-    with tempfile.TemporaryDirectory(prefix="smbyo-local-train-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="smbyo-local-train-", ignore_cleanup_errors=True) as scratch:
         tree = MlTree.create(Path(scratch) / "ml")
         tree.write_config(values, channels)
         scanner = MetricScanner(loaded.manifest.training.metrics if loaded.manifest.training else [])

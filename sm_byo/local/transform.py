@@ -452,7 +452,7 @@ def transform_local(
     name = job_name(loaded.manifest.name, "transform")
     started = time.monotonic()
     reporter.step(f"Batch transform {name} locally with {image}")
-    with tempfile.TemporaryDirectory(prefix="smbyo-local-transform-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="smbyo-local-transform-", ignore_cleanup_errors=True) as scratch:
         model_dir = model_directory(Path(model), Path(scratch))
         with running(
             adapter,
