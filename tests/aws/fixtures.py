@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,12 +21,30 @@ ECR_USERNAME = "AWS"
 __all__ = ["aws_env", "moto", "moto_session", "registry", "registry_session"]
 
 
+# Each test module that star-imports these fixtures gets its own copy of the session fixtures, so
+# the server and the registry are shared through this module: one of each per run, however many
+# modules use them (a second harness would patch moto's classes a second time).
+_SHARED: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def _shared(key: str, start: Callable[[], Any], stop: Callable[[Any], None]) -> Iterator[Any]:
+    if key not in _SHARED:
+        _SHARED[key] = [start(), 0]
+    _SHARED[key][1] += 1
+    try:
+        yield _SHARED[key][0]
+    finally:
+        _SHARED[key][1] -= 1
+        if _SHARED[key][1] == 0:
+            stop(_SHARED.pop(key)[0])
+
+
 @pytest.fixture(scope="session")
 def moto_session() -> Iterator[MotoHarness]:
     """One moto server (with every tests/aws/moto_*.py extension installed) for the whole run."""
-    harness = start_harness()
-    yield harness
-    harness.close()
+    with _shared("moto", start_harness, lambda harness: harness.close()) as harness:
+        yield harness
 
 
 @pytest.fixture
@@ -51,11 +70,13 @@ def registry_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regis
         if os.environ.get("CI"):
             pytest.fail("docker-registry is not installed (CI must run the registry tests)")
         pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
-    workdir: Path = tmp_path_factory.mktemp("smbyo-cloud-registry")
-    password = os.urandom(12).hex()
-    started = registry_module.start_registry(workdir, ECR_USERNAME, password)
-    yield started
-    started.stop()
+
+    def start() -> Registry:
+        workdir: Path = tmp_path_factory.mktemp("smbyo-cloud-registry")
+        return registry_module.start_registry(workdir, ECR_USERNAME, os.urandom(12).hex())
+
+    with _shared("registry", start, lambda started: started.stop()) as started:
+        yield started
 
 
 @pytest.fixture

@@ -62,6 +62,7 @@ def smbyo(*args: str, cwd: Path, env: dict[str, str], ok: bool = True) -> dict: 
 
 def test_build_push_train_transform_deploy_invoke_delete(
     cloud_project: Path,
+    moto: MotoHarness,
     aws_env: dict[str, str],
     registry: Registry,
     example_image: str,
@@ -75,6 +76,8 @@ def test_build_push_train_transform_deploy_invoke_delete(
     assert pushed["image_uri"] == f"{registry.host}/{REPOSITORY}:latest"
     assert pushed["digest"].startswith("sha256:")
     assert not (tmp_path / "docker-config" / "config.json").exists(), "credentials must never be written to disk"
+    repository = moto.client("ecr").describe_repositories(repositoryNames=[REPOSITORY])["repositories"][0]
+    assert repository["imageTagMutability"] == "MUTABLE" and repository["imageScanningConfiguration"]["scanOnPush"]
 
     trained = smbyo("train", "--data", "training=data/training", cwd=cloud_project, env=env)["data"]
     assert trained["status"] == "Completed"
@@ -84,9 +87,15 @@ def test_build_push_train_transform_deploy_invoke_delete(
     )
     assert 0.8 < trained["metrics"]["validation:accuracy"] <= 1.0
 
-    again = run_cli("train", "--data", "training=data/training", "--no-wait", "-v", cwd=cloud_project, env=env)
+    again = run_cli(
+        "train", "--data", "training=data/training", "--no-wait", "-v", "--json", cwd=cloud_project, env=env
+    )
     assert again.returncode == 0, again.stderr
     assert "unchanged" in again.stderr, "a second upload of the same data must be skipped"
+    submitted = json.loads(again.stdout)
+    assert submitted["status"] == "InProgress" and submitted["model_artifacts"] is None
+    resumed = smbyo("wait", "training-job", submitted["job_name"], cwd=cloud_project, env=env)["data"]
+    assert resumed["status"] == "Completed" and resumed["model_artifacts"].endswith("/output/model.tar.gz")
 
     output = f"s3://{BUCKET}/smbyo-test/transform-output"
     transformed = smbyo(
