@@ -129,12 +129,35 @@ def wait_for(
     region: str | None = None,
     aws: AwsAdapter | None = None,
 ) -> dict[str, Any]:
-    """``smbyo wait KIND NAME``: poll to the end; Failed/Stopped raise JobFailed (exit 1)."""
+    """``smbyo wait KIND NAME``: poll to the end; Failed/Stopped raise JobFailed (exit 1).
+
+    Algorithms and model packages are followed by :mod:`sm_byo.publish`, which also shows their
+    validation and image-scan details; everything goes through the same poller.
+    """
+    if kind in ("algorithm", "model-package"):
+        return _wait_for_listing(kind, name, reporter, timeout=timeout, profile=profile, region=region, aws=aws)
     adapter = open_aws(profile, region, aws)
     reporter.step(f"Waiting for {kind} {name}")
     followed = follow(adapter, kind, name, reporter, logs=logs, timeout=timeout, flags=resume_flags(profile, region))
     followed.outcome.raise_if_failed()
     return summary(followed.outcome)
+
+
+def _wait_for_listing(
+    kind: str,
+    name: str,
+    reporter: Reporter,
+    *,
+    timeout: float | None,
+    profile: str | None,
+    region: str | None,
+    aws: AwsAdapter | None,
+) -> dict[str, Any]:
+    from sm_byo.publish import wait_for_algorithm, wait_for_model_package
+
+    follow_listing = wait_for_algorithm if kind == "algorithm" else wait_for_model_package
+    result = follow_listing(name, reporter, timeout=timeout, profile=profile, region=region, aws=aws)
+    return result.to_dict()
 
 
 def summary(outcome: PollOutcome) -> dict[str, Any]:
