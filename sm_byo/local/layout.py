@@ -104,6 +104,12 @@ def resolve_channels(loaded: LoadedManifest, data: Mapping[str, str], input_mode
         )
     channels = []
     for name, raw in data.items():
+        if raw.startswith("s3://"):
+            raise UsageError(
+                f"--data {name}={raw}: a local training job reads local files, not S3",
+                hint="Download the data first (`aws s3 sync URI DIR`) and pass the directory, or drop --local "
+                "to train on SageMaker.",
+            )
         path = Path(raw).expanduser()
         if not path.exists():
             raise UsageError(

@@ -43,6 +43,8 @@ def test_unknown_channels_and_missing_paths_are_usage_errors(tmp_path: Path) -> 
         resolve_channels(loaded, {"training": str(tmp_path), "test": str(tmp_path)}, None)
     with pytest.raises(UsageError, match="no such file or directory"):
         resolve_channels(loaded, {"training": str(tmp_path / "nope")}, None)
+    with pytest.raises(UsageError, match="reads local files, not S3"):
+        resolve_channels(loaded, {"training": "s3://bucket/data"}, None)
 
 
 def test_an_input_mode_the_channel_does_not_support_is_refused(tmp_path: Path) -> None:
