@@ -426,6 +426,15 @@ def _run_batches(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _refuse_s3(**locations: str | Path) -> None:
+    for flag, value in locations.items():
+        if str(value).startswith("s3://"):
+            raise UsageError(
+                f"--{flag} {value}: a local transform reads and writes local paths, not S3",
+                hint="Drop --local to run a SageMaker batch transform job, or download the files first.",
+            )
+
+
 def transform_local(
     loaded: LoadedManifest,
     reporter: Reporter,
@@ -443,6 +452,7 @@ def transform_local(
     docker: DockerAdapter | None = None,
 ) -> LocalTransformResult:
     """Run a batch transform of ``input`` with ``model`` in a local serving container."""
+    _refuse_s3(model=model, input=input, output=output)
     inputs = list_inputs(Path(input))
     output_dir = Path(output)
     serving = loaded.manifest.serving

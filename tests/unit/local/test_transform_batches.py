@@ -170,3 +170,14 @@ def test_only_routine_access_lines_are_kept_out_of_the_live_log() -> None:
     assert _is_routine_access_line(ok)
     assert not _is_routine_access_line(ok.replace('" 200 ', '" 400 '))
     assert not _is_routine_access_line("model could not be loaded from /opt/ml/model: ValueError")
+
+
+def test_s3_locations_are_refused_with_what_to_do(tmp_path: Path) -> None:
+    from sm_byo.local.transform import transform_local
+    from sm_byo.manifest import LoadedManifest, Manifest
+
+    loaded = LoadedManifest(manifest=Manifest(name="algo"), path=tmp_path / "smbyo.yaml")
+    with pytest.raises(UsageError, match=r"--model s3://b/model\.tar\.gz: a local transform"):
+        transform_local(
+            loaded, RecordingReporter(), model="s3://b/model.tar.gz", input=str(tmp_path), output=str(tmp_path)
+        )
