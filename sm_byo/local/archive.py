@@ -96,6 +96,11 @@ def make_readable(root: Path) -> None:
 
 def model_directory(model: Path, scratch: Path) -> Path:
     """A directory holding the model: ``model`` itself, or ``model.tar.gz`` safely extracted in ``scratch``."""
+    if str(model).startswith("s3:/"):
+        raise UsageError(
+            f"--model {model}: local containers read a local model.tar.gz or directory, not S3",
+            hint="Download it first (`aws s3 cp URI model.tar.gz`), or use `smbyo deploy` / a cloud transform.",
+        )
     if model.is_dir():
         return model.resolve()
     if model.is_file():
