@@ -1,8 +1,8 @@
 """``smbyo serve --local``: the serving container in the foreground, like SageMaker hosting on a laptop.
 
 Logs stream until Ctrl-C; then the container gets SIGTERM (the 30 s SageMaker allows for a clean
-shutdown) and is removed, and the command ends with exit 0. A container that dies on its own is a
-failure (exit 1) with the end of its log.
+shutdown) and is removed, and the command ends with exit 0. A container that dies on its own, or a
+model that cannot be loaded (its /ping says so), is a failure (exit 1) with the reason.
 """
 
 from __future__ import annotations
@@ -66,26 +66,34 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _announce_when_healthy(handle: ContainerHandle, pump: LogPump, reporter: Reporter, url: str) -> None:
-    """Tell the user when /ping answers 200 (or why it never will), without blocking the log stream."""
+@dataclass
+class _Health:
+    """What the ping thread found out: a reason when the model can never be served."""
+
+    failure: SmByoError | None = None
+
+
+def _watch_health(handle: ContainerHandle, pump: LogPump, reporter: Reporter, url: str, health: _Health) -> None:
+    """Announce when /ping answers 200; when the model cannot be loaded, stop the container (that is
+    final: serving a model that is not there helps nobody) so the foreground ends with the reason."""
     started = time.monotonic()
     try:
         wait_until_healthy(handle, pump)
     except SmByoError as exc:
-        if handle.running():
-            reporter.warn(exc.message)
+        health.failure = exc
+        handle.stop(timeout=5)
         return
     except Exception:  # the container went away while we polled: the foreground reports it
         return
     reporter.status(f"{url} (POST {url}/invocations; Ctrl-C stops)", "healthy", time.monotonic() - started)
 
 
-def _follow_until_stopped(handle: ContainerHandle, reporter: Reporter, name: str, url: str) -> tuple[int, str, LogPump]:
+def _follow_until_stopped(
+    handle: ContainerHandle, reporter: Reporter, name: str, url: str, health: _Health
+) -> tuple[int, str, LogPump]:
     """Stream the log until the container exits or Ctrl-C, which stops it gracefully (SIGTERM)."""
     pump = LogPump(handle, reporter, "serve")
-    threading.Thread(
-        target=_announce_when_healthy, args=(handle, pump, reporter, url), name="ping", daemon=True
-    ).start()
+    threading.Thread(target=_watch_health, args=(handle, pump, reporter, url, health), name="ping", daemon=True).start()
     try:
         pump.follow()
         return handle.wait(), "container exited", pump
@@ -104,7 +112,7 @@ def serve_local(
     port: int = 8080,
     docker: DockerAdapter | None = None,
 ) -> ServeResult:
-    """Serve ``model`` on 127.0.0.1:``port`` until Ctrl-C (or until the container exits)."""
+    """Serve ``model`` on 127.0.0.1:``port`` until Ctrl-C, the container exits, or the model fails to load."""
     adapter = docker or connect()
     image = image or default_tag(loaded)
     adapter.inspect_image(image)
@@ -125,10 +133,13 @@ def serve_local(
             name=name,
             labels={"dev.smbyo.kind": "serve", "dev.smbyo.port": str(port)},
         )
+        health = _Health()
         try:
-            exit_code, stopped_by, pump = _follow_until_stopped(handle, reporter, name, url)
+            exit_code, stopped_by, pump = _follow_until_stopped(handle, reporter, name, url, health)
         finally:
             handle.remove()
+    if health.failure is not None and stopped_by != "Ctrl-C":
+        raise health.failure
     if stopped_by != "Ctrl-C" and exit_code != 0:
         raise WorkFailed(
             f"the serving container exited with code {exit_code}:\n{pump.tail_text()}",

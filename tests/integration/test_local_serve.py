@@ -69,3 +69,16 @@ def test_serve_invoke_then_ctrl_c_stops_and_removes_the_container(example_image:
     nobody = run_cli("invoke", "--local", url, "--body", str(EXAMPLE_DIR / "payload.csv"))
     assert nobody.returncode == 3
     assert "not running" in nobody.stderr
+
+
+def test_a_model_that_cannot_be_loaded_ends_serve_with_the_reason(example_image: str, tmp_path: Path) -> None:
+    empty = tmp_path / "model"
+    empty.mkdir()
+    port = free_port()
+    result = run_cli(
+        "serve", "--local", "--image", example_image, "--model", str(empty), "--port", str(port),
+        cwd=EXAMPLE_DIR, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "model could not be loaded" in result.stderr and "model.npz" in result.stderr
+    assert local_containers(**{"dev.smbyo.port": str(port)}) == []
