@@ -193,9 +193,12 @@ def test_training_that_fails_exits_1_with_the_reason(
         "train", "--image", example_image, "--data", f"training={bad}", cwd=cloud_project, env=aws_env, ok=False
     )
     assert result["code"] == 1, result["stderr"]
-    assert "Failed" in result["stderr"]
     failure = result["data"]
-    assert failure.get("error") == "JobFailed" or "failed" in result["stderr"].lower()
+    assert failure["error"] == "JobFailed", failure
+    reason = failure["details"]["failure_reason"]
+    assert reason and reason != "AWS gave no reason"
+    assert reason in failure["message"] and reason in result["stderr"]
+    assert "algo-1-" in result["stderr"], "the job's CloudWatch log is streamed while it runs"
 
 
 def _bogus_model(moto: MotoHarness) -> str:
