@@ -162,11 +162,14 @@ def poll(
                 if status in watch.terminal:
                     return PollOutcome(watch, status, description, elapsed, polls, errors, history)
             delay = next(delays)
-            if timeout is not None and elapsed + delay > timeout:
-                raise PollTimeout(
-                    f"{subject} is not finished after {timeout:g}s (last status: {history[-1] if history else '?'})",
-                    hint=f"It keeps running on AWS. Resume waiting with `{watch.resume_command}`.",
-                )
+            if timeout is not None:
+                if elapsed >= timeout:
+                    last = history[-1] if history else "unknown"
+                    raise PollTimeout(
+                        f"{subject} is not finished after {timeout:g}s (last status: {last})",
+                        hint=f"It keeps running on AWS. Resume waiting with `{watch.resume_command}`.",
+                    )
+                delay = min(delay, timeout - elapsed)  # one last look exactly at the deadline
             sleep(delay)
     except KeyboardInterrupt:
         raise Interrupted(
