@@ -237,12 +237,8 @@ def test_endpoint_that_never_becomes_healthy_fails_exit_1(
     assert "Failed" in result["stderr"]
 
 
-def test_ctrl_c_while_waiting_exits_130_with_the_resume_command(
-    cloud_project: Path,
-    aws_env: dict[str, str],
-    moto: MotoHarness,
-) -> None:
-    name = "smbyo-cloud-held-job"
+def _held_training_job(moto: MotoHarness, name: str) -> None:
+    """A job that stays InProgress (tests/aws/moto_ext.py holds jobs tagged smbyo-test=hold)."""
     moto.client("sagemaker").create_training_job(
         TrainingJobName=name,
         AlgorithmSpecification={"TrainingImage": "smbyo-cloud/none:latest", "TrainingInputMode": "File"},
@@ -252,6 +248,26 @@ def test_ctrl_c_while_waiting_exits_130_with_the_resume_command(
         StoppingCondition={"MaxRuntimeInSeconds": 60},
         Tags=[{"Key": "smbyo-test", "Value": "hold"}],
     )
+
+
+def test_wait_timeout_exits_1_and_says_how_to_resume(
+    cloud_project: Path, aws_env: dict[str, str], moto: MotoHarness
+) -> None:
+    _held_training_job(moto, "smbyo-cloud-slow-job")
+    result = smbyo(
+        "wait", "training-job", "smbyo-cloud-slow-job", "--timeout", "3", cwd=cloud_project, env=aws_env, ok=False
+    )
+    assert result["code"] == 1, result["stderr"]
+    assert "smbyo wait training-job smbyo-cloud-slow-job" in result["data"]["hint"]
+
+
+def test_ctrl_c_while_waiting_exits_130_with_the_resume_command(
+    cloud_project: Path,
+    aws_env: dict[str, str],
+    moto: MotoHarness,
+) -> None:
+    name = "smbyo-cloud-held-job"
+    _held_training_job(moto, name)
     process = subprocess.Popen(
         [sys.executable, "-m", "sm_byo", "wait", "training-job", name],
         cwd=cloud_project,
