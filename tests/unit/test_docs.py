@@ -1,0 +1,108 @@
+"""The documentation builds and the generated parts are current (CI fails when they are stale)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from sm_byo import docs_gen
+from sm_byo.manifest import json_schema
+from tests.conftest import REPO
+
+
+def test_generated_files_match_the_models() -> None:
+    for relative, expected in docs_gen.expected_files().items():
+        on_disk = (REPO / relative).read_text(encoding="utf-8")
+        assert on_disk == expected, f"{relative} is stale: run `python -m sm_byo.docs_gen` and commit it"
+
+
+def test_check_mode_reports_a_stale_reference(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    for relative, content in docs_gen.expected_files().items():
+        (tmp_path / relative).write_text(content, encoding="utf-8")
+    assert docs_gen.main(["--check", "--root", str(tmp_path)]) == 0
+
+    (tmp_path / docs_gen.REFERENCE_PATH).write_text("# edited by hand\n", encoding="utf-8")
+    assert docs_gen.main(["--check", "--root", str(tmp_path)]) == 1
+
+
+def test_every_manifest_field_is_in_the_reference() -> None:
+    schema = json_schema()
+    reference = docs_gen.render_reference(schema)
+    for definition in [schema, *schema["$defs"].values()]:
+        for field in definition.get("properties", {}):
+            assert f"| `{field}` |" in reference
+
+
+def test_nested_objects_are_titled_by_their_yaml_path() -> None:
+    reference = docs_gen.render_reference(json_schema())
+    assert "## `training.hyperparameters[]` {#hyperparameterspec}" in reference
+    assert "## `validation` {#validationspec}" in reference
+
+
+def test_mkdocs_build_strict_passes(tmp_path: Path) -> None:
+    if importlib.util.find_spec("mkdocs") is None and not os.environ.get("CI"):
+        pytest.skip("mkdocs is not installed (pip install -e '.[test]'); CI runs this")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (tmp_path / "site" / "manifest" / "index.html").is_file()
+
+
+def smbyo_lines(text: str) -> list[str]:
+    """Every `smbyo ...` command of a shell script or workflow, without redirections and CI expressions."""
+    commands = []
+    for raw in text.splitlines():
+        line = raw.strip().removeprefix("run:").strip()
+        if not line.startswith("smbyo "):
+            continue
+        line = re.sub(r"\$\{\{[^}]*\}\}", "VALUE", line)
+        commands.append(line.split(" > ")[0].split(" | ")[0].strip())
+    return commands
+
+
+def parses(command: str) -> None:
+    """Parse like the real CLI does (unknown commands or flags raise click's UsageError), without running."""
+    from sm_byo.cli import cli
+
+    args = shlex.split(command)[1:]
+    group: click.Group = cli
+    try:
+        context = group.make_context("smbyo", args, resilient_parsing=False)
+    except click.exceptions.Exit:  # --version / --help: parsed, printed, done
+        return
+    while True:
+        name, command_object, rest = group.resolve_command(context, context.protected_args + context.args)
+        assert command_object is not None, f"unknown command {name!r} in {command!r}"
+        context = command_object.make_context(name or "", rest, parent=context)
+        if not isinstance(command_object, click.Group):
+            return
+        group = command_object
+
+
+def test_every_smbyo_command_of_the_ci_workflow_parses() -> None:
+    workflow = (REPO / "examples" / "ci" / "github-actions.yml").read_text(encoding="utf-8")
+    commands = smbyo_lines(workflow)
+
+    assert len(commands) >= 6
+    for command in commands:
+        parses(command)
+    assert any(command.startswith("smbyo publish algorithm --dry-run") for command in commands)
+
+
+def test_a_renamed_flag_would_be_caught() -> None:
+    with pytest.raises(click.UsageError):
+        parses("smbyo push --no-such-flag")
