@@ -99,6 +99,7 @@ def translate(exc: Exception, action: str) -> Exception:
         ConnectionError,
         NoCredentialsError,
         NoRegionError,
+        ParamValidationError,
         PartialCredentialsError,
         ProfileNotFound,
         ReadTimeoutError,
@@ -114,7 +115,13 @@ def translate(exc: Exception, action: str) -> Exception:
     if isinstance(exc, NoRegionError):
         return AwsCredentialsError(
             f"no AWS region configured for {action}",
-            hint="Pass --region (e.g. --region us-east-1), set AWS_REGION, or set region in ~/.aws/config.",
+            hint="Pass --region (e.g. --region us-east-1), set AWS_DEFAULT_REGION, or set region in ~/.aws/config.",
+        )
+    if isinstance(exc, ParamValidationError):
+        return AwsRequestRejected(
+            f"{action} would be rejected before it is sent: {exc}",
+            hint="Fix the flag or manifest field behind the parameter named above (e.g. --role needs a role ARN, "
+            "arn:aws:iam::ACCOUNT:role/NAME, not a role name), then run the command again.",
         )
     if isinstance(exc, ReadTimeoutError | ConnectionError):
         return AwsUnreachable(

@@ -81,7 +81,10 @@ def invoke_url(
     if response.status_code >= 400:
         raise WorkFailed(
             f"the container refused the request: HTTP {response.status_code}: {_error_message(response)}",
-            hint="Fix the request body or the Content-Type/Accept headers as the message says.",
+            hint="SageMaker endpoints refuse requests over 6 MB too: send fewer rows per request, or use "
+            "`smbyo transform` (it splits the input into requests under the limit)."
+            if response.status_code == 413
+            else "Fix the request body or the Content-Type/Accept headers as the message says.",
             details={"status": response.status_code, "url": target},
         )
     return InvokeResponse(
