@@ -8,6 +8,7 @@ import re
 import shlex
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -85,7 +86,10 @@ def parses(command: str) -> None:
     except click.exceptions.Exit:  # --version / --help: parsed, printed, done
         return
     while True:
-        name, command_object, rest = group.resolve_command(context, context.protected_args + context.args)
+        with warnings.catch_warnings():  # click 8.2 deprecates protected_args; 9.0 folds it into args
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pending = list(context.protected_args) + context.args
+        name, command_object, rest = group.resolve_command(context, pending)
         assert command_object is not None, f"unknown command {name!r} in {command!r}"
         context = command_object.make_context(name or "", rest, parent=context)
         if not isinstance(command_object, click.Group):
