@@ -194,6 +194,16 @@ class Stack:
     def memory_bytes(self) -> int:
         return int(Path(f"/sys/fs/cgroup/memory/docker/{self.container}/memory.usage_in_bytes").read_text())
 
+    def rss_bytes(self) -> int:
+        """Summed resident memory of the container's processes (shared copy-on-write pages count per process)."""
+        total = 0
+        for pid, _ in self.processes():
+            status = Path(f"/proc/{pid}/status")
+            if status.exists():
+                match = re.search(r"^VmRSS:\s+(\d+) kB", status.read_text(), re.MULTILINE)
+                total += int(match.group(1)) * 1024 if match else 0
+        return total
+
     def processes(self) -> list[tuple[str, str]]:
         lines = sh("docker", "top", self.container, "-eo", "pid,args").splitlines()[1:]
         return [(line.split(None, 1)[0], line.split(None, 1)[1]) for line in lines]
@@ -382,14 +392,16 @@ def table(results: Results) -> str:
 
 def soak(stack: Stack, payloads: dict[str, Path], seconds: float) -> list[str]:
     notes: list[str] = []
+    wrk(stack.port, payloads["1"], 5.0, connections=32)  # warm up: first requests allocate for good
     workers = stack.gunicorn_workers()
-    memory = stack.memory_bytes()
+    memory, rss = stack.memory_bytes(), stack.rss_bytes()
     load = wrk(stack.port, payloads["1"], seconds, connections=32)
     after = stack.gunicorn_workers()
     notes.append(
         f"soak {seconds:.0f}s @32 conns: {load.requests} requests, {load.rps:.0f} req/s, non-2xx {load.non_2xx}, "
         f"socket errors {load.errors}, worker restarts {len(set(workers) ^ set(after)) // 2} "
-        f"(pids {workers} -> {after}), container memory {memory / 1e6:.1f} MB -> {stack.memory_bytes() / 1e6:.1f} MB"
+        f"(pids {workers} -> {after}); RSS of the container's processes {rss / 1e6:.1f} MB -> "
+        f"{stack.rss_bytes() / 1e6:.1f} MB, cgroup memory {memory / 1e6:.1f} MB -> {stack.memory_bytes() / 1e6:.1f} MB"
     )
     notes.append(kill_a_worker(stack, payloads["1"], 20.0))
     notes.append(bad_requests_mixed(stack, payloads["1"], 15.0))

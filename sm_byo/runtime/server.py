@@ -8,6 +8,8 @@ stop and everything is gone well within the 30 s AWS allows.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import pwd
 import signal
@@ -23,6 +25,7 @@ from .paths import load_spec, smbyo_home
 RUN_DIR = Path(os.environ.get("SMBYO_RUN_DIR", "/tmp/smbyo"))
 SERVICE_USER = os.environ.get("SMBYO_SERVICE_USER", "smbyo")
 STOP_GRACE_SECONDS = 20.0
+LOG_PIPE_BYTES = 1024 * 1024
 
 
 def worker_count(serving: dict[str, Any]) -> int:
@@ -88,10 +91,22 @@ def _start_with_own_stdout(command: list[str]) -> subprocess.Popen[bytes]:
     copies nginx's buffered access log to the container log in large chunks.
     """
     read_end, write_end = os.pipe()
+    widen_pipe(write_end)
     process = subprocess.Popen(command, stdout=write_end)
     os.close(write_end)
     threading.Thread(target=_relay, args=(read_end,), name="access-log", daemon=True).start()
     return process
+
+
+def widen_pipe(descriptor: int) -> None:
+    """Give a log pipe 1 MB of room (Linux default: 64 KB).
+
+    nginx writes its buffered access log in 64 KB blocks with a blocking write(); with a 64 KB pipe a
+    single block fills it, and whenever Docker's log driver lags, an nginx worker and every connection
+    it holds stall until the relay drains the pipe. Not a pipe (a terminal, a file): nothing to do.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(descriptor, fcntl.F_SETPIPE_SZ, LOG_PIPE_BYTES)
 
 
 def _relay(read_end: int) -> None:
@@ -142,6 +157,8 @@ def main() -> None:
     serving = spec.get("serving", {})
     port = int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
     write_server_conf(port, timeout_seconds(serving))
+    widen_pipe(sys.stdout.fileno())
+    widen_pipe(sys.stderr.fileno())
     drop_privileges()
     processes = start_processes(worker_count(serving), timeout_seconds(serving))
     sys.exit(supervise(processes))
