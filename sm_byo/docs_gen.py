@@ -194,11 +194,19 @@ def stale_files(root: Path = REPO) -> list[Path]:
     return stale
 
 
+def default_root() -> Path:
+    """The checkout being documented: the current directory when it holds mkdocs.yml, else this source tree."""
+    return Path.cwd() if (Path.cwd() / "mkdocs.yml").is_file() else REPO
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sm_byo.docs_gen", description=__doc__)
     parser.add_argument("--check", action="store_true", help="Exit 1 when a generated file is stale; write nothing.")
-    parser.add_argument("--root", type=Path, default=REPO, help="Repository root (default: this checkout).")
+    parser.add_argument(
+        "--root", type=Path, help="Repository root (default: the current directory if it has mkdocs.yml)."
+    )
     args = parser.parse_args(argv)
+    args.root = args.root or default_root()
     if args.check:
         stale = stale_files(args.root)
         for relative in stale:
