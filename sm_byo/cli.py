@@ -713,6 +713,13 @@ def completion(shell: str) -> None:
 # --- the error boundary -------------------------------------------------------------------------
 
 
+def _usage_hint(exc: click.ClickException) -> str:
+    """Name the exact help command (`smbyo serve --help`), not just 'the command'."""
+    context = getattr(exc, "ctx", None)
+    where = context.command_path if context is not None else "smbyo"
+    return f"Run `{where} --help` to see what it accepts."
+
+
 def _report(app: AppState, error: SmByoError) -> int:
     app.ui.error(error)
     return error.exit_code
@@ -733,7 +740,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
-        code = _report(app, UsageError(exc.format_message(), hint="Run the command with --help for its options."))
+        code = _report(app, UsageError(exc.format_message(), hint=_usage_hint(exc)))
     except click.exceptions.Abort:
         code = _report(app, Interrupted("interrupted"))
     except KeyboardInterrupt:
