@@ -197,20 +197,22 @@ class Stack:
     def rss_bytes(self) -> int:
         """Summed resident memory of the container's processes (shared copy-on-write pages count per process)."""
         total = 0
-        for pid, _ in self.processes():
+        for pid, _, _ in self.processes():
             status = Path(f"/proc/{pid}/status")
             if status.exists():
                 match = re.search(r"^VmRSS:\s+(\d+) kB", status.read_text(), re.MULTILINE)
                 total += int(match.group(1)) * 1024 if match else 0
         return total
 
-    def processes(self) -> list[tuple[str, str]]:
-        lines = sh("docker", "top", self.container, "-eo", "pid,args").splitlines()[1:]
-        return [(line.split(None, 1)[0], line.split(None, 1)[1]) for line in lines]
+    def processes(self) -> list[tuple[str, str, str]]:
+        """(pid, ppid, args) of the container's processes, host pids."""
+        lines = sh("docker", "top", self.container, "-eo", "pid,ppid,args").splitlines()[1:]
+        return [(fields[0], fields[1], fields[2]) for fields in (line.split(None, 2) for line in lines)]
 
     def gunicorn_workers(self) -> list[str]:
-        procs = [(pid, args) for pid, args in self.processes() if "gunicorn" in args]
-        return sorted(pid for pid, _ in procs)[1:]  # the master starts first: lowest pid
+        """Pids of gunicorn's workers: gunicorn processes whose parent is the gunicorn master."""
+        gunicorn = {pid: ppid for pid, ppid, args in self.processes() if "gunicorn" in args}
+        return sorted((pid for pid, ppid in gunicorn.items() if ppid in gunicorn), key=int)
 
 
 def wait_healthy(port: int, begun: float, limit: float = 120.0) -> float:
