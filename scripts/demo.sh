@@ -28,7 +28,7 @@ out=$(mktemp -d)
 port=${SMBYO_DEMO_PORT:-8080}
 serve_pid=""
 cleanup() {
-  [ -n "$serve_pid" ] && kill -INT "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+  if [ -n "$serve_pid" ]; then kill -INT "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null || true; fi
   rm -rf "$out"
 }
 trap cleanup EXIT

@@ -60,10 +60,14 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
+    # A shell without job control starts background commands with SIGINT ignored; `kill -INT` (or a
+    # script's Ctrl-C) must still stop the server cleanly instead of being silently dropped.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 @dataclass
