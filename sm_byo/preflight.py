@@ -54,6 +54,18 @@ def _walk(value: Any, path: RequestPath = ()) -> Iterator[tuple[RequestPath, Any
             yield from _walk(item, (*path, index))
 
 
+def role_problem(role: str) -> str | None:
+    """Why ``role`` cannot be the IAM role SageMaker assumes (None when it is a role ARN)."""
+    if ROLE_NAME.fullmatch(role):
+        return (
+            f"{role!r} is a role name; AWS needs the role's ARN, arn:aws:iam::<account-id>:role/{role} "
+            "(`aws iam get-role --role-name NAME` prints it)"
+        )
+    if not ROLE_ARN.fullmatch(role):
+        return f"{role!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/NAME)"
+    return None
+
+
 def _role_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
     spec = kwargs.get("ValidationSpecification")
     if not isinstance(spec, dict):
@@ -62,14 +74,8 @@ def _role_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
     role = spec.get("ValidationRole")
     if not role:
         yield Violation(path, "required: the ARN of the IAM role AWS assumes to run the validation jobs")
-    elif ROLE_NAME.fullmatch(str(role)):
-        yield Violation(
-            path,
-            f"{role!r} is a role name; AWS needs the role's ARN, arn:aws:iam::<account-id>:role/{role} "
-            "(`aws iam get-role --role-name NAME` prints it)",
-        )
-    elif not ROLE_ARN.fullmatch(str(role)):
-        yield Violation(path, f"{role!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/NAME)")
+    elif problem := role_problem(str(role)):
+        yield Violation(path, problem)
 
 
 def _s3_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:

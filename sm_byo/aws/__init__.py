@@ -44,7 +44,8 @@ def connect(profile: str | None = None, region: str | None = None, *, max_attemp
     import boto3
 
     with translated("opening an AWS session"):
-        session = boto3.session.Session(profile_name=profile, region_name=region)
+        # The contract (and AWS CLI v2) honour AWS_REGION; botocore itself reads only AWS_DEFAULT_REGION.
+        session = boto3.session.Session(profile_name=profile, region_name=region or os.environ.get("AWS_REGION"))
     return AwsAdapter(session, max_attempts=max_attempts or DEFAULT_MAX_ATTEMPTS)
 
 

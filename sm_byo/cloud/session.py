@@ -10,6 +10,7 @@ from __future__ import annotations
 from sm_byo.aws import AwsAdapter, connect
 from sm_byo.errors import UsageError
 from sm_byo.manifest import LoadedManifest
+from sm_byo.preflight import role_problem
 from sm_byo.reporting import Reporter
 
 
@@ -50,6 +51,10 @@ def default_role(loaded: LoadedManifest, role: str | None) -> str:
             "no IAM role for SageMaker to assume",
             hint="Pass --role arn:aws:iam::ACCOUNT:role/NAME, or set validation.role in smbyo.yaml.",
         )
+    problem = role_problem(chosen)
+    if problem:
+        source = "--role" if role else f"validation.role ({loaded.path.name}:{loaded.line_of(('validation', 'role'))})"
+        raise UsageError(f"{source}: {problem}", hint="Pass the role's ARN; nothing was sent to AWS.")
     return chosen
 
 

@@ -106,6 +106,7 @@ def train_local(
         if exit_code != 0:
             raise _failure(name, exit_code, tree, scanner, output_path)
         model_path = pack_directory(tree.model_dir, Path(out_dir) / "model.tar.gz")
+    _warn_about_silent_metrics(loaded, scanner.finals(), reporter)
     return LocalTrainingResult(
         job_name=name,
         status="Completed",
@@ -117,6 +118,16 @@ def train_local(
         metric_series=scanner.all_series(),
         seconds=time.monotonic() - started,
     )
+
+
+def _warn_about_silent_metrics(loaded: LoadedManifest, found: dict[str, float], reporter: Reporter) -> None:
+    """A metric regex that never matched means tuning and the listing will have no value for it."""
+    for metric in loaded.manifest.training.metrics if loaded.manifest.training else []:
+        if metric.name not in found:
+            reporter.warn(
+                f"metric {metric.name!r}: its regex {metric.regex!r} matched no line of the training log; "
+                "fix training.metrics in the manifest or print a matching line from train.py"
+            )
 
 
 def _warn_about_links(channels: list[ChannelInput], reporter: Reporter) -> None:

@@ -23,7 +23,8 @@ class HyperparameterError(ValueError):
 
 
 def _bounds(spec: Mapping[str, Any]) -> str:
-    return f"[{spec.get('min')}, {spec.get('max')}]"
+    low, high = spec.get("min"), spec.get("max")
+    return f"[{'' if low is None else format(low, 'g')}, {'' if high is None else format(high, 'g')}]"
 
 
 def cast_value(spec: Mapping[str, Any], raw: str) -> Any:

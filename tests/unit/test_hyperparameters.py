@@ -43,3 +43,12 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_sagemaker_reserved_names_pass_through() -> None:
     values = validate_hyperparameters(_manifest(LEAVES), {"sagemaker_program": "x"})
     assert values["sagemaker_program"] == "x"
+
+
+def test_integer_ranges_are_shown_as_integers() -> None:
+    from sm_byo.runtime.hyperparameters import HyperparameterError, resolve
+
+    spec = {"name": "max_leaf_nodes", "type": "Integer", "min": 2.0, "max": 100000.0}
+    with pytest.raises(HyperparameterError) as caught:
+        resolve([spec], {"max_leaf_nodes": "1"})
+    assert caught.value.problems["max_leaf_nodes"] == "1 is outside the allowed range [2, 100000]"

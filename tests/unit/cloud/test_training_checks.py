@@ -47,3 +47,24 @@ def test_clients_name_smbyo_in_the_user_agent_and_use_standard_retries(aws_env: 
     client = connect().client("sagemaker")
     assert "smbyo/" in client.meta.config.user_agent_extra
     assert client.meta.config.retries["mode"] == "standard"
+
+
+def test_a_role_name_instead_of_an_arn_is_refused_before_any_upload(aws_env: dict[str, str]) -> None:
+    with pytest.raises(UsageError) as refused:
+        train_cloud(
+            load_manifest(EXAMPLE / "smbyo.yaml"),
+            RecordingReporter(),
+            data={"training": str(EXAMPLE / "data" / "training")},
+            role="SageMakerRole",
+        )
+    assert refused.value.message.startswith("--role: 'SageMakerRole' is a role name")
+    assert "arn:aws:iam::<account-id>:role/SageMakerRole" in refused.value.message
+    assert connect().client("s3").list_buckets()["Buckets"] == []
+
+
+def test_aws_region_is_honoured_like_aws_default_region(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    assert connect().region == "eu-west-3"
