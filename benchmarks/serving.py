@@ -514,7 +514,8 @@ def main() -> None:
     parser.add_argument("--soak", action="store_true", help="also run the 60 s reliability soak on smbyo's stack")
     parser.add_argument("--soak-seconds", type=float, default=60.0, help="length of the soak (default 60)")
     parser.add_argument("--transform", action="store_true", help="also time `smbyo transform --local` of 100 MB")
-    parser.add_argument("--skip-build", action="store_true", help="reuse the images from an earlier run")
+    parser.add_argument("--skip-build", action="store_true", help="reuse the images from a --keep-images run")
+    parser.add_argument("--keep-images", action="store_true", help="keep both images for a later --skip-build")
     args = parser.parse_args()
     require_tools()
     work = Path(tempfile.mkdtemp(prefix="smbyo-perf-"))
@@ -553,6 +554,8 @@ def main() -> None:
     finally:
         for stack in stacks:
             stack.stop()
+            if not args.keep_images:
+                sh("docker", "rmi", stack.image, check=False)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -188,6 +188,13 @@ class DockerAdapter:
     def tag(self, source: str, repository: str, tag: str) -> None:
         self.client.api.tag(source, repository, tag=tag)
 
+    def remove_image(self, reference: str) -> None:
+        """Remove a tag this process created (layers other images share stay); a missing image is fine."""
+        from docker.errors import APIError, ImageNotFound
+
+        with contextlib.suppress(ImageNotFound, APIError):
+            self.client.api.remove_image(reference, noprune=False)
+
     def push(self, repository: str, tag: str, auth_config: dict[str, str], reporter: Reporter) -> str:
         """Push with per-layer progress; returns the manifest digest. Credentials never leave memory."""
         from docker.errors import APIError

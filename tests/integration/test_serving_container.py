@@ -306,6 +306,7 @@ def echo_server(docker_adapter, base_image: str, model_dir: Path, tmp_path_facto
         yield running
     finally:
         running.handle.remove()
+        docker_adapter.remove_image(ECHO_IMAGE)
 
 
 def test_custom_attributes_reach_predict(echo_server: Server) -> None:
