@@ -115,7 +115,8 @@ def translate(exc: Exception, action: str) -> Exception:
     if isinstance(exc, NoRegionError):
         return AwsCredentialsError(
             "no AWS region is configured" + ("" if action == "choosing a region" else f" (needed for {action})"),
-            hint="Pass --region (e.g. --region us-east-1), set AWS_DEFAULT_REGION, or set region in ~/.aws/config.",
+            hint="Pass --region (e.g. --region us-east-1), set AWS_REGION (or AWS_DEFAULT_REGION), "
+            "or set region in ~/.aws/config.",
         )
     if isinstance(exc, ParamValidationError):
         return AwsRequestRejected(
