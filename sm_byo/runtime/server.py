@@ -77,10 +77,19 @@ def start_processes(workers: int, timeout: int) -> dict[str, subprocess.Popen[by
         "wsgi:app",
     ]  # fmt: skip
     nginx = ["nginx", "-c", str(home / "nginx.conf"), "-e", "stderr"]
-    return {
-        "gunicorn": subprocess.Popen(gunicorn),
-        "nginx": _start_with_own_stdout(nginx),
-    }
+    workers_process = subprocess.Popen(gunicorn)
+    _wait_for_socket(RUN_DIR / "gunicorn.sock", workers_process)
+    return {"gunicorn": workers_process, "nginx": _start_with_own_stdout(nginx)}
+
+
+def _wait_for_socket(socket_path: Path, process: subprocess.Popen[bytes]) -> None:
+    """Start nginx only once gunicorn listens (the model is loaded by then: it is preloaded).
+
+    Until then nothing listens on the port, which SageMaker's health check treats as "not ready yet",
+    instead of nginx logging a `connect() ... failed` line for every early ping.
+    """
+    while not socket_path.exists() and process.poll() is None:
+        time.sleep(0.01)
 
 
 def _start_with_own_stdout(command: list[str]) -> subprocess.Popen[bytes]:
