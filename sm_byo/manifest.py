@@ -177,6 +177,12 @@ class EcrSpec(_Model):
 
 class MarketplaceSpec(_Model):
     certify: bool = Field(True, description="CertifyForMarketplace: run AWS's Marketplace validation.")
+    algorithm_name: str | None = Field(
+        None, description="Fixed AlgorithmName. Default: <name>-<timestamp>, unique per submission."
+    )
+    model_package_name: str | None = Field(
+        None, description="Fixed ModelPackageName. Default: <name>-<timestamp>, unique per submission."
+    )
 
 
 class Manifest(_Model):
@@ -334,14 +340,20 @@ def load_manifest(path: str | Path = DEFAULT_MANIFEST, *, check_files: bool = Tr
 
 
 def _name_problems(manifest: Manifest) -> Iterable[tuple[Loc, str]]:
-    if not NAME_PATTERN.match(manifest.name):
-        yield (
-            ("name",),
-            (
-                f"{manifest.name!r} is not a valid SageMaker name: 1-63 letters, digits and hyphens, "
-                "starting and ending with a letter or digit (pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})"
-            ),
-        )
+    names: list[tuple[Loc, str | None]] = [
+        (("name",), manifest.name),
+        (("marketplace", "algorithm_name"), manifest.marketplace.algorithm_name),
+        (("marketplace", "model_package_name"), manifest.marketplace.model_package_name),
+    ]
+    for loc, name in names:
+        if name is not None and not NAME_PATTERN.match(name):
+            yield (
+                loc,
+                (
+                    f"{name!r} is not a valid SageMaker name: 1-63 letters, digits and hyphens, "
+                    "starting and ending with a letter or digit (pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})"
+                ),
+            )
 
 
 def _instance_type_problems(loc: Loc, values: Sequence[str]) -> Iterable[tuple[Loc, str]]:

@@ -284,7 +284,7 @@ def publish_algorithm(
     manifest = loaded.manifest
     aws = aws or connect(profile, region)
     image = image or default_image(loaded, aws, reporter, dry_run=dry_run)
-    name = unique_name(manifest.name)
+    name = manifest.marketplace.algorithm_name or unique_name(manifest.name)
     where = _locations(manifest, name)
     request = create_algorithm_request(manifest, image=image, name=name, locations=where)
     reporter.step(f"Checking CreateAlgorithm {name}")
@@ -321,7 +321,7 @@ def publish_model_package(
     manifest = loaded.manifest
     aws = aws or connect(profile, region)
     image = image or default_image(loaded, aws, reporter, dry_run=dry_run)
-    name = unique_name(manifest.name)
+    name = manifest.marketplace.model_package_name or unique_name(manifest.name)
     where = _locations(manifest, name)
     request = create_model_package_request(manifest, image=image, model_data=model_data, name=name, locations=where)
     reporter.step(f"Checking CreateModelPackage {name}")

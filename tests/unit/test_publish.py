@@ -45,3 +45,32 @@ def test_each_item_is_reported_once_per_change() -> None:
 def test_model_package_details_key() -> None:
     rows = status_items(MODEL_PACKAGE, {"ModelPackageStatusDetails": {"ValidationStatuses": [{"Name": "v"}]}})
     assert rows == [{"check": "validation", "name": "v", "status": ""}]
+
+
+def test_a_name_fixed_in_the_manifest_is_used_as_is(project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from tests.conftest import run_cli
+
+    manifest = project / "smbyo.yaml"
+    manifest.write_text(manifest.read_text().replace("  certify: true", "  certify: true\n  algorithm_name: trees-v2"))
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/decision-trees-sample:latest"
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    no_credentials = {"AWS_SHARED_CREDENTIALS_FILE": str(empty), "AWS_CONFIG_FILE": str(empty)}
+    result = run_cli(
+        "--json", "publish", "algorithm", "--dry-run", "-f", str(manifest), "--image", image,
+        env={"AWS_DEFAULT_REGION": "us-east-1", **no_credentials},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["AlgorithmName"] == "trees-v2"
+
+
+def test_a_fixed_name_must_follow_the_sagemaker_pattern(project) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import run_cli
+
+    manifest = project / "smbyo.yaml"
+    manifest.write_text(manifest.read_text().replace("  certify: true", "  certify: true\n  algorithm_name: trees_v2"))
+    result = run_cli("publish", "algorithm", "--dry-run", "-f", str(manifest))
+    assert result.returncode == 2
+    assert "marketplace.algorithm_name: 'trees_v2' is not a valid SageMaker name" in result.stderr
