@@ -750,4 +750,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         app.ui.unexpected(exc)
         code = 1
+    finally:
+        if app._ui is not None:
+            app.ui.close()
     sys.exit(code)

@@ -34,6 +34,8 @@ class ConsoleUI:
         self.out = Console(highlight=False, soft_wrap=True)
         self._statuses: dict[str, str] = {}
         self._progress_shown: dict[str, float] = {}
+        self._live: Any = None
+        self._ticker: _StatusTicker | None = None
 
     # --- Reporter -------------------------------------------------------------------------------
     def step(self, message: str) -> None:
@@ -47,12 +49,35 @@ class ConsoleUI:
         self.err.print(f"{prefix}{_escape(line.rstrip())}")
 
     def status(self, subject: str, status: str, elapsed_seconds: float | None = None) -> None:
+        """A line per change (kept in scrollback and CI logs); on a terminal, also a live line whose
+        elapsed time keeps ticking between polls."""
+        if self.err.is_terminal and elapsed_seconds is not None:
+            self._live_status(subject, status, elapsed_seconds)
         if self._statuses.get(subject) == status and not self.verbose:
             return
         self._statuses[subject] = status
         elapsed = f" [dim]({_format_elapsed(elapsed_seconds)})[/]" if elapsed_seconds is not None else ""
         colour = _status_colour(status)
         self.err.print(f"    {_escape(subject)}: [{colour}]{_escape(status)}[/]{elapsed}")
+
+    def _live_status(self, subject: str, status: str, elapsed_seconds: float) -> None:
+        if _status_colour(status) != "yellow":  # a terminal state: the history line says it all
+            self.close()
+            return
+        if self._live is None:
+            from rich.live import Live
+
+            self._ticker = _StatusTicker()
+            self._live = Live(self._ticker, console=self.err, refresh_per_second=4, transient=True)
+            self._live.start()
+        assert self._ticker is not None
+        self._ticker.update(subject, status, elapsed_seconds)
+
+    def close(self) -> None:
+        """Stop the live status line (the CLI calls this on the way out, success or not)."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def progress(self, task: str, completed: int, total: int | None) -> None:
         now = time.monotonic()
@@ -103,6 +128,25 @@ class ConsoleUI:
         self.err.print("This is a bug in smbyo. Run again with -v for the traceback and please report it.")
         if self.verbose:
             self.err.print_exception(show_locals=False)
+
+
+class _StatusTicker:
+    """The live line: the latest status of what is being polled, with an elapsed time that ticks."""
+
+    def __init__(self) -> None:
+        self.subject = ""
+        self.status = ""
+        self.started = time.monotonic()
+
+    def update(self, subject: str, status: str, elapsed_seconds: float) -> None:
+        self.subject, self.status = subject, status
+        self.started = time.monotonic() - elapsed_seconds
+
+    def __rich__(self) -> Any:
+        from rich.spinner import Spinner
+
+        elapsed = _format_elapsed(time.monotonic() - self.started)
+        return Spinner("dots", text=f"{self.subject}: {self.status} ({elapsed})", style="yellow")
 
 
 def _escape(text: str) -> str:
