@@ -6,6 +6,7 @@ import contextlib
 import json
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,7 +91,9 @@ def test_code_only_change_reuses_dependency_layers(project: Path, base_image: st
     tag = "smbyo-test/cache-check:latest"
     first = run_cli(*_build_args(project, base_image, tag))
     assert first.returncode == 0, first.stderr
-    (project / "predictor.py").write_text((project / "predictor.py").read_text() + "\n# a code-only change\n")
+    # unique per run: an identical change built by an earlier run would come from the layer cache
+    change = f"\n# a code-only change {uuid.uuid4()}\n"
+    (project / "predictor.py").write_text((project / "predictor.py").read_text() + change)
 
     second = run_cli(*_build_args(project, base_image, tag))
     assert second.returncode == 0, second.stderr
