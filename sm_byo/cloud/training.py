@@ -8,7 +8,7 @@ the same parser the local runner uses.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +37,7 @@ class CloudTrainingResult:
     elapsed_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "job_name": self.job_name,
-            "job_arn": self.job_arn,
-            "status": self.status,
-            "image": self.image,
-            "model_artifacts": self.model_artifacts,
-            "hyperparameters": self.hyperparameters,
-            "channels": self.channels,
-            "metrics": self.metrics,
-            "elapsed_seconds": self.elapsed_seconds,
-        }
+        return asdict(self)
 
 
 def stage_channels(

@@ -3,7 +3,7 @@ then list (or download with ``--download DIR``) the ``.out`` files it wrote."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +37,7 @@ class CloudTransformResult:
     elapsed_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "job_name": self.job_name,
-            "job_arn": self.job_arn,
-            "status": self.status,
-            "model_name": self.model_name,
-            "input": self.input,
-            "output": self.output,
-            "output_files": self.output_files,
-            "downloaded": self.downloaded,
-            "elapsed_seconds": self.elapsed_seconds,
-        }
+        return asdict(self)
 
 
 def ensure_model(
