@@ -13,6 +13,7 @@ from typing import Any
 import requests
 
 from sm_byo.errors import EnvironmentProblem, WorkFailed
+from sm_byo.local.serving import container_error
 
 INVOKE_TIMEOUT_SECONDS = 70
 
@@ -34,16 +35,6 @@ class InvokeResponse:
         else:
             data["body"] = text
         return data
-
-
-def _error_message(response: requests.Response) -> str:
-    try:
-        payload = response.json()
-        if isinstance(payload, dict) and payload.get("error"):
-            return str(payload["error"])
-    except ValueError:
-        pass
-    return response.text.strip()[:1000] or response.reason
 
 
 def invoke_url(
@@ -80,7 +71,7 @@ def invoke_url(
         ) from exc
     if response.status_code >= 400:
         raise WorkFailed(
-            f"the container refused the request: HTTP {response.status_code}: {_error_message(response)}",
+            f"the container refused the request: HTTP {response.status_code}: {container_error(response)}",
             hint="SageMaker endpoints refuse requests over 6 MB too: send fewer rows per request, or use "
             "`smbyo transform` (it splits the input into requests under the limit)."
             if response.status_code == 413

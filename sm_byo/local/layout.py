@@ -21,6 +21,7 @@ from typing import Any
 
 from sm_byo.errors import UsageError
 from sm_byo.manifest import ChannelSpec, LoadedManifest
+from sm_byo.runtime.paths import MlPaths
 
 CONTAINER_ROOT = "/opt/ml"
 CURRENT_HOST = "algo-1"
@@ -193,11 +194,9 @@ class PipeFeeder:
             self._thread.join(timeout=5)
 
 
-@dataclass
-class MlTree:
-    """A host directory laid out as /opt/ml, mounted into the training container."""
-
-    root: Path
+@dataclass(frozen=True)
+class MlTree(MlPaths):
+    """A host directory laid out as /opt/ml (the runtime's own layout), mounted into the training container."""
 
     @classmethod
     def create(cls, root: Path) -> MlTree:
@@ -206,24 +205,8 @@ class MlTree:
         os.chmod(root, 0o755)
         return cls(root)
 
-    @property
-    def data_dir(self) -> Path:
-        return self.root / "input" / "data"
-
-    @property
-    def model_dir(self) -> Path:
-        return self.root / "model"
-
-    @property
-    def output_data_dir(self) -> Path:
-        return self.root / "output" / "data"
-
-    @property
-    def failure_file(self) -> Path:
-        return self.root / "output" / "failure"
-
     def write_config(self, hyperparameters: Mapping[str, str], channels: list[ChannelInput]) -> None:
-        config = self.root / "input" / "config"
+        config = self.config_dir
         _write_json(config / "hyperparameters.json", {name: str(value) for name, value in hyperparameters.items()})
         _write_json(config / "inputdataconfig.json", {c.name: c.data_config() for c in channels})
         _write_json(

@@ -75,3 +75,14 @@ def wait_until_healthy(handle: ContainerHandle, pump: LogPump, timeout: float = 
                     raise _not_ready(handle, pump, f"/ping answered {response.status_code}: {error}")  # type: ignore[union-attr]
             time.sleep(POLL_SECONDS)
     raise _not_ready(handle, pump, f"/ping did not answer 200 within {timeout:.0f} s")
+
+
+def container_error(response: requests.Response, limit: int = 1000) -> str:
+    """The message of a 4xx/5xx from the serving container: its JSON ``error``, else the start of the body."""
+    try:
+        payload = response.json()
+        if isinstance(payload, dict) and payload.get("error"):
+            return str(payload["error"])
+    except ValueError:
+        pass
+    return response.text.strip()[:limit] or response.reason

@@ -27,7 +27,7 @@ from sm_byo.docker import DockerAdapter, connect
 from sm_byo.errors import JobFailed, UsageError
 from sm_byo.local.archive import model_directory
 from sm_byo.local.containers import LogPump, container_name, job_name, running
-from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
+from sm_byo.local.serving import container_error, loopback_port, model_volume, wait_until_healthy
 from sm_byo.manifest import LoadedManifest
 from sm_byo.reporting import Reporter
 
@@ -272,18 +272,8 @@ class Sender:
         except requests.RequestException as exc:
             raise BatchFailed(batch, None, f"the request failed: {exc}") from exc
         if not 200 <= response.status_code < 300:
-            raise BatchFailed(batch, response.status_code, _error_message(response))
+            raise BatchFailed(batch, response.status_code, container_error(response, limit=500))
         return response.content
-
-
-def _error_message(response: requests.Response) -> str:
-    try:
-        payload = response.json()
-        if isinstance(payload, dict) and payload.get("error"):
-            return str(payload["error"])
-    except ValueError:
-        pass
-    return response.text.strip()[:500] or response.reason
 
 
 class OrderedWriter:
