@@ -11,6 +11,23 @@ if docker info >/dev/null 2>&1; then
   exit 0
 fi
 
+# A daemon from an earlier run may still be shutting down (its pid file blocks a new one), or may have
+# been killed and left its pid file behind.
+pidfile="$state_dir/dockerd.pid"
+if [ -f "$pidfile" ]; then
+  old=$(cat "$pidfile" 2>/dev/null || true)
+  for _ in $(seq 1 60); do
+    if [ -z "$old" ] || ! kill -0 "$old" 2>/dev/null; then break; fi
+    if docker info >/dev/null 2>&1; then exit 0; fi
+    sleep 0.5
+  done
+  if [ -n "$old" ] && kill -0 "$old" 2>/dev/null; then
+    echo "a dockerd (pid $old) is running but does not answer; stop it and run again" >&2
+    exit 3
+  fi
+  rm -f "$pidfile"
+fi
+
 if ! command -v dockerd >/dev/null 2>&1; then
   echo "dockerd not found: install Docker (Debian: apt-get install -y docker.io)" >&2
   exit 3
@@ -24,11 +41,11 @@ if ! ip link show docker0 >/dev/null 2>&1; then
 fi
 
 nohup dockerd --data-root "${SMBYO_DOCKERD_ROOT:-/var/lib/docker}" \
-  --pidfile "$state_dir/dockerd.pid" >"$state_dir/dockerd.log" 2>&1 &
+  --pidfile "$pidfile" >"$state_dir/dockerd.log" 2>&1 &
 
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then
-    echo "$state_dir/dockerd.pid"
+    echo "$pidfile"
     exit 0
   fi
   sleep 0.5
