@@ -8,6 +8,7 @@ temporary directory and moved into place only when complete, so an error leaves 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -134,6 +135,13 @@ def _check_ca_bundle(ca_bundle: Path | None) -> None:
         )
 
 
+def _chmod_like_mkdir(directory: Path) -> None:
+    """mkdtemp makes the staging directory private (0700); the rendered tree gets the usual mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    directory.chmod(0o777 & ~umask)
+
+
 def render_context(
     loaded: LoadedManifest, dest: Path, *, base_image: str | None = None, ca_bundle: Path | None = None
 ) -> BuildContext:
@@ -144,6 +152,7 @@ def render_context(
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         _assemble(loaded, staging, base_image, ca_bundle)
+        _chmod_like_mkdir(staging)
         if dest.exists():
             shutil.rmtree(dest)
         staging.rename(dest)

@@ -124,3 +124,10 @@ def test_build_packages_stay_in_the_build_stage(project: Path, tmp_path: Path) -
     dockerfile = (tmp_path / "build" / "Dockerfile").read_text()
     final_stage = dockerfile[dockerfile.rindex("\nFROM ") :]
     assert "build-essential" in dockerfile and "build-essential" not in final_stage
+
+
+def test_rendered_directory_has_the_usual_mode_not_the_staging_one(tmp_path: Path) -> None:
+    render_context(load_manifest(EXAMPLE_DIR / "smbyo.yaml"), tmp_path / "build")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "build").stat().st_mode & 0o777 == 0o777 & ~umask
