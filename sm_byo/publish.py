@@ -46,6 +46,19 @@ class Kind:
     describe: Callable[[AwsAdapter, str], dict[str, Any]]
     create: Callable[[AwsAdapter, dict[str, Any]], dict[str, Any]]
 
+    @property
+    def entity(self) -> str:
+        """SageMaker's word for it: ``Algorithm`` or ``ModelPackage``."""
+        return self.status_key.removesuffix("Status")
+
+    @property
+    def name_key(self) -> str:
+        return f"{self.entity}Name"
+
+    @property
+    def operation(self) -> str:
+        return f"Create{self.entity}"
+
 
 ALGORITHM = Kind(
     "algorithm",
@@ -259,13 +272,35 @@ def _submit(
     timeout: float | None,
     flags: str,
 ) -> PublishResult:
-    name = str(request.kwargs["AlgorithmName" if kind is ALGORITHM else "ModelPackageName"])
+    name = str(request.kwargs[kind.name_key])
     upload_validation_data(loaded, where, aws, reporter, with_training=kind is ALGORITHM)
     reporter.step(f"Creating {kind.word} {name}")
     created = kind.create(aws, request.kwargs)
     if not wait:
         return PublishResult(kind.word, name, request.kwargs, arn=created.get(kind.arn_key), status="Submitted")
     return follow(kind, name, aws, reporter, timeout=timeout, request=request.kwargs, flags=flags)
+
+
+def _check_then_submit(
+    kind: Kind,
+    request: Request,
+    loaded: LoadedManifest,
+    where: ValidationLocations,
+    aws: AwsAdapter,
+    reporter: Reporter,
+    *,
+    dry_run: bool,
+    wait: bool,
+    timeout: float | None,
+    flags: str,
+) -> PublishResult:
+    """Every check first (all problems at once); then the dry-run answer, or the submission."""
+    name = str(request.kwargs[kind.name_key])
+    reporter.step(f"Checking {kind.operation} {name}")
+    ensure_acceptable(loaded, request)
+    if dry_run:
+        return PublishResult(kind.word, name, request.kwargs, dry_run=True)
+    return _submit(kind, request, loaded, where, aws, reporter, wait=wait, timeout=timeout, flags=flags)
 
 
 def publish_algorithm(
@@ -287,21 +322,10 @@ def publish_algorithm(
     name = manifest.marketplace.algorithm_name or unique_name(manifest.name)
     where = _locations(manifest, name)
     request = create_algorithm_request(manifest, image=image, name=name, locations=where)
-    reporter.step(f"Checking CreateAlgorithm {name}")
-    ensure_acceptable(loaded, request)
-    if dry_run:
-        return PublishResult(ALGORITHM.word, name, request.kwargs, dry_run=True)
-    return _submit(
-        ALGORITHM,
-        request,
-        loaded,
-        where,
-        aws,
-        reporter,
-        wait=wait,
-        timeout=timeout,
+    return _check_then_submit(
+        ALGORITHM, request, loaded, where, aws, reporter, dry_run=dry_run, wait=wait, timeout=timeout,
         flags=resume_flags(profile, region),
-    )
+    )  # fmt: skip
 
 
 def publish_model_package(
@@ -324,21 +348,10 @@ def publish_model_package(
     name = manifest.marketplace.model_package_name or unique_name(manifest.name)
     where = _locations(manifest, name)
     request = create_model_package_request(manifest, image=image, model_data=model_data, name=name, locations=where)
-    reporter.step(f"Checking CreateModelPackage {name}")
-    ensure_acceptable(loaded, request)
-    if dry_run:
-        return PublishResult(MODEL_PACKAGE.word, name, request.kwargs, dry_run=True)
-    return _submit(
-        MODEL_PACKAGE,
-        request,
-        loaded,
-        where,
-        aws,
-        reporter,
-        wait=wait,
-        timeout=timeout,
+    return _check_then_submit(
+        MODEL_PACKAGE, request, loaded, where, aws, reporter, dry_run=dry_run, wait=wait, timeout=timeout,
         flags=resume_flags(profile, region),
-    )
+    )  # fmt: skip
 
 
 def _locations(manifest: Manifest, name: str) -> ValidationLocations:
