@@ -13,6 +13,8 @@ from sm_byo.manifest import LoadedManifest
 from sm_byo.render import render_context
 from sm_byo.reporting import Reporter
 
+INSTRUCTION_WIDTH = 72
+
 
 def default_tag(loaded: LoadedManifest) -> str:
     """The local image name every local command uses unless --image is given."""
@@ -36,6 +38,18 @@ class BuildResult:
             "cached_layers": sum(1 for layer in self.layers if layer["cached"]),
             "layers": self.layers,
         }
+
+    def human_view(self) -> dict[str, Any]:
+        """The layers table with each instruction cut to one short line: the build log has just shown
+        them whole, and a long RUN would otherwise fill the screen (--json keeps them whole)."""
+        layers = [{**layer, "instruction": shorten(str(layer["instruction"]))} for layer in self.layers]
+        return {**self.to_dict(), "layers": layers}
+
+
+def shorten(text: str, limit: int = INSTRUCTION_WIDTH) -> str:
+    """``text`` on one line (runs of whitespace collapsed), cut to ``limit`` characters with an ellipsis."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def build_image(

@@ -44,14 +44,19 @@ def _state() -> AppState:
 
 
 def _show(result: Any, title: str, *, as_json: bool = False) -> None:
-    """Render the result; ``as_json`` prints it as JSON even without --json (a --dry-run request)."""
+    """Render the result; ``as_json`` prints it as JSON even without --json (a --dry-run request).
+
+    ``to_dict`` is the --json document; ``human_view``, when a result has one, is what a terminal
+    shows instead (doctor's checklist, init's next commands) while the JSON shape stays as it is.
+    """
     data = result.to_dict() if hasattr(result, "to_dict") else result
     if as_json and not _state().json_mode:
         import json
 
         _state().ui.raw((json.dumps(data, indent=2) + "\n").encode())
         return
-    _state().ui.result(data, title=title)
+    view = result.human_view() if hasattr(result, "human_view") else None
+    _state().ui.result(data, title=title, view=view)
 
 
 def _version_text() -> str:

@@ -38,6 +38,11 @@ class Check:
     def failed(self) -> bool:
         return self.state == "missing"
 
+    def row(self) -> dict[str, str]:
+        """The checklist line: ✓/✗ (from the state), the check, what was found. The fix is not in it:
+        the error's hint lists each fix once."""
+        return {"state": self.state, "check": self.name, "found": self.found}
+
 
 @dataclass
 class DoctorReport:
@@ -48,8 +53,12 @@ class DoctorReport:
         return [check for check in self.checks if check.failed]
 
     def to_dict(self) -> dict[str, Any]:
-        """``{check name: "ok: what was found"}``: readable as a table and easy to query with jq."""
+        """``{check name: "ok: what was found"}``: easy to query with jq (the --json document)."""
         return {check.name: f"{check.state}: {check.found}" for check in self.checks}
+
+    def human_view(self) -> dict[str, Any]:
+        """The checklist a terminal shows, one ✓/✗ line per check (the JSON shape cannot carry the marks)."""
+        return {"checks": [check.row() for check in self.checks]}
 
 
 class DoctorEnvironmentFailed(EnvironmentProblem):
@@ -67,23 +76,18 @@ def run_doctor(
     profile: str | None = None,
     region: str | None = None,
 ) -> DoctorReport:
-    """Run every check, report each as it finishes, and raise when any of them failed."""
+    """Run every check and raise when any of them failed.
+
+    The checks are shown once, as the result's checklist (or the error's); reporting them here as well
+    printed every problem and its fix twice. Only the step is reported: the AWS checks can take seconds.
+    """
+    reporter.step("Checking Docker, AWS credentials and region, ECR access and the manifest")
     manifest_check, repository = check_manifest(manifest_path)
     region_check, credentials_check, ecr_check = check_aws(profile, region, repository)
     checks = [check_docker(), credentials_check, region_check, ecr_check, manifest_check]
-    for check in checks:
-        _report(reporter, check)
     report = DoctorReport(checks)
     raise_for_failures(report)
     return report
-
-
-def _report(reporter: Reporter, check: Check) -> None:
-    reporter.status(check.name, check.state)
-    if check.state != "ok":
-        reporter.detail(check.found)
-    if check.failed and check.fix:
-        reporter.detail(f"fix: {check.fix}")
 
 
 def raise_for_failures(report: DoctorReport) -> None:
@@ -96,9 +100,8 @@ def raise_for_failures(report: DoctorReport) -> None:
     message = f"{len(failures)} of {total} checks failed:\n{lines}"
     hint = "".join(f"\n  {check.name}: {check.fix}" for check in failures if check.fix)
     details = {"checks": [asdict(check) for check in report.checks]}
-    if any(check.kind == "environment" for check in failures):
-        raise DoctorEnvironmentFailed(message, hint=hint, details=details)
-    raise DoctorManifestFailed(message, hint=hint, details=details)
+    error = DoctorEnvironmentFailed if any(check.kind == "environment" for check in failures) else DoctorManifestFailed
+    raise error(message, hint=hint, details=details, human_view=report.human_view())
 
 
 # --- the checks -----------------------------------------------------------------------------------

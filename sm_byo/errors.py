@@ -7,6 +7,7 @@ a one-paragraph message at a single boundary; anything else is a bug and is repo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -17,11 +18,21 @@ class SmByoError(Exception):
     exit_code = 1
     title = "Error"
 
-    def __init__(self, message: str, *, hint: str | None = None, details: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        details: dict[str, Any] | None = None,
+        human_view: Mapping[str, Any] | None = None,
+    ):
+        """``human_view``: what a terminal shows instead of the message's listing (e.g. the checks as a
+        table with ✓/✗); never part of the JSON document, whose shape scripts rely on."""
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.details: dict[str, Any] = details or {}
+        self.human_view: Mapping[str, Any] | None = human_view
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of an error for ``--json`` output."""

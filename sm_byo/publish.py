@@ -184,15 +184,22 @@ def follow(
         elapsed_seconds=outcome.elapsed_seconds,
     )
     if not outcome.succeeded:
-        reasons = result.failure_reasons or ["AWS gave no FailureReason"]
-        listing = "\n".join(f"  - {reason}" for reason in reasons)
-        raise JobFailed(
-            f"{kind.word} {name} ended {outcome.status}:\n{listing}",
-            hint="Reproduce AWS's validation locally with `smbyo validate --local`, fix the cause, "
-            f"and publish again (a new {kind.word} name is used each time).",
-            details=result.to_dict(),
-        )
+        raise publish_failed(result)
     return result
+
+
+def publish_failed(result: PublishResult) -> JobFailed:
+    """Exit 1 with every FailureReason. A terminal shows the status rows as a ✓/✗ table (reasons in a
+    column) instead of the message's text list of the same reasons; --json keeps that message."""
+    reasons = result.failure_reasons or ["AWS gave no FailureReason"]
+    listing = "\n".join(f"  - {reason}" for reason in reasons)
+    return JobFailed(
+        f"{result.kind} {result.name} ended {result.status}:\n{listing}",
+        hint="Reproduce AWS's validation locally with `smbyo validate --local`, fix the cause, "
+        f"and publish again (a new {result.kind} name is used each time).",
+        details=result.to_dict(),
+        human_view={"checks": result.details} if result.details else None,
+    )
 
 
 # --- the image and the validation data --------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,48 @@ from sm_byo.manifest import NAME_PATTERN
 from sm_byo.render import PACKAGE_DIR, render_tree
 
 PROJECT_TEMPLATES = PACKAGE_DIR / "templates" / "project"
+MODEL = "output/model.tar.gz"  # where `smbyo train --local` writes the model by default (--out output)
 
 
-def init_project(directory: Path, name: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class InitResult:
+    """What was created; the terminal also shows the commands to run next (a new user's first question)."""
+
+    directory: Path
+    name: str
+    files: list[str] = field(default_factory=list)
+    given: Path | None = None  # the directory as the user typed it, for a `cd` they can copy
+
+    def to_dict(self) -> dict[str, Any]:
+        """The --json document (unchanged: scripts read these three keys)."""
+        return {"directory": str(self.directory), "name": self.name, "files": self.files}
+
+    def human_view(self) -> dict[str, Any]:
+        return {**self.to_dict(), "next steps": next_steps(self.given or self.directory, self.name)}
+
+
+def next_steps(directory: Path, name: str) -> list[str]:
+    """The first hour, in order, as lines a user can paste whole (what each does is a shell comment).
+
+    The same commands as the README's demo, with this project's paths: they match the scaffolded
+    templates (channel ``training`` in smbyo.yaml, ``data/training``, ``data/transform``,
+    ``payload.csv``), so every line works as printed.
+    """
+    steps = [
+        (f"cd {shlex.quote(str(directory))}", ""),
+        ("smbyo build", f"build the image {name}:latest"),
+        ("smbyo train --local --data training=data/training", f"train in Docker -> {MODEL}"),
+        (f"smbyo serve --local --model {MODEL}", "serve on :8080 until Ctrl-C"),
+        ("smbyo invoke --local http://localhost:8080 --body payload.csv", "in a second terminal"),
+        (f"smbyo transform --local --model {MODEL} --input data/transform --output predictions", ""),
+        ("smbyo validate --local", "the manifest's validation profile, run locally"),
+        ("smbyo doctor", "check Docker, AWS credentials and ECR"),
+    ]
+    width = max(len(command) for command, comment in steps if comment)
+    return [f"{command:{width}}  # {comment}" if comment else command for command, comment in steps]
+
+
+def init_project(directory: Path, name: str | None = None) -> InitResult:
     """Create ``directory`` with smbyo.yaml, train.py, predictor.py, requirements.txt and data."""
     name = name or directory.resolve().name
     if not NAME_PATTERN.match(name):
@@ -29,4 +70,4 @@ def init_project(directory: Path, name: str | None = None) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     render_tree(PROJECT_TEMPLATES, directory, {"name": name})
     files = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
-    return {"directory": str(directory.resolve()), "name": name, "files": files}
+    return InitResult(directory=directory.resolve(), name=name, files=files, given=directory)

@@ -2,17 +2,43 @@
 
 With ``--json`` stdout carries exactly one JSON document (the result, or the error); everything
 meant for humans goes to stderr, so CI can pipe stdout straight into ``jq``.
+
+Without ``--json`` a result is rendered for reading: its plain values as a key/value table, and every
+list of mappings in it (checks, layers, trials, hosts...) as a table of its own, one row per item, with
+a coloured ✓/✗ mark for the item's ``status`` or ``state``; a list of plain values (output files) shows
+one per line. That one rule serves every command, so a command with a list in its result reads well
+without code of its own. A result or an error may offer a ``human_view`` (a mapping rendered by the
+same rule) when its JSON shape, kept stable for scripts, is not what a person should read.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sm_byo.errors import SmByoError
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.table import Table
+
+STATUS_KEYS = ("status", "state")
+OK_STATES = frozenset({"completed", "inservice", "succeeded", "passed", "pass", "ok"})
+FAILED_STATES = frozenset({"failed", "fail", "stopped", "error", "missing"})
+SKIPPED_STATES = frozenset({"skipped", "notstarted"})
+MAX_LIST_LINES = 20
+# Output that reaches no terminal (a CI log) has no width: a table row stays one line, so a path or
+# message in it can be grepped and copied whole instead of being folded into a narrow column.
+LOG_WIDTH = 10_000
+
+# A mark per kind of status; words where the output cannot encode the symbols (an ASCII-only log).
+UNICODE_MARKS: Mapping[str, str] = {"green": "✓", "red": "✗", "dim": "-"}
+ASCII_MARKS: Mapping[str, str] = {"green": "ok", "red": "FAIL", "dim": "-"}
+_MARK_STYLES: Mapping[str, str] = {"green": "bold green", "red": "bold red", "dim": "dim"}
 
 
 def _jsonable(value: Any) -> Any:
@@ -30,8 +56,10 @@ class ConsoleUI:
 
         self.json_mode = json_mode
         self.verbose = verbose
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
-        self.out = Console(highlight=False, soft_wrap=True)
+        width = log_width()
+        # emoji off: a log line or a Dockerfile's `smbyo:x:900:` must not turn into ❌
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True, width=width, emoji=False)
+        self.out = Console(highlight=False, soft_wrap=True, width=width, emoji=False)
         self._statuses: dict[str, str] = {}
         self._progress_shown: dict[str, float] = {}
         self._live: Any = None
@@ -57,11 +85,11 @@ class ConsoleUI:
             return
         self._statuses[subject] = status
         elapsed = f" [dim]({_format_elapsed(elapsed_seconds)})[/]" if elapsed_seconds is not None else ""
-        colour = _status_colour(status)
+        colour = status_kind(status)
         self.err.print(f"    {_escape(subject)}: [{colour}]{_escape(status)}[/]{elapsed}")
 
     def _live_status(self, subject: str, status: str, elapsed_seconds: float) -> None:
-        if _status_colour(status) != "yellow":  # a terminal state: the history line says it all
+        if status_kind(status) != "yellow":  # a terminal state: the history line says it all
             self.close()
             return
         if self._live is None:
@@ -92,20 +120,16 @@ class ConsoleUI:
         self.err.print(f"[yellow]warning:[/] {_escape(message)}")
 
     # --- results and errors ---------------------------------------------------------------------
-    def result(self, data: Mapping[str, Any], *, title: str | None = None) -> None:
-        """The command's result: one JSON document with --json, a key/value table otherwise."""
+    def result(
+        self, data: Mapping[str, Any], *, title: str | None = None, view: Mapping[str, Any] | None = None
+    ) -> None:
+        """The command's result: ``data`` as one JSON document with --json; otherwise ``view`` (default:
+        ``data``) rendered as tables (see the module docstring)."""
         if self.json_mode:
             sys.stdout.write(json.dumps(data, indent=2, default=_jsonable) + "\n")
             sys.stdout.flush()
             return
-        from rich.table import Table
-
-        table = Table(title=title, show_header=False, box=None, pad_edge=False, title_justify="left")
-        table.add_column(style="bold")
-        table.add_column()
-        for key, value in data.items():
-            table.add_row(key, _human(value))
-        self.out.print(table)
+        self.out.print(render(view if view is not None else data, title=title, marks=console_marks(self.out)))
 
     def raw(self, body: bytes) -> None:
         """Bytes for stdout exactly as received (e.g. an inference response)."""
@@ -113,10 +137,19 @@ class ConsoleUI:
         sys.stdout.flush()
 
     def error(self, error: SmByoError) -> None:
+        """The JSON document on stdout with --json; for a person, always on stderr.
+
+        An error with a ``human_view`` shows it as tables, then only the message's first line: the rest
+        of the message lists the same items as text, for --json readers, and would say it all twice.
+        """
         if self.json_mode:
             sys.stdout.write(json.dumps(error.to_dict(), indent=2, default=_jsonable) + "\n")
             sys.stdout.flush()
-        self.err.print(f"[bold red]{_escape(error.title)}:[/] {_escape(error.message)}")
+        message = error.message
+        if error.human_view:
+            self.err.print(render(error.human_view, marks=console_marks(self.err)))
+            message = headline(message)
+        self.err.print(f"[bold red]{_escape(error.title)}:[/] {_escape(message)}")
         if error.hint:
             self.err.print(f"[bold]What to do:[/] {_escape(error.hint)}")
 
@@ -149,27 +182,160 @@ class _StatusTicker:
         return Spinner("dots", text=f"{self.subject}: {self.status} ({elapsed})", style="yellow")
 
 
+def log_width() -> int | None:
+    """Where no standard stream is a terminal (a CI log), rich wraps tables at 80 columns, squeezing
+    the details of each check into a narrow column and splitting paths. A log has no width, so it gets
+    LOG_WIDTH; a terminal is measured as usual (None) and COLUMNS, when set, still wins."""
+    if os.environ.get("COLUMNS"):
+        return None
+    for descriptor in (0, 1, 2):
+        try:
+            os.get_terminal_size(descriptor)
+        except (OSError, ValueError):
+            continue
+        return None
+    return LOG_WIDTH
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
 
 
-def _human(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}={_human(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(_human(v) for v in value) if len(value) < 8 else f"{len(value)} items"
-    return _escape(str(value))
+# --- rendering results ----------------------------------------------------------------------------
 
 
-def _status_colour(status: str) -> str:
+def render(
+    data: Mapping[str, Any], *, title: str | None = None, marks: Mapping[str, str] = UNICODE_MARKS
+) -> RenderableType:
+    """``data`` for a terminal or a log: plain values as key/value rows, each list of mappings as a table.
+
+    A list's key titles its table, unless the list is all there is: then the command's title (or the
+    error line printed under it) already says what it lists.
+    """
+    from rich.console import Group
+    from rich.text import Text
+
+    plain = {key: value for key, value in data.items() if not is_rows(value)}
+    lists = {key: value for key, value in data.items() if is_rows(value)}
+    parts: list[RenderableType] = []
+    if title:
+        parts.append(Text(title, style="bold"))
+    if plain:
+        parts.append(_pairs_table(plain, marks))
+    for key, rows in lists.items():
+        caption = None if not plain and len(lists) == 1 else key
+        if caption and parts:
+            parts.append(Text(""))  # a blank line: the table is a section of its own, not one more pair
+        parts.append(rows_table(rows, title=caption, marks=marks))
+    return Group(*parts)
+
+
+def rows_table(
+    rows: Sequence[Mapping[str, Any]], *, title: str | None = None, marks: Mapping[str, str] = UNICODE_MARKS
+) -> Table:
+    """One row per item, one column per key (in first-seen order); a status column comes first, as a mark.
+
+    The first other column names the item (a check, a step, a command) and stays on one line, so it
+    can be read down the table and copied; the columns after it wrap.
+    """
+    from rich.table import Table
+
+    columns = _columns(rows)
+    status_key = next((key for key in columns if key in STATUS_KEYS), None)
+    others = [key for key in columns if key != status_key]
+    table = Table(title=title, box=None, pad_edge=False, title_justify="left", title_style="bold", header_style="dim")
+    if status_key is not None:
+        table.add_column("", no_wrap=True)
+    for position, key in enumerate(others):
+        table.add_column(_escape(key), no_wrap=position == 0)
+    for row in rows:
+        mark = [status_mark(str(row.get(status_key, "")), marks)] if status_key is not None else []
+        table.add_row(*mark, *(_cell(row.get(key)) for key in others))
+    return table
+
+
+def status_mark(status: str, marks: Mapping[str, str] = UNICODE_MARKS) -> str:
+    """✓ for a status that went well, ✗ for one that failed, - for skipped; anything else (still going)
+    is shown as the word itself, in yellow, since a mark would hide what it is waiting for."""
+    kind = status_kind(status)
+    if kind == "yellow":
+        return f"[yellow]{_escape(status)}[/]"
+    return f"[{_MARK_STYLES[kind]}]{marks[kind]}[/]"
+
+
+def status_kind(status: str) -> str:
+    """green (went well), red (failed), dim (skipped) or yellow (still going, or unknown)."""
     lowered = status.lower()
-    if lowered in ("completed", "inservice", "succeeded", "passed", "ok"):
+    if lowered in OK_STATES:
         return "green"
-    if lowered in ("failed", "stopped", "error"):
+    if lowered in FAILED_STATES:
         return "red"
+    if lowered in SKIPPED_STATES:
+        return "dim"
     return "yellow"
+
+
+def console_marks(console: Console) -> Mapping[str, str]:
+    """✓/✗ where the output can encode them; words on an ASCII-only terminal or log."""
+    return UNICODE_MARKS if console.encoding.lower().startswith("utf") else ASCII_MARKS
+
+
+def is_rows(value: Any) -> bool:
+    """A non-empty list whose items are all mappings: what renders as a table of its own."""
+    return isinstance(value, list | tuple) and bool(value) and all(isinstance(item, Mapping) for item in value)
+
+
+def headline(message: str) -> str:
+    """A message's first line, without the colon that introduced the listing under it."""
+    lines = message.splitlines()
+    return lines[0].rstrip().rstrip(":") if lines else message
+
+
+def _pairs_table(data: Mapping[str, Any], marks: Mapping[str, str]) -> Table:
+    """Key/value rows; a top-level status that has ended gets its mark too (``status  ✓ Completed``)."""
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in data.items():
+        text = _human(value)
+        if key in STATUS_KEYS and isinstance(value, str) and status_kind(value) != "yellow":
+            text = f"{status_mark(value, marks)} {text}"
+        table.add_row(_escape(str(key)), text)
+    return table
+
+
+def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(str(key) for key in row))
+    return list(columns)
+
+
+def _cell(value: Any) -> str:
+    """A table cell: an absent value is blank (a row without a ``reason`` has nothing to say)."""
+    return "" if value is None else _human(value)
+
+
+def _human(value: Any, *, nested: bool = False) -> str:
+    """A value as markup-safe text: a flag as yes/no (True/False reads like code), mappings as k=v pairs,
+    a list one item per line (comma-separated inside a mapping), a long list cut short."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{_escape(str(k))}={_human(v, nested=True)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        nested = nested or any(isinstance(item, Mapping | list | tuple) for item in value)
+        items = [_human(item, nested=True) for item in value[:MAX_LIST_LINES]]
+        if len(value) > MAX_LIST_LINES:
+            items.append(f"[dim]… and {len(value) - MAX_LIST_LINES} more (--json lists them all)[/]")
+        return (", " if nested else "\n").join(items)
+    return _escape(str(value))
 
 
 def _format_elapsed(seconds: float | None) -> str:

@@ -405,15 +405,23 @@ def validate_local(
         else:
             _serve_and_transform(loaded, validation, model, image, scratch, adapter, report, reporter)
     report.seconds = time.monotonic() - started
-    if not report.passed:
-        failed = ", ".join(check.name for check in report.failed())
-        raise ChecksFailed(
-            f"{len(report.failed())} of {len(report.checks)} validation checks failed ({failed}):\n{report.table()}",
-            hint="AWS's validation would fail the same way: fix the failed checks above, rebuild if you changed "
-            "code, and run `smbyo validate --local` again before publishing.",
-            details=report.to_dict(),
-        )
+    raise_for_failures(report)
     return report
+
+
+def raise_for_failures(report: ValidationReport) -> None:
+    """ChecksFailed (exit 1) when any check failed. The message keeps the text table (--json readers and
+    logs have it); a terminal shows the checks as a ✓/✗ table instead (``human_view``), not both."""
+    if report.passed:
+        return
+    failed = ", ".join(check.name for check in report.failed())
+    raise ChecksFailed(
+        f"{len(report.failed())} of {len(report.checks)} validation checks failed ({failed}):\n{report.table()}",
+        hint="AWS's validation would fail the same way: fix the failed checks above, rebuild if you changed "
+        "code, and run `smbyo validate --local` again before publishing.",
+        details=report.to_dict(),
+        human_view={"checks": [check.to_dict() for check in report.checks]},
+    )
 
 
 def _serve_and_transform(

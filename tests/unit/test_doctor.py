@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from sm_byo import doctor
+from sm_byo.doctor import Check
+from sm_byo.errors import SmByoError
+from sm_byo.reporting import RecordingReporter
+from sm_byo.ui import ConsoleUI
 from tests.aws.fixtures import aws_env, moto, moto_session  # noqa: F401
 from tests.conftest import run_cli
 
@@ -83,3 +90,107 @@ def test_an_invalid_manifest_alone_exits_2_naming_the_field_and_line(
     assert result.returncode == 2, result.stderr
     assert "smbyo.yaml:2" in result.stderr
     assert "nmae" in result.stderr
+
+
+# --- the checklist: one line per check, each fix once ----------------------------------------------
+
+DOCKER_FIX = "Start Docker (systemctl start docker) or point DOCKER_HOST at a running Engine."
+REGION_FIX = "Pass --region, or set AWS_REGION."
+
+
+def failing_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Docker down, no region, the rest fine: the checks themselves are tested above, through the CLI."""
+    monkeypatch.setattr(doctor, "check_docker", lambda: Check("docker", "missing", "no Engine at /x.sock", DOCKER_FIX))
+    monkeypatch.setattr(
+        doctor,
+        "check_aws",
+        lambda *_args: (
+            Check("aws region", "missing", "no AWS region is configured", REGION_FIX),
+            Check("aws credentials", "ok", "account 123456789012"),
+            Check("ecr access", "skipped", "needs an AWS region"),
+        ),
+    )
+    monkeypatch.setattr(doctor, "check_manifest", lambda _path: (Check("manifest", "ok", "smbyo.yaml is valid"), None))
+
+
+def doctor_error(monkeypatch: pytest.MonkeyPatch) -> tuple[SmByoError, RecordingReporter]:
+    failing_checks(monkeypatch)
+    reporter = RecordingReporter()
+    with pytest.raises(SmByoError) as raised:
+        doctor.run_doctor(reporter)
+    return raised.value, reporter
+
+
+def test_checks_are_not_also_reported_as_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    _error, reporter = doctor_error(monkeypatch)
+    assert [kind for kind, _args in reporter.events] == ["step"]  # the checklist is shown once, by the error
+
+
+def test_the_terminal_shows_a_checklist_and_each_fix_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    error, _reporter = doctor_error(monkeypatch)
+    ui = ConsoleUI()
+    stream = io.StringIO()
+    ui.err = Console(file=stream, width=120)
+    ui.error(error)
+    text = stream.getvalue()
+
+    lines = {line.split()[1] if line.split()[0] in "✓✗-" else "": line for line in text.splitlines()}
+    assert lines["docker"].split()[0] == "✗" and "no Engine at /x.sock" in lines["docker"]
+    assert [line.split()[0] for line in text.splitlines()[1:6]] == ["✗", "✓", "✗", "-", "✓"]
+    for once in (DOCKER_FIX, REGION_FIX, "no Engine at /x.sock", "no AWS region is configured"):
+        assert text.count(once) == 1, text
+    assert "smbyo doctor found problems: 2 of 5 checks failed\n" in text
+
+
+def test_the_json_error_keeps_its_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    error, _reporter = doctor_error(monkeypatch)
+    document = error.to_dict()
+    assert set(document) == {"error", "message", "exit_code", "hint", "details"}
+    assert document["exit_code"] == 3
+    assert document["message"].splitlines()[1:] == [
+        "  docker: no Engine at /x.sock",
+        "  aws region: no AWS region is configured",
+    ]
+    assert document["hint"] == f"\n  docker: {DOCKER_FIX}\n  aws region: {REGION_FIX}"
+    assert [set(check) for check in document["details"]["checks"]] == [{"name", "state", "found", "fix", "kind"}] * 5
+
+
+def test_success_is_a_checklist_for_a_person_and_the_same_json_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(doctor, "check_docker", lambda: Check("docker", "ok", "Docker Engine 27.0 (API 1.46)"))
+    monkeypatch.setattr(
+        doctor,
+        "check_aws",
+        lambda *_args: (
+            Check("aws region", "ok", "us-east-1"),
+            Check("aws credentials", "ok", "account 123456789012"),
+            Check("ecr access", "ok", "registry r"),
+        ),
+    )
+    monkeypatch.setattr(doctor, "check_manifest", lambda _path: (Check("manifest", "skipped", "no smbyo.yaml"), None))
+    report = doctor.run_doctor(RecordingReporter())
+    assert report.to_dict() == {
+        "docker": "ok: Docker Engine 27.0 (API 1.46)",
+        "aws credentials": "ok: account 123456789012",
+        "aws region": "ok: us-east-1",
+        "ecr access": "ok: registry r",
+        "manifest": "skipped: no smbyo.yaml",
+    }
+    ui = ConsoleUI()
+    stream = io.StringIO()
+    ui.out = Console(file=stream, width=120)
+    ui.result(report.to_dict(), title="smbyo doctor", view=report.human_view())
+    rows = [line.split(maxsplit=1) for line in stream.getvalue().splitlines()[2:]]
+    assert [mark for mark, _rest in rows] == ["✓", "✓", "✓", "✓", "-"]
+    assert rows[0][1].split() == ["docker", "Docker", "Engine", "27.0", "(API", "1.46)"]
+
+
+def test_the_cli_prints_each_fix_once(bare_env: dict[str, str], tmp_path: Path) -> None:
+    wide = {"PYTHONIOENCODING": "utf-8", "COLUMNS": "400"}  # no wrapping inside the long socket path
+    result = run_cli("doctor", cwd=tmp_path, env={**bare_env, **wide})
+
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.count("Start Docker") == 1, result.stderr
+    assert result.stderr.count("aws configure") == 1, result.stderr
+    assert result.stderr.count("no-docker.sock") == 1, result.stderr
+    docker_line = next(line for line in result.stderr.splitlines() if "no-docker.sock" in line)
+    assert docker_line.split()[:2] == ["✗", "docker"]

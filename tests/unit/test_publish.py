@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sm_byo.publish import ALGORITHM, MODEL_PACKAGE, DetailReporter, PublishResult, status_items
+from sm_byo.publish import ALGORITHM, MODEL_PACKAGE, DetailReporter, PublishResult, publish_failed, status_items
 from sm_byo.reporting import RecordingReporter
 
 
@@ -74,3 +74,18 @@ def test_a_fixed_name_must_follow_the_sagemaker_pattern(project) -> None:  # typ
     result = run_cli("publish", "algorithm", "--dry-run", "-f", str(manifest))
     assert result.returncode == 2
     assert "marketplace.algorithm_name: 'trees_v2' is not a valid SageMaker name" in result.stderr
+
+
+def test_a_failed_publish_shows_its_status_rows_and_keeps_its_json_message() -> None:
+    rows = status_items(ALGORITHM, description("Failed", "ClientError: boom"))
+    error = publish_failed(PublishResult("algorithm", "a-1", {}, status="Failed", details=rows))
+    assert error.message == "algorithm a-1 ended Failed:\n  - validation validation: ClientError: boom"
+    assert error.details["checks"] == rows
+    assert error.human_view == {"checks": rows}
+    assert "human_view" not in error.to_dict()
+
+
+def test_a_failure_without_rows_prints_its_message_whole() -> None:
+    error = publish_failed(PublishResult("model package", "m-1", {}, status="Failed"))
+    assert error.message == "model package m-1 ended Failed:\n  - AWS gave no FailureReason"
+    assert error.human_view is None
