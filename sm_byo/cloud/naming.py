@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 MAX_NAME_LENGTH = 63
 _INVALID = re.compile(r"[^a-zA-Z0-9-]+")
@@ -22,7 +22,7 @@ def timestamp(now: datetime) -> str:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def unique_name(base: str, *, now: Callable[[], datetime] = _utcnow, max_length: int = MAX_NAME_LENGTH) -> str:

@@ -13,7 +13,7 @@ Unversioned model packages (a ModelPackageName without a group) live here; group
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.aws.harness import MotoHarness
@@ -115,7 +115,7 @@ def install(harness: MotoHarness) -> None:
             "request": _request_body(self),
             "describes": 0,
             "arn": f"arn:aws:sagemaker:{self.region}:{self.current_account}:{resource}/{name.lower()}",
-            "created": datetime.now(timezone.utc),
+            "created": datetime.now(UTC),
         }
         store[(kind, name)] = record
         return record

@@ -34,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +173,7 @@ def _run_training(harness: MotoHarness, job: Any) -> None:
             job.secondary_status = "Uploading"
             bucket, key = _split(job.model_artifacts["S3ModelArtifacts"])
             harness.client("s3").upload_file(str(result.model_path), bucket, key)
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             job.final_metric_data_list = [
                 {"MetricName": name, "Value": value, "Timestamp": now} for name, value in result.metrics.items()
             ]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import tarfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sm_byo.local.archive import safe_extract
 from tests.conftest import EXAMPLE_DIR, run_cli
 from tests.integration.local_helpers import local_containers, trained_example
 
@@ -50,8 +50,7 @@ def _predictor() -> ModuleType:
 
 
 def _expected(model: Path, csv: Path, scratch: Path) -> list[str]:
-    with tarfile.open(model) as tar:
-        tar.extractall(scratch, filter="data")
+    safe_extract(model, scratch)  # tarfile's data filter only exists from Python 3.11.4
     predictor = _predictor()
     rows = np.loadtxt(csv, delimiter=",", dtype=np.float64, ndmin=2)
     return [str(label) for label in predictor.predict(predictor.load_model(str(scratch)), rows, {})]

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sm_byo.cloud.naming import unique_name
 from sm_byo.manifest import NAME_PATTERN
 
-NOW = datetime(2026, 11, 24, 1, 2, 3, 456789, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 1, 2, 3, 456789, tzinfo=UTC)
 
 
 def test_names_are_base_plus_a_millisecond_timestamp() -> None:

@@ -89,3 +89,70 @@ def test_not_an_archive_and_missing_paths_are_usage_errors(tmp_path: Path) -> No
 
 def test_a_directory_is_used_as_it_is(tmp_path: Path) -> None:
     assert model_directory(tmp_path, tmp_path / "scratch") == tmp_path.resolve()
+
+
+def _chain(path: Path, members: list[tarfile.TarInfo]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for member in members:
+            if member.isfile():
+                member.size = 4
+                tar.addfile(member, io.BytesIO(b"evil"))
+            else:
+                tar.addfile(member)
+    return path
+
+
+def _file(name: str) -> tarfile.TarInfo:
+    return tarfile.TarInfo(name)
+
+
+CHAINS = {
+    # each link looks harmless on its own; followed through the one before it, it leads out
+    "dir-link then parent link": [
+        _link("a", ".", tarfile.SYMTYPE),
+        _link("a/b", "..", tarfile.SYMTYPE),
+        _file("a/b/evil"),
+    ],
+    "nested chain": [
+        _link("x", ".", tarfile.SYMTYPE),
+        _link("x/y", ".", tarfile.SYMTYPE),
+        _link("x/y/z", "..", tarfile.SYMTYPE),
+        _file("x/y/z/evil"),
+    ],
+    "hard link through a symlink": [
+        _link("s", ".", tarfile.SYMTYPE),
+        _link("s/t", "..", tarfile.SYMTYPE),
+        _link("h", "s/t/outside.txt", tarfile.LNKTYPE),
+    ],
+}
+
+
+@pytest.mark.parametrize("with_data_filter", [True, False], ids=["filter", "no-filter"])
+@pytest.mark.parametrize("name", sorted(CHAINS))
+def test_link_chains_cannot_lead_out_with_or_without_pythons_data_filter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, with_data_filter: bool
+) -> None:
+    """Python < 3.11.4 (Debian 12's 3.11.2) has no tar 'data' filter: smbyo's own checks must suffice."""
+    if not with_data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    elif not hasattr(tarfile, "data_filter"):
+        pytest.skip("this Python has no tar data filter")
+    jail = tmp_path / "jail"
+    target = jail / "target"
+    target.mkdir(parents=True)
+    (jail / "outside.txt").write_text("secret")
+    (target / "kept.txt").write_text("was here before")
+    archive = _chain(tmp_path / "chain.tar.gz", CHAINS[name])
+    with pytest.raises(UsageError, match="refusing to extract") as caught:
+        safe_extract(archive, target)
+    assert caught.value.exit_code == 2
+    assert sorted(p.name for p in jail.iterdir()) == ["outside.txt", "target"]  # nothing written beside it
+    assert (jail / "outside.txt").read_text() == "secret"
+    assert sorted(p.name for p in target.iterdir()) == ["kept.txt"]  # partial extraction undone, rest kept
+
+
+def test_a_file_written_through_an_inside_link_stays_inside(tmp_path: Path) -> None:
+    archive = _chain(tmp_path / "ok.tar.gz", [_link("sub", ".", tarfile.SYMTYPE), _file("sub/weights.bin")])
+    extracted = safe_extract(archive, tmp_path / "target")
+    assert (extracted / "weights.bin").read_bytes() == b"evil"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.tar.gz", "target"]
