@@ -10,7 +10,10 @@ if ! command -v dockerd >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
   echo "==> installing Docker (Debian's docker.io)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io mmdebstrap >/dev/null
 fi
-command -v smbyo >/dev/null 2>&1 || python3 -m pip install -q -e .
+# smbyo from this checkout's venv (scripts/install.sh makes it when it is missing).
+venv=${SMBYO_VENV:-$repo/.venv}
+[ -x "$venv/bin/smbyo" ] || bash scripts/install.sh
+export PATH="$venv/bin:$PATH"
 scripts/docker-up.sh >/dev/null
 
 base=python:3.12-slim-bookworm

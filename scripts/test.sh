@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command (README, .ci/run): installs what the tests need on a fresh Debian machine
-# (as root), starts a Docker Engine if none is running, builds the local base image, runs the
-# linters and pytest, and stops what it started. Extra arguments go to pytest.
+# The test command (README, .ci/run): installs what the tests need on a fresh Debian machine (as root;
+# smbyo and its test tools go into the project venv .venv, see scripts/install.sh), starts a Docker
+# Engine if none is running, builds the local base image, runs the linters and pytest, and stops what
+# it started. Extra arguments go to pytest (`bash scripts/test.sh tests/unit` runs the unit tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,8 +17,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-echo "==> installing smbyo with its test extra"
-python3 -m pip install -q -e '.[test]'
+# smbyo and its test tools live in the project's venv (.venv; PEP 668 forbids the system Python).
+bash scripts/install.sh test
+venv=${SMBYO_VENV:-$PWD/.venv}
+export PATH="$venv/bin:$PATH"  # tests that run `smbyo` as a user types it find this checkout's
 
 pidfile=$(scripts/docker-up.sh)
 stop_docker() {
@@ -33,8 +36,8 @@ echo "==> base image"
 scripts/base-image.sh
 
 echo "==> ruff and mypy"
-python3 -m ruff check sm_byo tests benchmarks
-python3 -m mypy
+"$venv/bin/python" -m ruff check sm_byo tests benchmarks
+"$venv/bin/python" -m mypy
 
 echo "==> pytest"
-python3 -m pytest "$@"
+"$venv/bin/python" -m pytest "$@"
