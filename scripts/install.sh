@@ -51,4 +51,4 @@ target="$repo"
 echo "==> installing smbyo${extras:+ with its $extras extra} into $venv"
 # Editable: a change to the checkout is what `smbyo` runs, with no reinstall.
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$target"
-"$venv/bin/smbyo" --version | head -1
+"$venv/bin/smbyo" --version | sed -n 1p  # sed reads it all: no SIGPIPE under pipefail
