@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sm_byo.errors import ManifestError, ManifestProblem
+from sm_byo.runtime.hyperparameters import value_problem
 
 # SageMaker's entity name pattern (AlgorithmName, ModelPackageName, job names, endpoint names).
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -372,13 +373,6 @@ def _duplicates(names: Sequence[str]) -> list[int]:
     return dupes
 
 
-def _number(text: str, integer: bool) -> float | None:
-    try:
-        return float(int(text)) if integer else float(text)
-    except ValueError:
-        return None
-
-
 def hyperparameter_problems(spec: HyperparameterSpec, loc: Loc) -> Iterable[tuple[Loc, str]]:
     """The rules AWS applies to one SupportedHyperParameter."""
     numeric = spec.type in ("Integer", "Continuous")
@@ -410,15 +404,11 @@ def hyperparameter_problems(spec: HyperparameterSpec, loc: Loc) -> Iterable[tupl
 
 
 def _default_problems(spec: HyperparameterSpec, loc: Loc) -> Iterable[tuple[Loc, str]]:
+    """The default, judged by the rule the container and pre-flight use (one verdict everywhere)."""
     assert spec.default is not None
-    if spec.type in ("Integer", "Continuous"):
-        value = _number(spec.default, integer=spec.type == "Integer")
-        if value is None:
-            yield loc, f"{spec.default!r} is not a valid {spec.type} value"
-        elif spec.min is not None and spec.max is not None and not spec.min <= value <= spec.max:
-            yield loc, f"{spec.default} is outside the range [{spec.min:g}, {spec.max:g}]"
-    elif spec.type == "Categorical" and spec.values and spec.default not in spec.values:
-        yield loc, f"{spec.default!r} is not one of the allowed values {spec.values}"
+    problem = value_problem(spec.model_dump(), spec.default)
+    if problem:
+        yield loc, problem
 
 
 def _metric_problems(training: TrainingSpec) -> Iterable[tuple[Loc, str]]:

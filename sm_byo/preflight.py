@@ -22,6 +22,7 @@ from typing import Any
 from sm_byo.aws.service_model import Violation, check_request
 from sm_byo.errors import ManifestError, ManifestProblem
 from sm_byo.manifest import LoadedManifest, format_loc
+from sm_byo.runtime.hyperparameters import value_problem
 from sm_byo.specs.request import Origin, Request, RequestPath, is_flag
 
 ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@\-/]+")
@@ -109,37 +110,30 @@ def _image_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
             )
 
 
-def _number(text: str, integer: bool) -> float | None:
+def _bound(text: Any) -> float | None:
     try:
-        return float(int(text)) if integer else float(text)
+        return float(text)
     except (TypeError, ValueError):
         return None
 
 
-def _range_of(item: dict[str, Any]) -> tuple[float, float] | None:
-    spec = item.get("Range") or {}
-    bounds = spec.get("IntegerParameterRangeSpecification") or spec.get("ContinuousParameterRangeSpecification")
-    if not bounds:
-        return None
-    low, high = _number(bounds.get("MinValue"), False), _number(bounds.get("MaxValue"), False)
-    return (low, high) if low is not None and high is not None else None
+def _runtime_spec(item: dict[str, Any]) -> dict[str, Any]:
+    """A SupportedHyperParameter in the shape the runtime's rule reads (type, min, max, values)."""
+    ranges = item.get("Range") or {}
+    bounds = (
+        ranges.get("IntegerParameterRangeSpecification") or ranges.get("ContinuousParameterRangeSpecification") or {}
+    )
+    return {
+        "type": item.get("Type"),
+        "min": _bound(bounds.get("MinValue")),
+        "max": _bound(bounds.get("MaxValue")),
+        "values": ranges.get("CategoricalParameterRangeSpecification", {}).get("Values"),
+    }
 
 
 def _value_problem(item: dict[str, Any], value: str) -> str | None:
-    """Why ``value`` is not acceptable for hyperparameter ``item`` (None when it is)."""
-    kind = item.get("Type")
-    if kind in ("Integer", "Continuous"):
-        number = _number(value, integer=kind == "Integer")
-        if number is None:
-            return f"{value!r} is not a valid {kind} value"
-        bounds = _range_of(item)
-        if bounds and not bounds[0] <= number <= bounds[1]:
-            return f"{value} is outside the range [{bounds[0]:g}, {bounds[1]:g}]"
-    elif kind == "Categorical":
-        values = (item.get("Range") or {}).get("CategoricalParameterRangeSpecification", {}).get("Values", [])
-        if values and value not in values:
-            return f"{value!r} is not one of the allowed values {values}"
-    return None
+    """Why ``value`` is not acceptable for hyperparameter ``item`` (None when it is): the runtime's rule."""
+    return value_problem(_runtime_spec(item), value)
 
 
 def _hyperparameter_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:

@@ -1,17 +1,27 @@
-"""Casting and checking hyperparameters against the manifest's specs.
+"""Casting and checking hyperparameters against the manifest's specs: the one rule for a value.
 
-SageMaker passes every hyperparameter as a string. The same rules run on the host before a job
-starts (sm_byo.hyperparameters imports this module) and in the container, so a value is judged
-identically in both places.
+SageMaker passes every hyperparameter as a string. This module is the only judge of such a string:
+the container casts with it, and on the host the manifest's defaults (``sm_byo.manifest``), ``-H``
+values (``sm_byo.hyperparameters``) and pre-flight of CreateAlgorithm's defaults and validation
+profile (``sm_byo.preflight``) all ask :func:`value_problem`, so one value gets one verdict everywhere.
+
+Numbers are read as AWS reads them, not as Python's ``int``/``float`` do: an Integer is digits with an
+optional sign (``"2.0"``, ``"1_000"`` and ``" 2"`` are not integers to SageMaker's Java services, which
+parse with ``Integer.parseInt``), a Continuous value a plain decimal with an optional exponent (no
+``nan``, ``inf`` or underscores). IntegerParameterRange and ContinuousParameterRange in the API
+reference: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_IntegerParameterRange.html
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 TRUE_WORDS = {"true", "1", "yes"}
+INTEGER = re.compile(r"[+-]?[0-9]+")
+DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 class HyperparameterError(ValueError):
@@ -31,20 +41,15 @@ def cast_value(spec: Mapping[str, Any], raw: str) -> Any:
     """One value, as the type the spec declares; ValueError says what is allowed."""
     kind = spec["type"]
     if kind == "Integer":
-        try:
-            number = float(raw)
-        except ValueError:
-            raise ValueError(f"{raw!r} is not an integer; allowed: integers in {_bounds(spec)}") from None
-        if not math.isfinite(number) or not number.is_integer():
+        if not INTEGER.fullmatch(raw):
             raise ValueError(f"{raw!r} is not an integer; allowed: integers in {_bounds(spec)}")
-        value: Any = int(number)
+        value: Any = int(raw)
         _check_range(spec, value)
         return value
     if kind == "Continuous":
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"{raw!r} is not a number; allowed: numbers in {_bounds(spec)}") from None
+        if not DECIMAL.fullmatch(raw):
+            raise ValueError(f"{raw!r} is not a number; allowed: numbers in {_bounds(spec)}")
+        value = float(raw)
         if not math.isfinite(value):
             raise ValueError(f"{raw!r} is not a finite number")
         _check_range(spec, value)
@@ -57,10 +62,19 @@ def cast_value(spec: Mapping[str, Any], raw: str) -> Any:
     return raw
 
 
+def value_problem(spec: Mapping[str, Any], raw: str) -> str | None:
+    """Why ``raw`` is not a valid value for ``spec`` (None when it is): the verdict every layer uses."""
+    try:
+        cast_value(spec, raw)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _check_range(spec: Mapping[str, Any], value: float) -> None:
     low, high = spec.get("min"), spec.get("max")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{value} is outside the allowed range {_bounds(spec)}")
+        raise ValueError(f"{value} is outside the range {_bounds(spec)}")
 
 
 def resolve(specs: Sequence[Mapping[str, Any]], given: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:

@@ -51,4 +51,4 @@ def test_integer_ranges_are_shown_as_integers() -> None:
     spec = {"name": "max_leaf_nodes", "type": "Integer", "min": 2.0, "max": 100000.0}
     with pytest.raises(HyperparameterError) as caught:
         resolve([spec], {"max_leaf_nodes": "1"})
-    assert caught.value.problems["max_leaf_nodes"] == "1 is outside the allowed range [2, 100000]"
+    assert caught.value.problems["max_leaf_nodes"] == "1 is outside the range [2, 100000]"

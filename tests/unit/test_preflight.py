@@ -198,3 +198,50 @@ def test_model_package_dry_run_with_a_local_model_path_exits_2(tmp_path: Path) -
     result = run_cli(*args, cwd=EXAMPLE_DIR, env=AWS_ENV)
     assert result.returncode == 2
     assert "--model-data" in result.stderr
+
+
+# One rule for a hyperparameter value: the container's cast, `-H` on the host, the manifest's default
+# and pre-flight of the request (defaults and the validation profile) must give the same verdict.
+INTEGER_VALUES = ["7", "+7", "2.0", "7.5", "1_000", " 7", "7\n", "", "nan", "inf", "1e3", "0x10", "7; rm -rf /"]
+CONTINUOUS_VALUES = ["0.5", ".5", "5e-1", "1", "nan", "inf", "-inf", "0_5", " 0.5", "1.5", "abc"]
+RULE_SPECS = {
+    "Integer": {"name": "max_leaf_nodes", "type": "Integer", "min": 2, "max": 100000},
+    "Continuous": {"name": "rate", "type": "Continuous", "min": 0.0, "max": 1.0},
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"), [("Integer", v) for v in INTEGER_VALUES] + [("Continuous", v) for v in CONTINUOUS_VALUES]
+)
+def test_every_layer_gives_a_hyperparameter_value_the_same_verdict(tmp_path: Path, kind: str, value: str) -> None:
+    from sm_byo.errors import UsageError
+    from sm_byo.hyperparameters import validate_hyperparameters
+    from sm_byo.manifest import HyperparameterSpec, TrainingSpec, hyperparameter_problems
+    from sm_byo.runtime.hyperparameters import HyperparameterError, resolve
+
+    spec = RULE_SPECS[kind]
+    try:
+        resolve([spec], {spec["name"]: value})
+        in_container = True
+    except HyperparameterError:
+        in_container = False
+
+    try:
+        manifest = Manifest(name="algo", training=TrainingSpec(hyperparameters=[HyperparameterSpec(**spec)]))
+        validate_hyperparameters(manifest, {spec["name"]: value})
+        on_the_host = True
+    except UsageError:
+        on_the_host = False
+
+    as_default = HyperparameterSpec(**spec, default=value)
+    in_the_manifest = not list(hyperparameter_problems(as_default, ("training", "hyperparameters", 0)))
+
+    data = variant()
+    data["training"]["hyperparameters"] = [{**spec, "tunable": False}]
+    data["training"].pop("tuning_objective", None)
+    data["validation"]["hyperparameters"] = {spec["name"]: value}
+    in_preflight = "validation.hyperparameters" not in fields(problems(unchecked(data, tmp_path)))
+
+    verdicts = {"container": in_container, "-H": on_the_host, "manifest": in_the_manifest, "pre-flight": in_preflight}
+    assert len(set(verdicts.values())) == 1, verdicts
+    assert in_container == (value in {"7", "+7", "0.5", ".5", "5e-1", "1"})  # AWS's reading of numbers
