@@ -50,21 +50,17 @@ def _unsafe_reason(member: tarfile.TarInfo, target: Path) -> str | None:
     # The member's own name is not followed when it is a link (a link replaces, not writes through).
     parent = (target / member.name).parent.resolve()
     destination = parent / name.name if member.issym() or member.islnk() else (target / member.name).resolve()
-    if not _inside(destination, target):
+    if not destination.is_relative_to(target):
         return "would be written outside the directory"
     if member.issym():
         link_target = (parent / member.linkname).resolve()
-        if PurePosixPath(member.linkname).is_absolute() or not _inside(link_target, target):
+        if PurePosixPath(member.linkname).is_absolute() or not link_target.is_relative_to(target):
             return f"is a symbolic link pointing outside the directory ({member.linkname})"
     if member.islnk():
         link_target = (target / member.linkname).resolve()
-        if PurePosixPath(member.linkname).is_absolute() or not _inside(link_target, target):
+        if PurePosixPath(member.linkname).is_absolute() or not link_target.is_relative_to(target):
             return f"is a hard link to a file outside the directory ({member.linkname})"
     return None
-
-
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or path.is_relative_to(root)
 
 
 def _refuse(archive: Path, member: tarfile.TarInfo, reason: str) -> UsageError:

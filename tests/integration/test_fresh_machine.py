@@ -18,10 +18,10 @@ import docker
 import pytest
 
 from tests.fresh_machine import SUITES, fresh_machine, readme_commands
+from tests.integration.local_helpers import free_port
 
 pytestmark = pytest.mark.docker
 DEMO_IMAGE = "decision-trees-sample:latest"  # what the demo's `smbyo build` tags
-DEMO_PORT = "18481"
 
 
 def test_the_readme_has_two_commands_a_newcomer_can_copy() -> None:
@@ -51,7 +51,7 @@ def test_readme_commands_work_as_written_on_a_fresh_debian(
     work = tmp_path / "machine"
     work.mkdir()
     try:
-        with fresh_machine(suite, work, env={"SMBYO_DEMO_PORT": DEMO_PORT}) as machine:
+        with fresh_machine(suite, work, env={"SMBYO_DEMO_PORT": str(free_port())}) as machine:
             system_python = machine.run("python3 -V").output.strip()
             assert machine.run("command -v smbyo").exit_code != 0  # nothing of smbyo's is installed yet
 
