@@ -12,13 +12,9 @@ from sm_byo.docker import DockerAdapter, connect
 from sm_byo.manifest import LoadedManifest
 from sm_byo.render import render_context
 from sm_byo.reporting import Reporter
+from sm_byo.specs.names import local_image_tag
 
 INSTRUCTION_WIDTH = 72
-
-
-def default_tag(loaded: LoadedManifest) -> str:
-    """The local image name every local command uses unless --image is given."""
-    return f"{loaded.manifest.name}:latest"
 
 
 @dataclass
@@ -65,7 +61,7 @@ def build_image(
 ) -> BuildResult:
     """Render into a temporary context and build it; the daemon is checked before any work."""
     adapter = docker or connect()
-    tag = tag or default_tag(loaded)
+    tag = tag or local_image_tag(loaded.manifest)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="smbyo-build-") as scratch:
         context = render_context(loaded, Path(scratch) / "context", base_image=base_image, ca_bundle=ca_bundle)

@@ -141,6 +141,27 @@ def wait_options(func: F) -> F:
     return func
 
 
+def dry_run_option(func: F) -> F:
+    return click.option(
+        "--dry-run",
+        is_flag=True,
+        help="Print the plan (each request's boto3 kwargs, in order) after every check; run and send nothing.",
+    )(func)
+
+
+def _given_flags() -> frozenset[str]:
+    """The options typed on the command line (not defaults), as their flags: ``--role``, ``--wait/--no-wait``."""
+    ctx = click.get_current_context()
+    given = set()
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        if ctx.get_parameter_source(param.name) is click.core.ParameterSource.COMMANDLINE:
+            flags = [opt for opt in param.opts if opt.startswith("--")] or list(param.opts)
+            given.add("/".join([flags[0], *param.secondary_opts]))
+    return frozenset(given)
+
+
 def _load(manifest_path: Path) -> Any:
     from sm_byo.manifest import load_manifest
 
@@ -311,9 +332,10 @@ def push(manifest_path: Path, tag: str | None, profile: str | None, region: str 
     help="Local: where model.tar.gz goes.",
 )
 @click.option("--input-mode", type=click.Choice(["File", "Pipe"]), help="Override every channel's input mode.")
-@click.option("--instance-type", help="Cloud: training instance type (default: the manifest's first).")
+@click.option("--instance-type", help="Instance type of the request (default: the manifest's first).")
 @click.option("--role", help="Cloud: IAM role ARN SageMaker assumes (default: validation.role).")
 @click.option("--logs/--no-logs", default=True, show_default=True, help="Cloud: stream CloudWatch logs.")
+@dry_run_option
 @image_option
 @wait_options
 @aws_options
@@ -328,40 +350,39 @@ def train(
     instance_type: str | None,
     role: str | None,
     logs: bool,
+    dry_run: bool,
     image: str | None,
     wait: bool,
     timeout: float | None,
     profile: str | None,
     region: str | None,
 ) -> None:
-    """Train: locally in Docker (--local) or as a SageMaker training job."""
+    """Train: locally in Docker (--local) or as a SageMaker training job; the same request either way."""
+    from sm_byo.options import CloudOptions, TrainCommand
+
     loaded = _load(manifest_path)
-    channels, values = _pairs(data, "--data"), _pairs(hyperparameters, "-H")
+    options = TrainCommand(
+        local=local,
+        dry_run=dry_run,
+        image=image,
+        cloud=CloudOptions(profile=profile, region=region, wait=wait, timeout=timeout, logs=logs),
+        given=_given_flags(),
+        data=_pairs(data, "--data"),
+        hyperparameters=_pairs(hyperparameters, "-H"),
+        input_mode=input_mode,
+        instance_type=instance_type,
+        role=role,
+        out=out,
+    )
     if local:
         from sm_byo.local.training import train_local
 
-        result: Any = train_local(
-            loaded, _state().ui, image=image, data=channels, hyperparameters=values, out_dir=out, input_mode=input_mode
-        )
+        result: Any = train_local(loaded, _state().ui, options)
     else:
         from sm_byo.cloud.training import train_cloud
 
-        result = train_cloud(
-            loaded,
-            _state().ui,
-            image=image,
-            data=channels,
-            hyperparameters=values,
-            instance_type=instance_type,
-            role=role,
-            input_mode=input_mode,
-            wait=wait,
-            logs=logs,
-            timeout=timeout,
-            profile=profile,
-            region=region,
-        )
-    _show(result, "Training")
+        result = train_cloud(loaded, _state().ui, options)
+    _show(result, "Training", as_json=dry_run)
 
 
 @cli.command()

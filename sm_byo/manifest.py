@@ -11,7 +11,6 @@ This module performs no network I/O and imports no boto3, docker or jinja.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,12 +19,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sm_byo.errors import ManifestError, ManifestProblem
+from sm_byo.rules import (
+    CHANNEL_NAME_PATTERN,
+    MAX_METRICS,
+    instance_type_problem,
+    metric_regex_problem,
+    name_problem,
+)
 from sm_byo.runtime.hyperparameters import value_problem
 
-# SageMaker's entity name pattern (AlgorithmName, ModelPackageName, job names, endpoint names).
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9.\-_]{1,64}$")
-INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 DEFAULT_MANIFEST = "smbyo.yaml"
 # SageMaker's real-time invocation limit; nginx and the runtime enforce it in the container.
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
@@ -347,20 +349,16 @@ def _name_problems(manifest: Manifest) -> Iterable[tuple[Loc, str]]:
         (("marketplace", "model_package_name"), manifest.marketplace.model_package_name),
     ]
     for loc, name in names:
-        if name is not None and not NAME_PATTERN.match(name):
-            yield (
-                loc,
-                (
-                    f"{name!r} is not a valid SageMaker name: 1-63 letters, digits and hyphens, "
-                    "starting and ending with a letter or digit (pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})"
-                ),
-            )
+        problem = name_problem(name) if name is not None else None
+        if problem:
+            yield loc, problem
 
 
 def _instance_type_problems(loc: Loc, values: Sequence[str]) -> Iterable[tuple[Loc, str]]:
     for index, value in enumerate(values):
-        if not INSTANCE_TYPE_PATTERN.match(value):
-            yield (*loc, index), f"{value!r} is not a SageMaker instance type (e.g. ml.m5.large)"
+        problem = instance_type_problem(value)
+        if problem:
+            yield (*loc, index), problem
 
 
 def _duplicates(names: Sequence[str]) -> list[int]:
@@ -413,18 +411,13 @@ def _default_problems(spec: HyperparameterSpec, loc: Loc) -> Iterable[tuple[Loc,
 
 def _metric_problems(training: TrainingSpec) -> Iterable[tuple[Loc, str]]:
     for index, metric in enumerate(training.metrics):
-        loc: Loc = ("training", "metrics", index, "regex")
-        try:
-            groups = re.compile(metric.regex).groups
-        except re.error as exc:
-            yield loc, f"does not compile as a regular expression: {exc}"
-            continue
-        if groups < 1:
-            yield loc, "needs a capture group around the value, e.g. 'accuracy: (\\S+)'"
+        problem = metric_regex_problem(metric.regex)
+        if problem:
+            yield ("training", "metrics", index, "regex"), problem
     for index in _duplicates([m.name for m in training.metrics]):
         yield ("training", "metrics", index, "name"), "duplicate metric name"
-    if len(training.metrics) > 40:
-        yield ("training", "metrics"), f"at most 40 metrics (got {len(training.metrics)})"
+    if len(training.metrics) > MAX_METRICS:
+        yield ("training", "metrics"), f"at most {MAX_METRICS} metrics (got {len(training.metrics)})"
     objective = training.tuning_objective
     if objective and objective.metric not in {m.name for m in training.metrics}:
         known = ", ".join(m.name for m in training.metrics) or "none defined"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,3 +74,8 @@ def parse_metrics(specs: Sequence[MetricSpec], text: str | Iterable[str]) -> Met
     """Scan a whole log (a string or lines) and return the scanner holding finals and series."""
     lines = text.splitlines() if isinstance(text, str) else text
     return MetricScanner(specs).feed_all(lines)
+
+
+def metric_specs(definitions: Sequence[Mapping[str, Any]]) -> list[MetricSpec]:
+    """A request's MetricDefinitions (``[{"Name", "Regex"}]``) as the scanner reads them."""
+    return [MetricSpec(name=str(item["Name"]), regex=str(item["Regex"])) for item in definitions]

@@ -15,24 +15,21 @@ user knows what to edit. The fix is always in the manifest or the flags: exit co
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
-from sm_byo.aws.service_model import Violation, check_request
+from sm_byo.aws.service_model import Violation, check_request, is_sagemaker_operation
 from sm_byo.errors import ManifestError, ManifestProblem
 from sm_byo.manifest import LoadedManifest, format_loc
+from sm_byo.rules import ecr_image_problem, metric_regex_problem, role_problem, s3_uri_problem
 from sm_byo.runtime.hyperparameters import value_problem
 from sm_byo.specs.request import Origin, Request, RequestPath, is_flag
 
-ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@\-/]+")
-ROLE_NAME = re.compile(r"[A-Za-z0-9_+=,.@\-]{1,64}")
-S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/[^\s]*)?")
-ECR_IMAGE = re.compile(
-    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9\-]+)\.amazonaws\.com(\.cn)?"
-    r"/(?P<repository>[a-z0-9._/\-]+)(:(?P<tag>[\w.\-]{1,128})|@sha256:[0-9a-f]{64})?"
-)
 S3_KEYS = ("S3Uri", "S3OutputPath", "ModelDataUrl")
+ROLE_KEYS = ("ValidationRole", "RoleArn", "ExecutionRoleArn")
+# A local plan names local data as file:// URIs where SageMaker takes S3 URIs, and a local image tag
+# where SageMaker needs ECR (docs/local.md, "What differs from SageMaker").
+LOCAL_DATA_PREFIX = "file://"
 IMAGE_KEYS = ("TrainingImage", "Image")
 
 
@@ -55,28 +52,16 @@ def _walk(value: Any, path: RequestPath = ()) -> Iterator[tuple[RequestPath, Any
             yield from _walk(item, (*path, index))
 
 
-def role_problem(role: str) -> str | None:
-    """Why ``role`` cannot be the IAM role SageMaker assumes (None when it is a role ARN)."""
-    if ROLE_NAME.fullmatch(role):
-        return (
-            f"{role!r} is a role name; AWS needs the role's ARN, arn:aws:iam::<account-id>:role/{role} "
-            "(`aws iam get-role --role-name NAME` prints it)"
-        )
-    if not ROLE_ARN.fullmatch(role):
-        return f"{role!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/NAME)"
-    return None
-
-
 def _role_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
+    for path, value in _walk(kwargs):
+        if path and path[-1] in ROLE_KEYS and isinstance(value, str) and (problem := role_problem(value)):
+            yield Violation(path, problem)
     spec = kwargs.get("ValidationSpecification")
-    if not isinstance(spec, dict):
-        return
-    path: RequestPath = ("ValidationSpecification", "ValidationRole")
-    role = spec.get("ValidationRole")
-    if not role:
-        yield Violation(path, "required: the ARN of the IAM role AWS assumes to run the validation jobs")
-    elif problem := role_problem(str(role)):
-        yield Violation(path, problem)
+    if isinstance(spec, dict) and not spec.get("ValidationRole"):
+        yield Violation(
+            ("ValidationSpecification", "ValidationRole"),
+            "required: the ARN of the IAM role AWS assumes to run the validation jobs",
+        )
 
 
 def _s3_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
@@ -89,25 +74,14 @@ def _s3_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
                 "no S3 location: local validation data is uploaded under validation.output, "
                 "so set validation.output to an s3://bucket/prefix you can write to (or give s3:// data URIs)",
             )
-        elif not value.startswith("s3://"):
-            yield Violation(path, f"{value!r} is not an S3 URI (s3://bucket/key)")
-        elif not S3_URI.fullmatch(value):
-            bucket = value.removeprefix("s3://").split("/", 1)[0]
-            yield Violation(
-                path,
-                f"{bucket!r} is not a valid S3 bucket name (3-63 lower-case letters, digits, '.' and '-'), "
-                "or the key holds whitespace",
-            )
+        elif problem := s3_uri_problem(value):
+            yield Violation(path, problem)
 
 
 def _image_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
     for path, value in _walk(kwargs):
-        if path and path[-1] in IMAGE_KEYS and isinstance(value, str) and not ECR_IMAGE.fullmatch(value):
-            yield Violation(
-                path,
-                f"{value!r} is not an ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>); "
-                "AWS only registers images from ECR: run `smbyo push` and pass the URI it prints with --image",
-            )
+        if path and path[-1] in IMAGE_KEYS and isinstance(value, str) and (problem := ecr_image_problem(value)):
+            yield Violation(path, problem)
 
 
 def _bound(text: Any) -> float | None:
@@ -155,17 +129,12 @@ def _hyperparameter_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
 
 
 def _metric_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
+    for owner in ("TrainingSpecification", "AlgorithmSpecification"):  # CreateAlgorithm, CreateTrainingJob
+        for index, metric in enumerate(kwargs.get(owner, {}).get("MetricDefinitions", [])):
+            if problem := metric_regex_problem(str(metric.get("Regex", ""))):
+                yield Violation((owner, "MetricDefinitions", index, "Regex"), problem)
     training = kwargs.get("TrainingSpecification", {})
     metrics = training.get("MetricDefinitions", [])
-    for index, metric in enumerate(metrics):
-        path = ("TrainingSpecification", "MetricDefinitions", index, "Regex")
-        try:
-            groups = re.compile(metric.get("Regex", "")).groups
-        except re.error as exc:
-            yield Violation(path, f"does not compile as a regular expression: {exc}")
-            continue
-        if groups < 1:
-            yield Violation(path, "needs a capture group around the value, e.g. 'accuracy: (\\S+)'")
     names = {metric.get("Name") for metric in metrics}
     for index, objective in enumerate(training.get("SupportedTuningJobObjectiveMetrics", [])):
         if objective.get("MetricName") not in names:
@@ -270,12 +239,39 @@ def rule_violations(request: Request) -> list[Violation]:
 # --- putting it together --------------------------------------------------------------------------
 
 
-def request_violations(request: Request) -> list[Violation]:
-    """Every violation of ``request``; where a rule explains a value, the generic model message is dropped."""
+def _value_at(kwargs: dict[str, Any], path: RequestPath) -> Any:
+    value: Any = kwargs
+    for part in path:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+def _allowed_locally(kwargs: dict[str, Any], violation: Violation) -> bool:
+    """What a local executor takes in place of AWS resources: file:// data and local image tags."""
+    if not violation.path:
+        return False
+    key, value = violation.path[-1], _value_at(kwargs, violation.path)
+    if key in S3_KEYS and isinstance(value, str) and value.startswith(LOCAL_DATA_PREFIX):
+        return True
+    return key in IMAGE_KEYS
+
+
+def request_violations(request: Request, *, local: bool = False) -> list[Violation]:
+    """Every violation of ``request``; where a rule explains a value, the generic model message is dropped.
+
+    Operations SageMaker does not have (a plan's uploads) have nothing to check. ``local``: the
+    request runs in local Docker, which takes file:// data and local images (nothing else differs).
+    """
+    if not is_sagemaker_operation(request.operation):
+        return []
     ours = rule_violations(request)
     explained = {violation.path for violation in ours}
     model = [v for v in check_request(request.operation, request.kwargs) if v.path not in explained]
-    return model + ours
+    found = model + ours
+    return [v for v in found if not _allowed_locally(request.kwargs, v)] if local else found
 
 
 def _request_field(path: RequestPath) -> str:
@@ -292,14 +288,14 @@ def to_problem(loaded: LoadedManifest, origin: Origin, message: str, paths: list
     return ManifestProblem(str(loaded.path), format_loc(origin), message, line)
 
 
-def preflight_problems(loaded: LoadedManifest, request: Request) -> list[ManifestProblem]:
+def preflight_problems(loaded: LoadedManifest, request: Request, *, local: bool = False) -> list[ManifestProblem]:
     """Every reason AWS would reject ``request``, each pointing at what to fix.
 
     One manifest value often lands in several request fields (the image in training and inference,
     the output prefix in both jobs): those are reported once, naming every request field.
     """
     grouped: dict[tuple[Origin, str], list[RequestPath]] = {}
-    for violation in request_violations(request):
+    for violation in request_violations(request, local=local):
         key = (request.origin_of(violation.path), violation.message)
         grouped.setdefault(key, []).append(violation.path)
     return [to_problem(loaded, origin, message, paths) for (origin, message), paths in grouped.items()]
@@ -307,9 +303,15 @@ def preflight_problems(loaded: LoadedManifest, request: Request) -> list[Manifes
 
 def ensure_acceptable(loaded: LoadedManifest, request: Request) -> None:
     """Raise :class:`RequestRejected` (exit 2) listing every problem, or return when AWS would accept it."""
-    problems = preflight_problems(loaded, request)
+    ensure_plan_acceptable(loaded, [request])
+
+
+def ensure_plan_acceptable(loaded: LoadedManifest, requests: list[Request], *, local: bool = False) -> None:
+    """Check every request of a plan before any is sent; raise :class:`RequestRejected` listing all problems."""
+    problems = [problem for request in requests for problem in preflight_problems(loaded, request, local=local)]
     if problems:
+        operations = ", ".join(dict.fromkeys(r.operation for r in requests if is_sagemaker_operation(r.operation)))
         raise RequestRejected(
             problems,
-            hint=f"Fix the manifest fields and flags named above; nothing was sent ({request.operation}).",
+            hint=f"Fix the manifest fields and flags named above; nothing was sent ({operations}).",
         )

@@ -17,16 +17,15 @@ from typing import Any
 
 from sm_byo.aws import AwsAdapter, connect
 from sm_byo.aws import marketplace as sagemaker
-from sm_byo.cloud.naming import unique_name
-from sm_byo.cloud.session import default_image as session_default_image
-from sm_byo.cloud.session import resume_flags
-from sm_byo.errors import EnvironmentProblem, JobFailed, UsageError
+from sm_byo.cloud.session import plan_account, plan_image, resume_flags
+from sm_byo.errors import JobFailed, UsageError
 from sm_byo.manifest import LoadedManifest, Manifest
 from sm_byo.polling import Backoff, PollOutcome, Watch, poll
-from sm_byo.preflight import ROLE_ARN, ensure_acceptable
+from sm_byo.preflight import ensure_acceptable
 from sm_byo.reporting import Reporter
 from sm_byo.specs.algorithm import create_algorithm_request
 from sm_byo.specs.model_package import create_model_package_request
+from sm_byo.specs.names import unique_name
 from sm_byo.specs.request import Request
 from sm_byo.specs.validation import ValidationLocations, is_s3, validation_locations
 
@@ -211,19 +210,9 @@ def default_image(loaded: LoadedManifest, aws: AwsAdapter, reporter: Reporter, *
     A real submission asks ECR (the repository must exist); ``--dry-run`` only needs the account,
     and without credentials takes it from the validation role's ARN so CI can check a manifest offline.
     """
-    if not dry_run:
-        return session_default_image(aws, loaded)
-    manifest = loaded.manifest
-    repository = manifest.ecr.repository or manifest.name
-    try:
-        account = aws.account_id
-    except EnvironmentProblem:
-        role = manifest.validation.role if manifest.validation else None
-        if not role or not ROLE_ARN.fullmatch(role):
-            raise
-        account = role.split(":")[4]
-        reporter.warn(f"no AWS credentials: assuming the image is in the validation role's account {account}")
-    return f"{account}.dkr.ecr.{aws.region}.amazonaws.com/{repository}:latest"
+    role = loaded.manifest.validation.role if loaded.manifest.validation else None
+    account = aws.account_id if not dry_run else plan_account(aws, reporter, dry_run=True, role=role)
+    return plan_image(aws, loaded, account, dry_run=dry_run)
 
 
 def _split_s3(uri: str) -> tuple[str, str]:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from sm_byo.errors import UsageError
-from sm_byo.manifest import NAME_PATTERN
 from sm_byo.render import PACKAGE_DIR, render_tree
+from sm_byo.rules import NAME_PATTERN
 
 PROJECT_TEMPLATES = PACKAGE_DIR / "templates" / "project"
 MODEL = "output/model.tar.gz"  # where `smbyo train --local` writes the model by default (--out output)

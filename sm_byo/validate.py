@@ -27,17 +27,18 @@ from typing import Any
 
 import requests
 
-from sm_byo.build import default_tag
 from sm_byo.docker import DockerAdapter, connect
 from sm_byo.errors import ChecksFailed, SmByoError, UsageError
 from sm_byo.local.archive import model_directory
 from sm_byo.local.containers import LogPump, container_name, running
 from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
-from sm_byo.local.training import train_local
+from sm_byo.local.training import local_training_plan, run_training_job
 from sm_byo.local.transform import list_inputs, transform_local
 from sm_byo.manifest import MAX_PAYLOAD_BYTES, LoadedManifest, ValidationSpec
 from sm_byo.metrics import MetricScanner
+from sm_byo.options import TrainCommand
 from sm_byo.reporting import Reporter
+from sm_byo.specs.names import local_image_tag
 from sm_byo.specs.validation import validation_channel
 
 PING_WITHIN_SECONDS = 2.0
@@ -368,16 +369,16 @@ def _train(
     tee = LogTee(reporter, "train")
     model: Path | None = None
     try:
-        result = train_local(
-            loaded, tee, image=image, data=data, hyperparameters=values, out_dir=scratch / "train", docker=adapter
-        )
+        options = TrainCommand(local=True, image=image, data=data, hyperparameters=values, out=scratch / "train")
+        plan = local_training_plan(loaded, options)
+        result = run_training_job(plan.request("CreateTrainingJob").kwargs, tee, docker=adapter)
     except UsageError:
         raise
     except SmByoError as exc:
         report.add("training job", FAIL, exc.message.splitlines()[0], reporter)
     else:
-        model = result.model_path
-        report.add("training job", PASS, f"{result.job_name} Completed in {result.seconds:.1f} s", reporter)
+        model = Path(str(result.model_artifacts))
+        report.add("training job", PASS, f"{result.job_name} Completed in {result.elapsed_seconds:.1f} s", reporter)
     _metric_checks(loaded, tee.lines, report, reporter)
     return model
 
@@ -392,7 +393,7 @@ def validate_local(
     """Run the validation profile locally and check what AWS's validation checks; ChecksFailed if any fails."""
     validation = _profile(loaded)
     adapter = docker or connect()
-    image = image or default_tag(loaded)
+    image = image or local_image_tag(loaded.manifest)
     adapter.inspect_image(image)
     report = ValidationReport(image=image)
     started = time.monotonic()

@@ -122,6 +122,11 @@ def _constraint_violations(value: Any, shape: Shape, path: RequestPath) -> Itera
         yield from _scalar_violations(value, shape, path)
 
 
+def is_sagemaker_operation(operation: str) -> bool:
+    """True for an operation of SageMaker's API (``CreateTrainingJob``), False for e.g. a plan's upload."""
+    return operation in _service_model().operation_names
+
+
 def check_request(operation: str, params: Mapping[str, Any]) -> list[Violation]:
     """Every reason botocore or AWS would reject ``params`` for ``operation`` (e.g. ``CreateAlgorithm``)."""
     shape = _service_model().operation_model(operation).input_shape

@@ -11,13 +11,14 @@ from typing import Any
 
 from sm_byo.aws import AwsAdapter
 from sm_byo.aws.errors import AwsNotFound
-from sm_byo.cloud.naming import unique_name
 from sm_byo.cloud.session import default_image, default_role, open_aws, resume_flags
 from sm_byo.cloud.waiting import PollSettings, follow
 from sm_byo.errors import UsageError
-from sm_byo.manifest import NAME_PATTERN, LoadedManifest
+from sm_byo.manifest import LoadedManifest
 from sm_byo.reporting import Reporter
+from sm_byo.rules import NAME_PATTERN
 from sm_byo.specs.hosting import endpoint_config_request, endpoint_request, invoke_request
+from sm_byo.specs.names import unique_name
 from sm_byo.specs.transform import model_request
 
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
-from sm_byo.build import default_tag
-from sm_byo.cloud.session import open_aws, repository_name
+from sm_byo.cloud.session import open_aws
 from sm_byo.docker import DockerAdapter
 from sm_byo.manifest import LoadedManifest
 from sm_byo.reporting import Reporter
+from sm_byo.specs.names import local_image_tag, repository_name
 
 
 @dataclass
@@ -46,7 +46,7 @@ def split_tag(reference: str) -> tuple[str, str]:
 
 
 def ensure_repository(aws: AwsAdapter, loaded: LoadedManifest, reporter: Reporter) -> tuple[dict[str, Any], bool]:
-    name = repository_name(loaded)
+    name = repository_name(loaded.manifest)
     existing = aws.describe_repository(name)
     if existing is not None:
         return existing, False
@@ -68,7 +68,7 @@ def push_image(
     """Tag ``<name>:latest`` (or ``tag``) as ``<registry>/<repo>:<tag>`` and push it with layer progress."""
     from sm_byo.docker import connect as connect_docker
 
-    source = tag or default_tag(loaded)
+    source = tag or local_image_tag(loaded.manifest)
     engine = docker or connect_docker()
     engine.inspect_image(source)
     adapter = open_aws(profile, region, aws)
@@ -82,7 +82,7 @@ def push_image(
     return PushResult(
         image_uri=f"{target}:{image_tag}",
         digest=digest,
-        repository=str(repository.get("repositoryName", repository_name(loaded))),
+        repository=str(repository.get("repositoryName", repository_name(loaded.manifest))),
         source=source,
         created_repository=created,
     )

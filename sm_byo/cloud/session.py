@@ -8,10 +8,11 @@ URI with tag ``latest``) and the role named in the manifest's ``validation.role`
 from __future__ import annotations
 
 from sm_byo.aws import AwsAdapter, connect
-from sm_byo.errors import UsageError
+from sm_byo.errors import EnvironmentProblem, UsageError
 from sm_byo.manifest import LoadedManifest
-from sm_byo.preflight import role_problem
 from sm_byo.reporting import Reporter
+from sm_byo.rules import role_account, role_problem
+from sm_byo.specs.names import repository_name
 
 
 def open_aws(profile: str | None, region: str | None, aws: AwsAdapter | None = None) -> AwsAdapter:
@@ -28,13 +29,9 @@ def resume_flags(profile: str | None, region: str | None) -> str:
     return flags
 
 
-def repository_name(loaded: LoadedManifest) -> str:
-    return loaded.manifest.ecr.repository or loaded.manifest.name
-
-
 def default_image(aws: AwsAdapter, loaded: LoadedManifest) -> str:
     """``<repositoryUri>:latest`` of the manifest's ECR repository (what `smbyo push` pushed)."""
-    name = repository_name(loaded)
+    name = repository_name(loaded.manifest)
     repository = aws.describe_repository(name)
     if repository is None:
         raise UsageError(
@@ -58,13 +55,45 @@ def default_role(loaded: LoadedManifest, role: str | None) -> str:
     return chosen
 
 
+def bucket_name(region: str, account: str) -> str:
+    """``sagemaker-<region>-<account>``: the SageMaker SDK's default bucket, smbyo's too."""
+    return f"sagemaker-{region}-{account}"
+
+
 def default_bucket(aws: AwsAdapter, reporter: Reporter) -> str:
     """``sagemaker-<region>-<account>``, created when missing (as the SageMaker SDK does)."""
-    bucket = f"sagemaker-{aws.region}-{aws.account_id}"
+    bucket = bucket_name(aws.region, aws.account_id)
+    ensure_bucket(aws, bucket, reporter)
+    return bucket
+
+
+def ensure_bucket(aws: AwsAdapter, bucket: str, reporter: Reporter) -> None:
     if not aws.bucket_exists(bucket):
         reporter.step(f"Creating the S3 bucket {bucket}")
         aws.create_bucket(bucket)
-    return bucket
+
+
+def plan_account(aws: AwsAdapter, reporter: Reporter, *, dry_run: bool, role: str | None) -> str:
+    """The AWS account a plan's default bucket and image live in.
+
+    A real run asks STS; ``--dry-run`` falls back to the role ARN's account when there are no
+    credentials, so CI can check a plan offline (and says so).
+    """
+    try:
+        return aws.account_id
+    except EnvironmentProblem:
+        account = role_account(role) if role and dry_run else None
+        if account is None:
+            raise
+        reporter.warn(f"no AWS credentials: assuming the account of the role, {account}")
+        return account
+
+
+def plan_image(aws: AwsAdapter, loaded: LoadedManifest, account: str, *, dry_run: bool) -> str:
+    """The ECR URI `smbyo push` pushed to; a real run checks the repository exists, a dry run does not."""
+    if not dry_run:
+        return default_image(aws, loaded)
+    return f"{account}.dkr.ecr.{aws.region}.amazonaws.com/{repository_name(loaded.manifest)}:latest"
 
 
 def parse_s3_uri(uri: str, flag: str) -> tuple[str, str]:

@@ -1,129 +1,175 @@
-"""``smbyo train`` on SageMaker: upload the data, CreateTrainingJob, follow it to the end.
+"""``smbyo train`` on SageMaker: the plan (uploads, then CreateTrainingJob), checked, then sent and followed.
 
-Hyperparameters and channels are checked against the manifest before anything is uploaded or
-submitted, so a typo costs nothing. Metrics come from the job's log with the manifest's regexes,
-the same parser the local runner uses.
+The request is the one ``train --local`` runs too (``sm_byo.specs.training``); here its data sources
+are S3 prefixes, local data being uploaded first (unchanged files are skipped). Hyperparameters,
+channels and every request field are checked before anything is uploaded or submitted, so a typo
+costs nothing; ``--dry-run`` prints the plan and sends nothing. Metrics come from the job's log with
+the request's MetricDefinitions, the same parser the local executor uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
-from sm_byo.cloud.naming import unique_name
-from sm_byo.cloud.session import default_bucket, default_image, default_role, open_aws, resume_flags
-from sm_byo.cloud.upload import upload_path
+from sm_byo.cloud.session import (
+    bucket_name,
+    default_role,
+    ensure_bucket,
+    open_aws,
+    plan_account,
+    plan_image,
+)
+from sm_byo.cloud.upload import PlannedUpload, plan_upload, run_upload
 from sm_byo.cloud.waiting import PollSettings, follow
 from sm_byo.hyperparameters import validate_hyperparameters
 from sm_byo.manifest import LoadedManifest
-from sm_byo.metrics import parse_metrics
+from sm_byo.metrics import metric_specs, parse_metrics
+from sm_byo.options import TrainCommand
+from sm_byo.plan import Plan, upload_step
 from sm_byo.reporting import Reporter
+from sm_byo.results import TrainingResult
+from sm_byo.specs.names import unique_name
 from sm_byo.specs.training import TrainingOptions, check_channels, training_job_request, training_spec
 
 
-@dataclass
-class CloudTrainingResult:
-    job_name: str
-    job_arn: str
-    status: str
-    image: str
-    model_artifacts: str | None
-    hyperparameters: dict[str, str]
-    channels: dict[str, str]
-    metrics: dict[str, float] = field(default_factory=dict)
-    elapsed_seconds: float | None = None
+@dataclass(frozen=True)
+class CloudTrainingPlan:
+    """The plan, plus what executing it needs and the printed plan does not show (the files to send)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    plan: Plan
+    bucket: str
+    uploads: tuple[PlannedUpload, ...]
 
 
-def stage_channels(
-    aws: AwsAdapter, loaded: LoadedManifest, data: Mapping[str, str], reporter: Reporter
-) -> dict[str, str]:
-    """Channel -> S3 URI: s3:// URIs as given, local paths uploaded (unchanged files skipped)."""
-    staged: dict[str, str] = {}
-    bucket: str | None = None
+def _stage(loaded: LoadedManifest, data: Mapping[str, str], bucket: str) -> tuple[dict[str, str], list[PlannedUpload]]:
+    """Channel -> S3 URI: s3:// URIs as given, local paths planned for upload under the bucket."""
+    uris: dict[str, str] = {}
+    uploads: list[PlannedUpload] = []
     for channel, location in sorted(data.items()):
         if location.startswith("s3://"):
-            staged[channel] = location
+            uris[channel] = location
             continue
-        bucket = bucket or default_bucket(aws, reporter)
-        path = Path(location) if Path(location).is_absolute() else Path.cwd() / location
-        reporter.step(f"Uploading channel {channel} from {location}")
-        outcome = upload_path(aws, path, bucket, f"smbyo/{loaded.manifest.name}/input/{channel}", reporter, "--data")
-        reporter.detail(f"{channel}: {outcome.uploaded} uploaded, {outcome.skipped} unchanged -> {outcome.uri}")
-        staged[channel] = outcome.uri
-    return staged
+        path = Path(location).expanduser().absolute()
+        planned = plan_upload(path, bucket, f"smbyo/{loaded.manifest.name}/input/{channel}", f"--data {channel}")
+        uploads.append(planned)
+        uris[channel] = planned.uri
+    return uris, uploads
+
+
+def cloud_training_plan(
+    loaded: LoadedManifest, options: TrainCommand, aws: AwsAdapter, reporter: Reporter
+) -> CloudTrainingPlan:
+    manifest = loaded.manifest
+    check_channels(training_spec(manifest), options.data)
+    values = validate_hyperparameters(manifest, options.hyperparameters)
+    role = default_role(loaded, options.role)
+    account = plan_account(aws, reporter, dry_run=options.dry_run, role=role)
+    image = options.image or plan_image(aws, loaded, account, dry_run=options.dry_run)
+    bucket = bucket_name(aws.region, account)
+    channels, uploads = _stage(loaded, options.data, bucket)
+    request = training_job_request(
+        manifest,
+        TrainingOptions(
+            job_name=unique_name(manifest.name),
+            image=image,
+            role=role,
+            output_path=f"s3://{bucket}/smbyo/{manifest.name}/training-output",
+            channels=channels,
+            hyperparameters=values,
+            instance_type=options.instance_type,
+            input_mode=options.input_mode,
+            flags={"image": "--image", "output": "--data", **({"role": "--role"} if options.role else {})},
+        ),
+    )
+    steps = [upload_step(str(item.source), item.uri, "--data") for item in uploads]
+    plan = Plan("sagemaker", (*steps, request)).check(loaded)
+    return CloudTrainingPlan(plan, bucket, tuple(uploads))
 
 
 def train_cloud(
     loaded: LoadedManifest,
     reporter: Reporter,
+    options: TrainCommand,
     *,
-    image: str | None = None,
-    data: Mapping[str, str],
-    hyperparameters: Mapping[str, str] | None = None,
-    instance_type: str | None = None,
-    role: str | None = None,
-    input_mode: str | None = None,
-    wait: bool = True,
-    logs: bool = True,
-    timeout: float | None = None,
-    profile: str | None = None,
-    region: str | None = None,
     aws: AwsAdapter | None = None,
     settings: PollSettings | None = None,
-) -> CloudTrainingResult:
+) -> TrainingResult | Plan:
     """Submit a training job (and, with ``wait``, follow it: exit 1 with the FailureReason if it fails)."""
-    manifest = loaded.manifest
-    spec = training_spec(manifest)
-    check_channels(spec, data)
-    values = validate_hyperparameters(manifest, hyperparameters or {})
-    chosen_role = default_role(loaded, role)
-    adapter = open_aws(profile, region, aws)
-    chosen_image = image or default_image(adapter, loaded)
-    channels = stage_channels(adapter, loaded, data, reporter)
-    bucket = default_bucket(adapter, reporter)
-    job_name = unique_name(manifest.name)
-    request = training_job_request(
-        manifest,
-        TrainingOptions(
-            job_name=job_name,
-            image=chosen_image,
-            role=chosen_role,
-            output_path=f"s3://{bucket}/smbyo/{manifest.name}/training-output",
-            channels=channels,
-            hyperparameters=values,
-            instance_type=instance_type,
-            input_mode=input_mode,
-        ),
+    options.refuse_other_mode()
+    adapter = open_aws(options.cloud.profile, options.cloud.region, aws)
+    planned = cloud_training_plan(loaded, options, adapter, reporter)
+    if options.dry_run:
+        return planned.plan
+    request = planned.plan.request("CreateTrainingJob").kwargs
+    ensure_bucket(adapter, planned.bucket, reporter)
+    for upload in planned.uploads:
+        reporter.step(f"Uploading {upload.source}")
+        outcome = run_upload(adapter, upload, reporter)
+        reporter.detail(f"{outcome.uploaded} uploaded, {outcome.skipped} unchanged -> {outcome.uri}")
+    return run_cloud_training_job(adapter, request, reporter, options, settings)
+
+
+def run_cloud_training_job(
+    aws: AwsAdapter,
+    request: Mapping[str, Any],
+    reporter: Reporter,
+    options: TrainCommand,
+    settings: PollSettings | None = None,
+) -> TrainingResult:
+    """The SageMaker executor for one CreateTrainingJob request: send it, follow it to the end."""
+    job_name = str(request["TrainingJobName"])
+    image = str(request["AlgorithmSpecification"]["TrainingImage"])
+    reporter.step(f"Creating training job {job_name} ({request['ResourceConfig']['InstanceType']}, {image})")
+    arn = str(aws.create_training_job(dict(request)).get("TrainingJobArn", ""))
+    result = TrainingResult(
+        job_name=job_name,
+        where="sagemaker",
+        status="InProgress",
+        image=image,
+        hyperparameters=dict(request.get("HyperParameters", {})),
+        channels={c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]},
+        job_arn=arn,
     )
-    reporter.step(f"Creating training job {job_name} ({request['ResourceConfig']['InstanceType']}, {chosen_image})")
-    arn = str(adapter.create_training_job(request).get("TrainingJobArn", ""))
-    result = CloudTrainingResult(job_name, arn, "InProgress", chosen_image, None, values, channels)
-    if not wait:
-        reporter.detail(f"not waiting; resume with `smbyo wait training-job {job_name}{resume_flags(profile, region)}`")
+    cloud = options.cloud
+    if not cloud.wait:
+        reporter.detail(f"not waiting; resume with `smbyo wait training-job {job_name}{cloud.resume_flags}`")
         return result
     followed = follow(
-        adapter,
+        aws,
         "training-job",
         job_name,
         reporter,
-        logs=logs,
-        timeout=timeout,
-        flags=resume_flags(profile, region),
+        logs=cloud.logs,
+        timeout=cloud.timeout,
+        flags=cloud.resume_flags,
         settings=settings,
     )
-    metrics = parse_metrics(spec.metrics, followed.log_lines).finals() or _final_metrics(followed.outcome.description)
+    definitions = request["AlgorithmSpecification"].get("MetricDefinitions", [])
+    scanner = parse_metrics(metric_specs(definitions), followed.log_lines)
+    metrics = scanner.finals() or _final_metrics(followed.outcome.description)
     followed.outcome.raise_if_failed()
+    description = followed.outcome.description
     result.status = followed.outcome.status
-    result.model_artifacts = followed.outcome.description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+    result.model_artifacts = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+    result.output_artifacts = _output_archive(aws, description, job_name)
     result.metrics = metrics
-    result.elapsed_seconds = round(followed.outcome.elapsed_seconds, 1)
+    result.metric_series = scanner.all_series()
+    result.elapsed_seconds = followed.outcome.elapsed_seconds
     return result
+
+
+def _output_archive(aws: AwsAdapter, description: Mapping[str, Any], job_name: str) -> str | None:
+    """``<S3OutputPath>/<job>/output/output.tar.gz`` when the job wrote /opt/ml/output/data (else None)."""
+    output = str(description.get("OutputDataConfig", {}).get("S3OutputPath", ""))
+    if not output.startswith("s3://"):
+        return None
+    bucket, _, prefix = output.removeprefix("s3://").partition("/")
+    key = f"{prefix.strip('/')}/{job_name}/output/output.tar.gz".lstrip("/")
+    return f"s3://{bucket}/{key}" if aws.head_object(bucket, key) is not None else None
 
 
 def _final_metrics(description: Mapping[str, Any]) -> dict[str, float]:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
-from sm_byo.cloud.naming import unique_name
 from sm_byo.cloud.session import (
     default_bucket,
     default_image,
@@ -21,6 +20,7 @@ from sm_byo.cloud.upload import upload_path
 from sm_byo.cloud.waiting import PollSettings, follow
 from sm_byo.manifest import LoadedManifest
 from sm_byo.reporting import Reporter
+from sm_byo.specs.names import unique_name
 from sm_byo.specs.transform import TransformOptions, model_request, transform_job_request
 
 

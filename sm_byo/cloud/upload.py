@@ -67,14 +67,31 @@ def _unchanged(head: dict[str, Any] | None, item: LocalFile) -> bool:
     return etag == item.md5 or head.get("Metadata", {}).get("smbyo-md5") == item.md5
 
 
-def upload_path(
-    aws: AwsAdapter, source: Path, bucket: str, base_key: str, reporter: Reporter, flag: str
-) -> UploadOutcome:
-    """Upload a file or directory to ``s3://bucket/<base_key>/<digest>/``; returns that prefix URI."""
+@dataclass(frozen=True)
+class PlannedUpload:
+    """A local file or directory and the S3 prefix it will have (named after its content)."""
+
+    source: Path
+    bucket: str
+    prefix: str
+    files: tuple[LocalFile, ...]
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}/"
+
+
+def plan_upload(source: Path, bucket: str, base_key: str, flag: str) -> PlannedUpload:
+    """Where ``source`` goes: ``s3://bucket/<base_key>/<digest>/`` (reads the files; sends nothing)."""
     files = local_files(source, flag)
-    prefix = f"{base_key.strip('/')}/{content_digest(files)}"
-    outcome = UploadOutcome(uri=f"s3://{bucket}/{prefix}/")
-    for item in files:
+    return PlannedUpload(source, bucket, f"{base_key.strip('/')}/{content_digest(files)}", tuple(files))
+
+
+def run_upload(aws: AwsAdapter, planned: PlannedUpload, reporter: Reporter) -> UploadOutcome:
+    """Send the planned files that S3 does not already hold (same size and MD5)."""
+    bucket, prefix = planned.bucket, planned.prefix
+    outcome = UploadOutcome(uri=planned.uri)
+    for item in planned.files:
         key = f"{prefix}/{item.relative}"
         if _unchanged(aws.head_object(bucket, key), item):
             outcome.skipped += 1
@@ -90,3 +107,10 @@ def upload_path(
         aws.upload_file(item.path, bucket, key, metadata={"smbyo-md5": item.md5}, on_bytes=on_bytes)
         outcome.uploaded += 1
     return outcome
+
+
+def upload_path(
+    aws: AwsAdapter, source: Path, bucket: str, base_key: str, reporter: Reporter, flag: str
+) -> UploadOutcome:
+    """Upload a file or directory to ``s3://bucket/<base_key>/<digest>/``; returns that prefix URI."""
+    return run_upload(aws, plan_upload(source, bucket, base_key, flag), reporter)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sm_byo.build import default_tag
 from sm_byo.docker import ContainerHandle, DockerAdapter, connect
 from sm_byo.errors import SmByoError, WorkFailed
 from sm_byo.local.archive import model_directory
@@ -25,6 +24,7 @@ from sm_byo.local.containers import LogPump, container_name
 from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
 from sm_byo.manifest import LoadedManifest
 from sm_byo.reporting import Reporter
+from sm_byo.specs.names import local_image_tag
 
 STOP_TIMEOUT_SECONDS = 30
 
@@ -118,7 +118,7 @@ def serve_local(
 ) -> ServeResult:
     """Serve ``model`` on 127.0.0.1:``port`` until Ctrl-C, the container exits, or the model fails to load."""
     adapter = docker or connect()
-    image = image or default_tag(loaded)
+    image = image or local_image_tag(loaded.manifest)
     adapter.inspect_image(image)
     url = f"http://127.0.0.1:{port}"
     name = container_name("serve")

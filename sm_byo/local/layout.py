@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import gzip
 import json
 import os
 import threading
@@ -17,37 +18,33 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from urllib.parse import unquote
 
 from sm_byo.errors import UsageError
-from sm_byo.manifest import ChannelSpec, LoadedManifest
 from sm_byo.runtime.paths import MlPaths
 
 CONTAINER_ROOT = "/opt/ml"
 CURRENT_HOST = "algo-1"
 PIPE_CHUNK = 1024 * 1024
 PIPE_OPEN_POLL_SECONDS = 0.02
+FILE_URI = "file://"
 
 
 @dataclass(frozen=True)
 class ChannelInput:
-    """One channel of a local training job: where its data is and how it is delivered."""
+    """One channel of a local training job, read from the request's InputDataConfig entry."""
 
     name: str
     path: Path
     content_type: str
     input_mode: str
     compression: str
+    distribution: str = "FullyReplicated"
 
     def files(self) -> list[Path]:
-        """The channel's data files in the order the runtime reads them (sorted, hidden ones skipped)."""
-        if self.path.is_file():
-            return [self.path]
-        return sorted(
-            p
-            for p in self.path.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.path).parts)
-        )
+        """The channel's data files, sorted: every file under the path, as under an S3 prefix."""
+        return data_files(self.path)
 
     def links_leaving(self) -> list[Path]:
         """Symbolic links under a File-mode directory that point outside it: they dangle in the container."""
@@ -60,71 +57,74 @@ class ChannelInput:
         ]
 
     def data_config(self) -> dict[str, str]:
+        """This channel's entry of inputdataconfig.json, as SageMaker writes it from the request."""
         return {
             "ContentType": self.content_type,
             "TrainingInputMode": self.input_mode,
-            "S3DistributionType": "FullyReplicated",
+            "S3DistributionType": self.distribution,
             "RecordWrapperType": "None",
             "CompressionType": self.compression,
         }
 
 
-def _channel_mode(spec: ChannelSpec, override: str | None) -> str:
-    mode = override or spec.input_modes[0]
-    if mode not in spec.input_modes:
+def data_files(path: Path) -> list[Path]:
+    """Every file under ``path`` (or ``path`` itself), sorted by path: what an S3 prefix would hold.
+
+    Hidden files are data too: SageMaker hands over every object under the prefix and smbyo uploads
+    them all, so local runs see them as well (:func:`hidden_files` lets commands warn about them).
+    """
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file())
+
+
+def hidden_files(path: Path) -> list[Path]:
+    """Files under ``path`` with a hidden part (``.DS_Store``, ``.ipynb_checkpoints/...``)."""
+    if not path.is_dir():
+        return []
+    return [p for p in data_files(path) if any(part.startswith(".") for part in p.relative_to(path).parts)]
+
+
+def local_path(uri: str, field: str) -> Path:
+    """The local path of a local plan's ``file://`` URI (a request names local data this way)."""
+    if not uri.startswith(FILE_URI):
         raise UsageError(
-            f"--input-mode {mode}: channel {spec.name!r} supports only {', '.join(spec.input_modes)}",
-            hint=f"Add {mode} to training.channels[].input_modes of {spec.name!r} in smbyo.yaml, or drop --input-mode.",
+            f"{field} {uri!r}: a local job reads local data, named as a file:// URI",
+            hint="Give a local file or directory (smbyo names it file://...), or drop --local to use SageMaker.",
         )
-    return "File" if mode == "FastFile" else mode
-
-
-def _compression(spec: ChannelSpec, path: Path) -> str:
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    gzipped = bool(files) and all(p.name.endswith(".gz") for p in files)
-    return "Gzip" if gzipped and "Gzip" in spec.compression_types else "None"
-
-
-def resolve_channels(loaded: LoadedManifest, data: Mapping[str, str], input_mode: str | None) -> list[ChannelInput]:
-    """``--data CHANNEL=PATH`` pairs checked against the manifest's channels (names, required, paths)."""
-    training = loaded.manifest.training
-    specs = {spec.name: spec for spec in (training.channels if training else [])}
-    unknown = sorted(set(data) - set(specs))
-    if unknown:
+    path = Path(unquote(uri.removeprefix(FILE_URI)))
+    if not path.is_absolute() or not path.exists():
         raise UsageError(
-            f"--data {unknown[0]}=...: the manifest has no channel {unknown[0]!r} "
-            f"(channels: {', '.join(specs) or 'none'})",
-            hint="Use a channel name from training.channels in smbyo.yaml.",
+            f"{field} {uri!r}: no such file or directory",
+            hint="Point the channel at an existing local file or directory of training data.",
         )
-    missing = [name for name, spec in specs.items() if spec.required and name not in data]
-    if missing:
-        example = " ".join(f"--data {name}=PATH" for name in missing)
-        raise UsageError(
-            f"required channel(s) without data: {', '.join(missing)}",
-            hint=f"Give each required channel a local file or directory, e.g. `smbyo train --local {example}`.",
-        )
+    return path
+
+
+def file_uri(path: Path) -> str:
+    """``file://`` URI of an absolute local path (how a local plan names local data)."""
+    return path.resolve().as_uri()
+
+
+def channels_from_request(request: Mapping[str, Any]) -> list[ChannelInput]:
+    """The channels of a CreateTrainingJob request whose data sources are file:// URIs.
+
+    Input mode: the channel's own, else the job's TrainingInputMode; FastFile runs as File (both
+    present the data as files under /opt/ml/input/data/<channel>).
+    """
+    default_mode = str(request.get("AlgorithmSpecification", {}).get("TrainingInputMode", "File"))
     channels = []
-    for name, raw in data.items():
-        if raw.startswith("s3://"):
-            raise UsageError(
-                f"--data {name}={raw}: a local training job reads local files, not S3",
-                hint="Download the data first (`aws s3 sync URI DIR`) and pass the directory, or drop --local "
-                "to train on SageMaker.",
-            )
-        path = Path(raw).expanduser()
-        if not path.exists():
-            raise UsageError(
-                f"--data {name}={raw}: no such file or directory",
-                hint="Point the channel at an existing local file or directory of training data.",
-            )
-        spec = specs[name]
+    for index, entry in enumerate(request.get("InputDataConfig", [])):
+        source = entry["DataSource"]["S3DataSource"]
+        mode = str(entry.get("InputMode") or default_mode)
         channels.append(
             ChannelInput(
-                name=name,
-                path=path.resolve(),
-                content_type=spec.content_types[0],
-                input_mode=_channel_mode(spec, input_mode),
-                compression=_compression(spec, path),
+                name=str(entry["ChannelName"]),
+                path=local_path(str(source["S3Uri"]), f"InputDataConfig[{index}].DataSource.S3DataSource.S3Uri"),
+                content_type=str(entry.get("ContentType", "")),
+                input_mode="File" if mode == "FastFile" else mode,
+                compression=str(entry.get("CompressionType", "None")),
+                distribution=str(source.get("S3DataDistributionType", "FullyReplicated")),
             )
         )
     return channels
@@ -169,6 +169,12 @@ class PipeFeeder:
             return fd
         return None
 
+    def _open_source(self, path: Path) -> IO[bytes]:
+        """A Gzip Pipe channel is decompressed as it streams, as SageMaker does."""
+        if self.channel.compression == "Gzip":
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return path.open("rb")
+
     def _run(self) -> None:
         epoch = 0
         try:
@@ -178,14 +184,14 @@ class PipeFeeder:
                     return
                 with os.fdopen(fd, "wb", buffering=0) as pipe:
                     for path in self.channel.files():
-                        with path.open("rb") as source:
+                        with self._open_source(path) as source:
                             while chunk := source.read(PIPE_CHUNK):
                                 pipe.write(chunk)
                     self.fifo(epoch + 1)  # exists before the reader sees EOF and asks for the next epoch
                 self.epochs_fed = epoch = epoch + 1
         except BrokenPipeError:
             return  # the reader stopped early: its choice, as on SageMaker
-        except OSError as exc:
+        except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
             self.error = f"feeding Pipe channel {self.channel.name!r} failed: {exc}"
 
     def stop(self) -> None:
@@ -205,13 +211,32 @@ class MlTree(MlPaths):
         os.chmod(root, 0o755)
         return cls(root)
 
-    def write_config(self, hyperparameters: Mapping[str, str], channels: list[ChannelInput]) -> None:
+    def write_config(
+        self, hyperparameters: Mapping[str, str], channels: list[ChannelInput], instance_type: str
+    ) -> None:
+        """The three files SageMaker writes under /opt/ml/input/config, from the request's values.
+
+        https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-training-algo-running-container.html
+        """
         config = self.config_dir
         _write_json(config / "hyperparameters.json", {name: str(value) for name, value in hyperparameters.items()})
         _write_json(config / "inputdataconfig.json", {c.name: c.data_config() for c in channels})
         _write_json(
             config / "resourceconfig.json",
-            {"current_host": CURRENT_HOST, "hosts": [CURRENT_HOST], "network_interface_name": "eth0"},
+            {
+                "current_host": CURRENT_HOST,
+                "current_instance_type": instance_type,
+                "current_group_name": "homogeneousCluster",
+                "hosts": [CURRENT_HOST],
+                "instance_groups": [
+                    {
+                        "instance_group_name": "homogeneousCluster",
+                        "instance_type": instance_type,
+                        "hosts": [CURRENT_HOST],
+                    }
+                ],
+                "network_interface_name": "eth0",
+            },
         )
 
     def volumes(self, channels: list[ChannelInput]) -> dict[str, dict[str, str]]:

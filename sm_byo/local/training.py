@@ -1,8 +1,11 @@
-"""``smbyo train --local``: one SageMaker training job, run by the local Docker Engine.
+"""``smbyo train --local``: the CreateTrainingJob request SageMaker would get, run by local Docker.
 
-Order matters for the user's time: hyperparameters and channels are checked before Docker is even
-contacted (exit 2 with what to fix), then the /opt/ml tree is prepared, ``IMAGE train`` runs with logs
-streamed live and metrics scanned from them, and model/ and output/data/ are packed like SageMaker's
+:func:`train_local` builds the same request as the cloud command (``sm_byo.specs.training``), with
+the data named as ``file://`` URIs, checks it (pre-flight, exit 2 with what to fix) before Docker is
+contacted, and hands it to :func:`run_training_job`, the local executor. The executor reads nothing
+but the request: channels, input modes, compression, hyperparameters, instance type, environment and
+stopping condition. It prepares the /opt/ml tree, runs ``IMAGE train`` with logs streamed live and
+metrics scanned with the request's MetricDefinitions, and packs model/ and output/data/ as SageMaker's
 model.tar.gz and output.tar.gz. A failed job raises :class:`JobFailed` with the container's
 /opt/ml/output/failure text as the failure reason.
 """
@@ -11,59 +14,59 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
-from sm_byo.build import default_tag
-from sm_byo.docker import DockerAdapter, connect
+from sm_byo.docker import ContainerHandle, DockerAdapter, connect
 from sm_byo.errors import JobFailed, UsageError
 from sm_byo.hyperparameters import validate_hyperparameters
 from sm_byo.local.archive import pack_directory
-from sm_byo.local.containers import LogPump, container_name, job_name, running
-from sm_byo.local.layout import ChannelInput, MlTree, PipeFeeder, resolve_channels
-from sm_byo.manifest import LoadedManifest
-from sm_byo.metrics import MetricScanner
+from sm_byo.local.containers import LogPump, container_name, running
+from sm_byo.local.layout import (
+    FILE_URI,
+    ChannelInput,
+    MlTree,
+    PipeFeeder,
+    channels_from_request,
+    file_uri,
+    hidden_files,
+)
+from sm_byo.manifest import LoadedManifest, MetricSpec
+from sm_byo.metrics import MetricScanner, metric_specs
+from sm_byo.options import TrainCommand
+from sm_byo.plan import Plan
 from sm_byo.reporting import Reporter
+from sm_byo.results import TrainingResult
+from sm_byo.specs.names import local_image_tag, unique_name
+from sm_byo.specs.training import LOCAL_ROLE, TrainingOptions, training_job_request
 
 FAILURE_REASON_LIMIT = 1024
+# SageMaker stops a job at MaxRuntimeInSeconds with SIGTERM and 120 s to finish
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StoppingCondition.html).
+STOP_GRACE_SECONDS = 120
 
 
-@dataclass
-class LocalTrainingResult:
-    job_name: str
-    status: str
-    image: str
-    model_path: Path
-    output_path: Path | None
-    hyperparameters: dict[str, str]
-    metrics: dict[str, float]
-    metric_series: dict[str, list[float]] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "job_name": self.job_name,
-            "status": self.status,
-            "image": self.image,
-            "model": str(self.model_path),
-            "output": str(self.output_path) if self.output_path else None,
-            "hyperparameters": self.hyperparameters,
-            "metrics": self.metrics,
-            "metric_series": self.metric_series,
-            "seconds": round(self.seconds, 2),
-        }
+# --- the plan -------------------------------------------------------------------------------------
 
 
-def _job_environment(name: str) -> dict[str, str]:
-    return {
-        "TRAINING_JOB_NAME": name,
-        "TRAINING_JOB_ARN": f"arn:aws:sagemaker:local:000000000000:training-job/{name}",
-        "SMBYO_HOST_UID": str(os.getuid()),
-        "SMBYO_HOST_GID": str(os.getgid()),
-    }
+def _local_data(channel: str, raw: str) -> str:
+    if raw.startswith("s3://"):
+        raise UsageError(
+            f"--data {channel}={raw}: a local training job reads local files, not S3",
+            hint="Download the data first (`aws s3 sync URI DIR`) and pass the directory, or drop --local "
+            "to train on SageMaker.",
+        )
+    path = Path(raw).expanduser()
+    if not path.exists():
+        raise UsageError(
+            f"--data {channel}={raw}: no such file or directory",
+            hint="Point the channel at an existing local file or directory of training data.",
+        )
+    return file_uri(path)
 
 
 def _check_training_section(loaded: LoadedManifest) -> None:
@@ -74,55 +77,133 @@ def _check_training_section(loaded: LoadedManifest) -> None:
         )
 
 
-def train_local(
-    loaded: LoadedManifest,
-    reporter: Reporter,
-    *,
-    image: str | None = None,
-    data: Mapping[str, str],
-    hyperparameters: Mapping[str, str] | None = None,
-    out_dir: Path,
-    input_mode: str | None = None,
-    docker: DockerAdapter | None = None,
-) -> LocalTrainingResult:
-    """Run ``IMAGE train`` under the SageMaker training contract; model.tar.gz lands in ``out_dir``."""
+def local_training_plan(loaded: LoadedManifest, options: TrainCommand) -> Plan:
+    """The CreateTrainingJob request for local Docker, checked (exit 2 naming what to fix)."""
     _check_training_section(loaded)
-    values = validate_hyperparameters(loaded.manifest, hyperparameters or {})
-    channels = resolve_channels(loaded, data, input_mode)
-    _warn_about_links(channels, reporter)
+    values = validate_hyperparameters(loaded.manifest, options.hyperparameters)
+    channels = {name: _local_data(name, raw) for name, raw in options.data.items()}
+    request = training_job_request(
+        loaded.manifest,
+        TrainingOptions(
+            job_name=unique_name(loaded.manifest.name),
+            image=options.image or local_image_tag(loaded.manifest),
+            role=LOCAL_ROLE,
+            output_path=file_uri(options.out),
+            channels=channels,
+            hyperparameters=values,
+            instance_type=options.instance_type,
+            input_mode=options.input_mode,
+            flags={"image": "--image", "output": "--out"},
+        ),
+    )
+    return Plan("local", (request,)).check(loaded)
+
+
+def train_local(
+    loaded: LoadedManifest, reporter: Reporter, options: TrainCommand, *, docker: DockerAdapter | None = None
+) -> TrainingResult | Plan:
+    """``smbyo train --local``: the plan (``--dry-run``), or its result once local Docker ran it."""
+    options.refuse_other_mode()
+    plan = local_training_plan(loaded, options)
+    if options.dry_run:
+        return plan
+    return run_training_job(plan.request("CreateTrainingJob").kwargs, reporter, docker=docker)
+
+
+# --- the executor ---------------------------------------------------------------------------------
+
+
+def _output_dir(request: Mapping[str, Any]) -> Path:
+    uri = str(request.get("OutputDataConfig", {}).get("S3OutputPath", ""))
+    if not uri.startswith(FILE_URI):
+        raise UsageError(
+            f"OutputDataConfig.S3OutputPath {uri!r}: a local job writes to a local directory (file://...)",
+            hint="Pass --out DIR.",
+        )
+    return Path(unquote(uri.removeprefix(FILE_URI)))
+
+
+def _single_instance(request: Mapping[str, Any]) -> str:
+    resources = request.get("ResourceConfig", {})
+    count = int(resources.get("InstanceCount", 1))
+    if count != 1:
+        raise UsageError(
+            f"ResourceConfig.InstanceCount {count}: local training runs one instance",
+            hint="Train with one instance locally, or on SageMaker for more.",
+        )
+    return str(resources.get("InstanceType", ""))
+
+
+def _job_environment(request: Mapping[str, Any]) -> dict[str, str]:
+    name = str(request["TrainingJobName"])
+    environment = {str(key): str(value) for key, value in (request.get("Environment") or {}).items()}
+    environment.update(
+        {
+            "TRAINING_JOB_NAME": name,
+            "TRAINING_JOB_ARN": f"arn:aws:sagemaker:local:000000000000:training-job/{name}",
+            "SMBYO_HOST_UID": str(os.getuid()),
+            "SMBYO_HOST_GID": str(os.getgid()),
+        }
+    )
+    return environment
+
+
+def run_training_job(
+    request: Mapping[str, Any], reporter: Reporter, *, docker: DockerAdapter | None = None
+) -> TrainingResult:
+    """Run one CreateTrainingJob request in local Docker; the model lands where OutputDataConfig says."""
+    name = str(request["TrainingJobName"])
+    image = str(request["AlgorithmSpecification"]["TrainingImage"])
+    channels = channels_from_request(request)
+    instance_type = _single_instance(request)
+    out_dir = _output_dir(request)
+    hyperparameters = {str(key): str(value) for key, value in (request.get("HyperParameters") or {}).items()}
+    metrics = metric_specs(request.get("AlgorithmSpecification", {}).get("MetricDefinitions") or [])
+    _warn_about_data(channels, reporter)
     adapter = docker or connect()
-    image = image or default_tag(loaded)
     adapter.inspect_image(image)
-    name = job_name(loaded.manifest.name, "train")
     started = time.monotonic()
-    reporter.step(f"Training {name} locally with {image}")
+    reporter.step(f"Training {name} locally with {image} (as {instance_type})")
     with tempfile.TemporaryDirectory(prefix="smbyo-local-train-", ignore_cleanup_errors=True) as scratch:
         tree = MlTree.create(Path(scratch) / "ml")
-        tree.write_config(values, channels)
-        scanner = MetricScanner(loaded.manifest.training.metrics if loaded.manifest.training else [])
-        exit_code = _run_container(adapter, image, name, tree, channels, scanner, reporter)
+        tree.write_config(hyperparameters, channels, instance_type)
+        scanner = MetricScanner(metrics)
+        max_runtime = float(request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 0)) or None
+        exit_code, timed_out = _run_container(
+            adapter, image, name, tree, channels, scanner, reporter, _job_environment(request), max_runtime
+        )
         reporter.status(name, "Completed" if exit_code == 0 else "Failed", time.monotonic() - started)
         output_path = _pack_output(tree, out_dir)
+        if timed_out:
+            raise _failure(
+                name,
+                f"the job reached StoppingCondition.MaxRuntimeInSeconds ({max_runtime:g} s) and was stopped",
+                scanner,
+                output_path,
+                exit_code,
+            )
         if exit_code != 0:
-            raise _failure(name, exit_code, tree, scanner, output_path)
-        model_path = pack_directory(tree.model_dir, Path(out_dir) / "model.tar.gz")
-    _warn_about_silent_metrics(loaded, scanner.finals(), reporter)
-    return LocalTrainingResult(
+            raise _failure(name, _container_reason(tree, exit_code), scanner, output_path, exit_code)
+        model_path = pack_directory(tree.model_dir, out_dir / "model.tar.gz")
+    _warn_about_silent_metrics(metrics, scanner.finals(), reporter)
+    return TrainingResult(
         job_name=name,
+        where="local",
         status="Completed",
         image=image,
-        model_path=model_path,
-        output_path=output_path,
-        hyperparameters=dict(values),
+        hyperparameters=hyperparameters,
+        channels={channel.name: str(channel.path) for channel in channels},
+        model_artifacts=str(model_path),
+        output_artifacts=str(output_path) if output_path else None,
         metrics=scanner.finals(),
         metric_series=scanner.all_series(),
-        seconds=time.monotonic() - started,
+        elapsed_seconds=time.monotonic() - started,
     )
 
 
-def _warn_about_silent_metrics(loaded: LoadedManifest, found: dict[str, float], reporter: Reporter) -> None:
+def _warn_about_silent_metrics(metrics: list[MetricSpec], found: dict[str, float], reporter: Reporter) -> None:
     """A metric regex that never matched means tuning and the listing will have no value for it."""
-    for metric in loaded.manifest.training.metrics if loaded.manifest.training else []:
+    for metric in metrics:
         if metric.name not in found:
             reporter.warn(
                 f"metric {metric.name!r}: its regex {metric.regex!r} matched no line of the training log; "
@@ -130,7 +211,7 @@ def _warn_about_silent_metrics(loaded: LoadedManifest, found: dict[str, float], 
             )
 
 
-def _warn_about_links(channels: list[ChannelInput], reporter: Reporter) -> None:
+def _warn_about_data(channels: list[ChannelInput], reporter: Reporter) -> None:
     for channel in channels:
         leaving = channel.links_leaving() if channel.input_mode == "File" else []
         if leaving:
@@ -139,6 +220,26 @@ def _warn_about_links(channels: list[ChannelInput], reporter: Reporter) -> None:
                 f"(e.g. {leaving[0].name}); the container cannot follow them. Copy those files in, or use "
                 "--input-mode Pipe, which reads them on the host."
             )
+        hidden = hidden_files(channel.path)
+        if hidden:
+            reporter.warn(
+                f"channel {channel.name!r}: {len(hidden)} hidden file(s) (e.g. {hidden[0].name}) are data too: "
+                "SageMaker hands over every file under the channel's prefix. Remove them if they are not data."
+            )
+
+
+def _stop_after(handle: ContainerHandle, seconds: float | None, fired: threading.Event) -> threading.Timer | None:
+    if seconds is None:
+        return None
+
+    def stop() -> None:
+        fired.set()
+        handle.stop(timeout=STOP_GRACE_SECONDS)
+
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _run_container(
@@ -149,22 +250,31 @@ def _run_container(
     channels: list[ChannelInput],
     scanner: MetricScanner,
     reporter: Reporter,
-) -> int:
-    """Start the job's container, stream its log in the foreground, and return its exit code."""
+    environment: dict[str, str],
+    max_runtime: float | None,
+) -> tuple[int, bool]:
+    """Start the job's container, stream its log in the foreground; its exit code, and whether the
+    stopping condition ended it."""
     feeders: list[PipeFeeder] = tree.start_pipes(channels)
+    fired = threading.Event()
     try:
         with running(
             adapter,
             image,
             ["train"],
             volumes=tree.volumes(channels),
-            environment=_job_environment(name),
+            environment=environment,
             network_mode="none",
             name=container_name("train"),
             labels={"dev.smbyo.job": name, "dev.smbyo.kind": "train"},
         ) as handle:
-            LogPump(handle, reporter, "train", scanner.feed).follow()
-            return handle.wait()
+            timer = _stop_after(handle, max_runtime, fired)
+            try:
+                LogPump(handle, reporter, "train", scanner.feed).follow()
+                return handle.wait(), fired.is_set()
+            finally:
+                if timer is not None:
+                    timer.cancel()
     finally:
         for feeder in feeders:
             feeder.stop()
@@ -176,12 +286,16 @@ def _pack_output(tree: MlTree, out_dir: Path) -> Path | None:
     """output/data -> output.tar.gz when the job wrote anything there (also for failed jobs)."""
     if not any(tree.output_data_dir.iterdir()):
         return None
-    return pack_directory(tree.output_data_dir, Path(out_dir) / "output.tar.gz")
+    return pack_directory(tree.output_data_dir, out_dir / "output.tar.gz")
 
 
-def _failure(name: str, exit_code: int, tree: MlTree, scanner: MetricScanner, output: Path | None) -> JobFailed:
+def _container_reason(tree: MlTree, exit_code: int) -> str:
     reason = tree.failure_reason(FAILURE_REASON_LIMIT)
-    shown = reason.strip() if reason else f"the container exited with code {exit_code} without writing a reason"
+    return reason.strip() if reason and reason.strip() else ""
+
+
+def _failure(name: str, reason: str, scanner: MetricScanner, output: Path | None, exit_code: int) -> JobFailed:
+    shown = reason or f"the container exited with code {exit_code} without writing a reason"
     return JobFailed(
         f"training job {name} failed: {shown}",
         hint="The reason above comes from /opt/ml/output/failure (your train(env) raised); fix it and "
@@ -189,7 +303,7 @@ def _failure(name: str, exit_code: int, tree: MlTree, scanner: MetricScanner, ou
         details={
             "job_name": name,
             "exit_code": exit_code,
-            "failure_reason": reason or "",
+            "failure_reason": reason,
             "metrics": scanner.finals(),
             "metric_series": scanner.all_series(),
             "output": str(output) if output else None,

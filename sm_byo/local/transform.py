@@ -22,7 +22,6 @@ from typing import IO, Any
 
 import requests
 
-from sm_byo.build import default_tag
 from sm_byo.docker import DockerAdapter, connect
 from sm_byo.errors import JobFailed, UsageError
 from sm_byo.local.archive import model_directory
@@ -30,6 +29,7 @@ from sm_byo.local.containers import LogPump, container_name, job_name, running
 from sm_byo.local.serving import container_error, loopback_port, model_volume, wait_until_healthy
 from sm_byo.manifest import LoadedManifest
 from sm_byo.reporting import Reporter
+from sm_byo.specs.names import local_image_tag
 
 MB = 1024 * 1024
 # A blank line after another line, and a blank first line (two patterns: each starts with a literal, fast).
@@ -447,7 +447,7 @@ def transform_local(
     output_dir = Path(output)
     serving = loaded.manifest.serving
     adapter = docker or connect()
-    image = image or default_tag(loaded)
+    image = image or local_image_tag(loaded.manifest)
     adapter.inspect_image(image)
     name = job_name(loaded.manifest.name, "transform")
     started = time.monotonic()

@@ -8,7 +8,6 @@ an :class:`TrainingEnv` that reads File- and Pipe-mode channels alike, and on fa
 from __future__ import annotations
 
 import contextlib
-import gzip
 import json
 import os
 import sys
@@ -70,20 +69,17 @@ class TrainingEnv:
     def open_channel(self, name: str) -> Iterator[IO[bytes]]:
         """Binary streams of a channel's data, whatever its input mode.
 
-        File mode: one stream per file under the channel directory (sorted, hidden files skipped).
+        File mode: one stream per file under the channel directory, sorted by path, exactly as
+        stored (a ``.gz`` file stays compressed: SageMaker applies CompressionType in Pipe mode only).
         Pipe mode: the FIFO of the next epoch (``<channel>_<epoch>``); call again for the next epoch.
-        Gzip-compressed channels are decompressed on the fly.
+        SageMaker has already decompressed a Gzip Pipe channel by then.
+        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_Channel.html
         """
         if name not in self.input_data_config:
             raise KeyError(f"channel {name!r} was not provided (channels: {', '.join(self.channels) or 'none'})")
-        gzipped = self.input_data_config[name].get("CompressionType") == "Gzip"
         for raw in self._raw_streams(name):
             with raw:
-                if gzipped:
-                    with gzip.GzipFile(fileobj=raw) as unzipped:
-                        yield unzipped  # type: ignore[misc]
-                else:
-                    yield raw
+                yield raw
 
     def _raw_streams(self, name: str) -> Iterator[IO[bytes]]:
         if self.input_mode(name) == "Pipe":
@@ -93,8 +89,7 @@ class TrainingEnv:
             return
         root = self.channel_dir(name)
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            if not any(part.startswith(".") for part in path.relative_to(root).parts):
-                yield path.open("rb")
+            yield path.open("rb")
 
 
 def _read_json(path: Path, default: Any) -> Any:

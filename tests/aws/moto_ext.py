@@ -146,33 +146,33 @@ def _reason(exc: BaseException) -> str:
 # --- training jobs ----------------------------------------------------------------------------------
 
 
+def _as_local_request(harness: MotoHarness, request: dict[str, Any], scratch: Path) -> dict[str, Any]:
+    """The job's own request, its S3 data downloaded and named as file:// URIs (as an instance sees it)."""
+    local = copy.deepcopy(request)
+    for channel in local["InputDataConfig"]:
+        source = channel["DataSource"]["S3DataSource"]
+        source["S3Uri"] = download_prefix(harness, source["S3Uri"], scratch / "input" / channel["ChannelName"]).as_uri()
+    local["OutputDataConfig"] = {"S3OutputPath": (scratch / "out").as_uri()}
+    return local
+
+
 def _run_training(harness: MotoHarness, job: Any) -> None:
-    from sm_byo.local.training import train_local
+    """Run the job's CreateTrainingJob request with smbyo's local executor, as SageMaker would run it."""
+    from sm_byo.local.training import run_training_job
 
     sink = CloudWatchSink(harness, TRAINING_GROUP, f"{job.training_job_name}/algo-1-{int(time.time())}")
     try:
         with tempfile.TemporaryDirectory(prefix="smbyo-cloud-job-") as scratch:
             job.secondary_status = "Downloading"
-            data = {}
-            for channel in job.input_data_config:
-                uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-                data[channel["ChannelName"]] = str(
-                    download_prefix(harness, uri, Path(scratch) / channel["ChannelName"])
-                )
+            request = _as_local_request(harness, harness.state["requests"][job.training_job_name], Path(scratch))
             job.secondary_status = "Training"
-            result = train_local(
-                _manifest(harness),
-                sink,
-                image=job.algorithm_specification["TrainingImage"],
-                data=data,
-                hyperparameters=job.hyper_parameters or {},
-                out_dir=Path(scratch) / "out",
-                input_mode=job.algorithm_specification.get("TrainingInputMode"),
-                docker=_docker(harness),
-            )
+            result = run_training_job(request, sink, docker=_docker(harness))
             job.secondary_status = "Uploading"
             bucket, key = _split(job.model_artifacts["S3ModelArtifacts"])
-            harness.client("s3").upload_file(str(result.model_path), bucket, key)
+            harness.client("s3").upload_file(str(result.model_artifacts), bucket, key)
+            if result.output_artifacts:
+                output_key = key.rsplit("/", 1)[0] + "/output.tar.gz"
+                harness.client("s3").upload_file(str(result.output_artifacts), bucket, output_key)
             now = datetime.now(UTC)
             job.final_metric_data_list = [
                 {"MetricName": name, "Value": value, "Timestamp": now} for name, value in result.metrics.items()
@@ -187,6 +187,18 @@ def _run_training(harness: MotoHarness, job: Any) -> None:
 
 def _patch_training(harness: MotoHarness) -> None:
     from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+
+    requests = harness.state.setdefault("requests", {})
+    original_response = SageMakerResponse.create_training_job
+
+    def keep_request(self: Any) -> Any:
+        """moto keeps only some fields (no Environment): the executor gets the request as sent."""
+        body = json.loads(self.body)
+        requests[body["TrainingJobName"]] = body
+        return original_response(self)
+
+    harness.patch(SageMakerResponse, "create_training_job", keep_request)
 
     original = SageMakerModelBackend.create_training_job
 

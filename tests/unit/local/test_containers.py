@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from sm_byo.local.containers import container_name, job_name
-from sm_byo.manifest import NAME_PATTERN
+from sm_byo.rules import NAME_PATTERN
 
 
 def test_job_names_follow_sagemaker_rules_even_for_long_algorithm_names() -> None:

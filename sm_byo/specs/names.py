@@ -1,4 +1,6 @@
-"""Unique, valid SageMaker names: ``<name>-<UTC timestamp with milliseconds>``.
+"""Names smbyo gives things: jobs and resources (``<name>-<UTC timestamp>``), image tags, repositories.
+
+Unique, valid SageMaker names: ``<name>-<UTC timestamp with milliseconds>``.
 
 SageMaker names are at most 63 characters of ``[a-zA-Z0-9](-*[a-zA-Z0-9])*``; job names must also be
 unique per account and region for ever, so each run gets a fresh timestamp suffix (as the SageMaker
@@ -10,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+
+from sm_byo.manifest import Manifest
 
 MAX_NAME_LENGTH = 63
 _INVALID = re.compile(r"[^a-zA-Z0-9-]+")
@@ -31,3 +35,13 @@ def unique_name(base: str, *, now: Callable[[], datetime] = _utcnow, max_length:
     cleaned = _DASHES.sub("-", _INVALID.sub("-", base)).strip("-") or "smbyo"
     room = max_length - len(suffix) - 1
     return f"{cleaned[:room].rstrip('-')}-{suffix}"
+
+
+def local_image_tag(manifest: Manifest) -> str:
+    """The local image every local command uses unless --image is given (what `smbyo build` tags)."""
+    return f"{manifest.name}:latest"
+
+
+def repository_name(manifest: Manifest) -> str:
+    """The ECR repository `smbyo push` pushes to: ``ecr.repository``, else the algorithm's name."""
+    return manifest.ecr.repository or manifest.name

@@ -1,0 +1,83 @@
+"""What a command was asked to do, as one frozen object per command (the CLI fills it, the core reads it).
+
+Each command runs in one of two places, and some flags only mean something in one of them (``--role``
+names the IAM role SageMaker assumes; ``--out`` is where a local run writes). A flag given for the
+other place is a mistake to report, not to ignore: :meth:`CommandOptions.refuse_other_mode` names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sm_byo.errors import UsageError
+
+# Flags that belong to one mode only, per command (the rest mean the same in both).
+CLOUD_ONLY: Mapping[str, frozenset[str]] = {
+    "train": frozenset({"--role", "--logs/--no-logs", "--wait/--no-wait", "--timeout", "--profile", "--region"}),
+    "transform": frozenset({"--role", "--download", "--wait/--no-wait", "--timeout", "--profile", "--region"}),
+}
+LOCAL_ONLY: Mapping[str, frozenset[str]] = {
+    "train": frozenset({"--out"}),
+    "transform": frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class CloudOptions:
+    """Where and how a cloud command talks to AWS."""
+
+    profile: str | None = None
+    region: str | None = None
+    wait: bool = True
+    timeout: float | None = None
+    logs: bool = True
+
+    @property
+    def resume_flags(self) -> str:
+        """The --profile/--region part of a resume command, so `smbyo wait` looks in the same place."""
+        flags = ""
+        if self.profile:
+            flags += f" --profile {self.profile}"
+        if self.region:
+            flags += f" --region {self.region}"
+        return flags
+
+
+@dataclass(frozen=True)
+class CommandOptions:
+    """Shared by the commands that run locally or on SageMaker."""
+
+    command: str
+    local: bool = False
+    dry_run: bool = False
+    image: str | None = None
+    cloud: CloudOptions = field(default_factory=CloudOptions)
+    given: frozenset[str] = frozenset()  # the flags given on the command line (not defaults)
+
+    def refuse_other_mode(self) -> None:
+        """Exit 2 naming a flag that only means something in the other mode (it would be ignored)."""
+        other = CLOUD_ONLY.get(self.command, frozenset()) if self.local else LOCAL_ONLY.get(self.command, frozenset())
+        wrong = sorted(self.given & other)
+        if wrong:
+            where = "on SageMaker (without --local)" if self.local else "with --local"
+            raise UsageError(
+                f"{', '.join(wrong)} only applies {where}; `smbyo {self.command}"
+                f"{' --local' if self.local else ''}` would ignore it",
+                hint=f"Drop {wrong[0]}, or run {'without' if self.local else 'with'} --local.",
+                details={"flags": wrong},
+            )
+
+
+@dataclass(frozen=True)
+class TrainCommand(CommandOptions):
+    """``smbyo train``."""
+
+    command: str = "train"
+    data: Mapping[str, str] = field(default_factory=dict)
+    hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    input_mode: str | None = None
+    instance_type: str | None = None
+    role: str | None = None
+    out: Path = Path("output")

@@ -1,0 +1,107 @@
+"""One implementation of each rule SageMaker applies to a value, asked by every layer.
+
+The manifest's validation, the request builders, pre-flight and the command-line checks all call
+these functions, so a value gets the same verdict wherever it is judged (the hyperparameter-value
+rule lives with the runtime, ``sm_byo.runtime.hyperparameters.value_problem``, because the
+container needs it too and the runtime imports nothing from the host package).
+
+Each ``*_problem`` function returns ``None`` for an acceptable value, or a sentence saying what is
+wrong, written to follow the name of the field or flag that carried the value.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Names of SageMaker resources (jobs, models, endpoints, algorithms, model packages):
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTrainingJob.html#sagemaker-CreateTrainingJob-request-TrainingJobName
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+MAX_NAME_LENGTH = 63
+# Channel names: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_Channel.html
+CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9.\-_]{1,64}$")
+INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+# IAM role ARNs: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns
+ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@\-/]+")
+ROLE_NAME = re.compile(r"[A-Za-z0-9_+=,.@\-]{1,64}")
+# Bucket names: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/[^\s]*)?")
+# SageMaker registers only images in ECR ("Use Your Own Algorithms or Models with Amazon SageMaker"):
+# https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-marketplace.html
+ECR_IMAGE = re.compile(
+    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9\-]+)\.amazonaws\.com(\.cn)?"
+    r"/(?P<repository>[a-z0-9._/\-]+)(:(?P<tag>[\w.\-]{1,128})|@sha256:[0-9a-f]{64})?"
+)
+# Metric definitions: at most 40 per algorithm, each regex with the value in its first group
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/training-metrics.html#define-train-metrics).
+MAX_METRICS = 40
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a SageMaker resource (None when it can)."""
+    if NAME_PATTERN.match(name):
+        return None
+    return (
+        f"{name!r} is not a valid SageMaker name: use 1-{MAX_NAME_LENGTH} letters, digits and hyphens, "
+        "starting and ending with a letter or digit"
+    )
+
+
+def instance_type_problem(value: str) -> str | None:
+    if INSTANCE_TYPE_PATTERN.match(value):
+        return None
+    return f"{value!r} is not a SageMaker instance type (e.g. ml.m5.large)"
+
+
+def role_problem(role: str) -> str | None:
+    """Why ``role`` cannot be the IAM role SageMaker assumes (None when it is a role ARN)."""
+    if ROLE_NAME.fullmatch(role):
+        return (
+            f"{role!r} is a role name; AWS needs the role's ARN, arn:aws:iam::<account-id>:role/{role} "
+            "(`aws iam get-role --role-name NAME` prints it)"
+        )
+    if not ROLE_ARN.fullmatch(role):
+        return f"{role!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/NAME)"
+    return None
+
+
+def role_account(role: str) -> str | None:
+    """The account id inside a role ARN (None when ``role`` is not one)."""
+    return role.split(":")[4] if ROLE_ARN.fullmatch(role) else None
+
+
+def s3_uri_problem(value: str) -> str | None:
+    """Why ``value`` is not an S3 URI SageMaker accepts (None when it is)."""
+    if not value.startswith("s3://"):
+        return f"{value!r} is not an S3 URI (s3://bucket/key)"
+    if not S3_URI.fullmatch(value):
+        bucket = value.removeprefix("s3://").split("/", 1)[0]
+        return (
+            f"{bucket!r} is not a valid S3 bucket name (3-63 lower-case letters, digits, '.' and '-'), "
+            "or the key holds whitespace"
+        )
+    return None
+
+
+def ecr_image_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an image SageMaker runs (None when it is an ECR image URI)."""
+    if ECR_IMAGE.fullmatch(value):
+        return None
+    return (
+        f"{value!r} is not an ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>); "
+        "SageMaker only runs images from ECR: run `smbyo push` and pass the URI it prints with --image"
+    )
+
+
+def metric_regex_problem(regex: str) -> str | None:
+    """Why SageMaker could not read a metric's value with ``regex`` (None when it can).
+
+    SageMaker reads the value from the regex's first capture group, so a regex without one never
+    yields a value ("Define Metrics", training-metrics.html).
+    """
+    try:
+        groups = re.compile(regex).groups
+    except re.error as exc:
+        return f"does not compile as a regular expression: {exc}"
+    if groups < 1:
+        return "needs a capture group around the value, e.g. 'accuracy: (\\S+)'"
+    return None
