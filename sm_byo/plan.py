@@ -32,9 +32,12 @@ class Plan:
     requests: tuple[Request, ...]
     notes: tuple[str, ...] = field(default=())
 
-    def check(self, loaded: LoadedManifest) -> Plan:
-        """Pre-flight every request (exit 2 listing every problem); returns the plan to chain."""
-        ensure_plan_acceptable(loaded, list(self.requests), local=self.target == "local")
+    def check(self, loaded: LoadedManifest, *, registries: frozenset[str] = frozenset()) -> Plan:
+        """Pre-flight every request (exit 2 listing every problem); returns the plan to chain.
+
+        ``registries``: the account's ECR registry hosts as ECR reported them (see ``rules.ecr_image_problem``).
+        """
+        ensure_plan_acceptable(loaded, list(self.requests), local=self.target == "local", registries=registries)
         return self
 
     def request(self, operation: str) -> Request:

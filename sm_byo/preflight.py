@@ -78,9 +78,10 @@ def _s3_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
             yield Violation(path, problem)
 
 
-def _image_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
+def _image_violations(kwargs: dict[str, Any], registries: frozenset[str]) -> Iterator[Violation]:
     for path, value in _walk(kwargs):
-        if path and path[-1] in IMAGE_KEYS and isinstance(value, str) and (problem := ecr_image_problem(value)):
+        is_image = bool(path) and path[-1] in IMAGE_KEYS and isinstance(value, str)
+        if is_image and (problem := ecr_image_problem(value, registries)):
             yield Violation(path, problem)
 
 
@@ -220,14 +221,13 @@ def _validation_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
     yield from _profile_transform_violations(kwargs, profile_path)
 
 
-def rule_violations(request: Request) -> list[Violation]:
+def rule_violations(request: Request, registries: frozenset[str] = frozenset()) -> list[Violation]:
     """The rules AWS applies that the service model does not express."""
     kwargs = request.kwargs
-    found: list[Violation] = []
+    found: list[Violation] = list(_image_violations(kwargs, registries))
     for rule in (
         _role_violations,
         _s3_violations,
-        _image_violations,
         _hyperparameter_violations,
         _metric_violations,
         _validation_violations,
@@ -259,7 +259,9 @@ def _allowed_locally(kwargs: dict[str, Any], violation: Violation) -> bool:
     return key in IMAGE_KEYS
 
 
-def request_violations(request: Request, *, local: bool = False) -> list[Violation]:
+def request_violations(
+    request: Request, *, local: bool = False, registries: frozenset[str] = frozenset()
+) -> list[Violation]:
     """Every violation of ``request``; where a rule explains a value, the generic model message is dropped.
 
     Operations SageMaker does not have (a plan's uploads) have nothing to check. ``local``: the
@@ -267,7 +269,7 @@ def request_violations(request: Request, *, local: bool = False) -> list[Violati
     """
     if not is_sagemaker_operation(request.operation):
         return []
-    ours = rule_violations(request)
+    ours = rule_violations(request, registries)
     explained = {violation.path for violation in ours}
     model = [v for v in check_request(request.operation, request.kwargs) if v.path not in explained]
     found = model + ours
@@ -288,14 +290,16 @@ def to_problem(loaded: LoadedManifest, origin: Origin, message: str, paths: list
     return ManifestProblem(str(loaded.path), format_loc(origin), message, line)
 
 
-def preflight_problems(loaded: LoadedManifest, request: Request, *, local: bool = False) -> list[ManifestProblem]:
+def preflight_problems(
+    loaded: LoadedManifest, request: Request, *, local: bool = False, registries: frozenset[str] = frozenset()
+) -> list[ManifestProblem]:
     """Every reason AWS would reject ``request``, each pointing at what to fix.
 
     One manifest value often lands in several request fields (the image in training and inference,
     the output prefix in both jobs): those are reported once, naming every request field.
     """
     grouped: dict[tuple[Origin, str], list[RequestPath]] = {}
-    for violation in request_violations(request, local=local):
+    for violation in request_violations(request, local=local, registries=registries):
         key = (request.origin_of(violation.path), violation.message)
         grouped.setdefault(key, []).append(violation.path)
     return [to_problem(loaded, origin, message, paths) for (origin, message), paths in grouped.items()]
@@ -306,9 +310,19 @@ def ensure_acceptable(loaded: LoadedManifest, request: Request) -> None:
     ensure_plan_acceptable(loaded, [request])
 
 
-def ensure_plan_acceptable(loaded: LoadedManifest, requests: list[Request], *, local: bool = False) -> None:
+def ensure_plan_acceptable(
+    loaded: LoadedManifest,
+    requests: list[Request],
+    *,
+    local: bool = False,
+    registries: frozenset[str] = frozenset(),
+) -> None:
     """Check every request of a plan before any is sent; raise :class:`RequestRejected` listing all problems."""
-    problems = [problem for request in requests for problem in preflight_problems(loaded, request, local=local)]
+    problems = [
+        problem
+        for request in requests
+        for problem in preflight_problems(loaded, request, local=local, registries=registries)
+    ]
     if problems:
         operations = ", ".join(dict.fromkeys(r.operation for r in requests if is_sagemaker_operation(r.operation)))
         raise RequestRejected(

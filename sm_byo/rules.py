@@ -42,7 +42,7 @@ def name_problem(name: str) -> str | None:
         return None
     return (
         f"{name!r} is not a valid SageMaker name: use 1-{MAX_NAME_LENGTH} letters, digits and hyphens, "
-        "starting and ending with a letter or digit"
+        "starting and ending with a letter or digit (pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})"
     )
 
 
@@ -82,9 +82,13 @@ def s3_uri_problem(value: str) -> str | None:
     return None
 
 
-def ecr_image_problem(value: str) -> str | None:
-    """Why ``value`` cannot be an image SageMaker runs (None when it is an ECR image URI)."""
-    if ECR_IMAGE.fullmatch(value):
+def ecr_image_problem(value: str, registries: frozenset[str] = frozenset()) -> str | None:
+    """Why ``value`` cannot be an image SageMaker runs (None when it is an ECR image URI).
+
+    ``registries``: the hosts ECR itself named for this account (GetAuthorizationToken's
+    proxyEndpoint), which are ECR whatever they look like (an AWS stand-in's, a VPC endpoint's).
+    """
+    if ECR_IMAGE.fullmatch(value) or value.split("/", 1)[0] in registries:
         return None
     return (
         f"{value!r} is not an ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>); "

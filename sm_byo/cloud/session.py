@@ -102,3 +102,13 @@ def parse_s3_uri(uri: str, flag: str) -> tuple[str, str]:
         raise UsageError(f"{flag} {uri!r} is not an s3:// URI", hint=f"Pass {flag} s3://bucket/prefix.")
     bucket, _, key = uri[5:].partition("/")
     return bucket, key
+
+
+def account_registries(aws: AwsAdapter, *, dry_run: bool) -> frozenset[str]:
+    """The ECR registry host(s) ECR names for this account: images there are ECR images.
+
+    A dry run asks nothing (it must work offline): it judges image URIs by their form alone.
+    """
+    if dry_run:
+        return frozenset()
+    return frozenset({aws.registry_auth().registry})

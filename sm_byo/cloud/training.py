@@ -16,6 +16,7 @@ from typing import Any
 
 from sm_byo.aws import AwsAdapter
 from sm_byo.cloud.session import (
+    account_registries,
     bucket_name,
     default_role,
     ensure_bucket,
@@ -86,7 +87,8 @@ def cloud_training_plan(
         ),
     )
     steps = [upload_step(str(item.source), item.uri, "--data") for item in uploads]
-    plan = Plan("sagemaker", (*steps, request)).check(loaded)
+    registries = account_registries(aws, dry_run=options.dry_run)
+    plan = Plan("sagemaker", (*steps, request)).check(loaded, registries=registries)
     return CloudTrainingPlan(plan, bucket, tuple(uploads))
 
 

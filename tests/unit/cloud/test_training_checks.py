@@ -10,6 +10,7 @@ from sm_byo.aws import connect
 from sm_byo.cloud.training import train_cloud
 from sm_byo.errors import UsageError
 from sm_byo.manifest import load_manifest
+from sm_byo.options import TrainCommand
 from sm_byo.reporting import RecordingReporter
 from tests.aws.fixtures import *  # noqa: F403 (pytest fixtures)
 
@@ -29,7 +30,9 @@ def test_bad_input_is_refused_before_anything_reaches_aws(
 ) -> None:
     with pytest.raises(UsageError) as refused:
         train_cloud(
-            load_manifest(EXAMPLE / "smbyo.yaml"), RecordingReporter(), data=data, hyperparameters=hyperparameters
+            load_manifest(EXAMPLE / "smbyo.yaml"),
+            RecordingReporter(),
+            TrainCommand(data=data, hyperparameters=hyperparameters),
         )
     assert refused.value.exit_code == 2 and words in refused.value.message
     assert connect().client("s3").list_buckets()["Buckets"] == []
@@ -38,7 +41,7 @@ def test_bad_input_is_refused_before_anything_reaches_aws(
 def test_no_pushed_image_says_to_push_first(aws_env: dict[str, str]) -> None:
     with pytest.raises(UsageError) as refused:
         train_cloud(
-            load_manifest(EXAMPLE / "smbyo.yaml"), RecordingReporter(), data={"training": str(EXAMPLE / "data")}
+            load_manifest(EXAMPLE / "smbyo.yaml"), RecordingReporter(), TrainCommand(data={"training": str(EXAMPLE / "data")})
         )
     assert "smbyo push" in (refused.value.hint or "")
 
@@ -54,8 +57,7 @@ def test_a_role_name_instead_of_an_arn_is_refused_before_any_upload(aws_env: dic
         train_cloud(
             load_manifest(EXAMPLE / "smbyo.yaml"),
             RecordingReporter(),
-            data={"training": str(EXAMPLE / "data" / "training")},
-            role="SageMakerRole",
+            TrainCommand(data={"training": str(EXAMPLE / "data" / "training")}, role="SageMakerRole"),
         )
     assert refused.value.message.startswith("--role: 'SageMakerRole' is a role name")
     assert "arn:aws:iam::<account-id>:role/SageMakerRole" in refused.value.message

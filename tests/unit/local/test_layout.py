@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from pathlib import Path
@@ -9,17 +10,7 @@ from pathlib import Path
 import pytest
 
 from sm_byo.errors import UsageError
-from sm_byo.local.layout import ChannelInput, MlTree, PipeFeeder, resolve_channels
-from sm_byo.manifest import ChannelSpec, LoadedManifest, Manifest, TrainingSpec
-
-
-def _loaded(tmp_path: Path, *channels: ChannelSpec) -> LoadedManifest:
-    manifest = Manifest(name="algo", training=TrainingSpec(channels=list(channels)))
-    return LoadedManifest(manifest=manifest, path=tmp_path / "smbyo.yaml")
-
-
-TRAINING = ChannelSpec(name="training", input_modes=["File", "Pipe"], compression_types=["None", "Gzip"])
-EXTRA = ChannelSpec(name="extra", required=False)
+from sm_byo.local.layout import ChannelInput, MlTree, PipeFeeder, channels_from_request, data_files, hidden_files
 
 
 def _data(tmp_path: Path, *names: str) -> Path:
@@ -30,48 +21,67 @@ def _data(tmp_path: Path, *names: str) -> Path:
     return directory
 
 
-def test_a_required_channel_without_data_is_named(tmp_path: Path) -> None:
-    with pytest.raises(UsageError) as caught:
-        resolve_channels(_loaded(tmp_path, TRAINING, EXTRA), {}, None)
-    assert "training" in caught.value.message and "extra" not in caught.value.message
-    assert "--data training=PATH" in (caught.value.hint or "")
+def _request(data: Path, mode: str, compression: str = "None") -> dict[str, object]:
+    return {
+        "AlgorithmSpecification": {"TrainingInputMode": "File"},
+        "InputDataConfig": [
+            {
+                "ChannelName": "training",
+                "DataSource": {"S3DataSource": {"S3Uri": data.as_uri(), "S3DataDistributionType": "ShardedByS3Key"}},
+                "ContentType": "text/csv",
+                "CompressionType": compression,
+                "InputMode": mode,
+            }
+        ],
+    }
 
 
-def test_unknown_channels_and_missing_paths_are_usage_errors(tmp_path: Path) -> None:
-    loaded = _loaded(tmp_path, TRAINING)
-    with pytest.raises(UsageError, match="no channel 'test'"):
-        resolve_channels(loaded, {"training": str(tmp_path), "test": str(tmp_path)}, None)
-    with pytest.raises(UsageError, match="no such file or directory"):
-        resolve_channels(loaded, {"training": str(tmp_path / "nope")}, None)
-    with pytest.raises(UsageError, match="reads local files, not S3"):
-        resolve_channels(loaded, {"training": "s3://bucket/data"}, None)
+def test_channels_come_from_the_request_with_file_uris(tmp_path: Path) -> None:
+    data = _data(tmp_path, "a.csv")
+    (channel,) = channels_from_request(_request(data, "FastFile"))
+    assert (channel.name, channel.path, channel.input_mode) == ("training", data, "File")  # FastFile runs as File
+    assert channel.distribution == "ShardedByS3Key"
 
 
-def test_an_input_mode_the_channel_does_not_support_is_refused(tmp_path: Path) -> None:
-    loaded = _loaded(tmp_path, ChannelSpec(name="training", input_modes=["File"]))
-    with pytest.raises(UsageError, match="supports only File"):
-        resolve_channels(loaded, {"training": str(tmp_path)}, "Pipe")
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("s3://bucket/data", "a local job reads local data"),
+        ("file:///no/such/dir", "no such file or directory"),
+        ("file://relative/dir", "no such file or directory"),
+    ],
+)
+def test_a_data_source_a_local_job_cannot_read_is_refused(tmp_path: Path, uri: str, message: str) -> None:
+    request = _request(tmp_path, "File")
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = uri  # type: ignore[index]
+    with pytest.raises(UsageError, match=message):
+        channels_from_request(request)
 
 
 def test_config_files_follow_the_contract(tmp_path: Path) -> None:
     data = _data(tmp_path, "a.csv.gz", "b.csv.gz")
-    channels = resolve_channels(_loaded(tmp_path, TRAINING), {"training": str(data)}, "Pipe")
+    channels = channels_from_request(_request(data, "Pipe", "Gzip"))
     tree = MlTree.create(tmp_path / "ml")
-    tree.write_config({"max_leaf_nodes": "5"}, channels)
+    tree.write_config({"max_leaf_nodes": "5"}, channels, "ml.m5.large")
     config = tree.root / "input" / "config"
     assert json.loads((config / "hyperparameters.json").read_text()) == {"max_leaf_nodes": "5"}
     assert json.loads((config / "inputdataconfig.json").read_text()) == {
         "training": {
             "ContentType": "text/csv",
             "TrainingInputMode": "Pipe",
-            "S3DistributionType": "FullyReplicated",
+            "S3DistributionType": "ShardedByS3Key",
             "RecordWrapperType": "None",
             "CompressionType": "Gzip",
         }
     }
     assert json.loads((config / "resourceconfig.json").read_text()) == {
         "current_host": "algo-1",
+        "current_instance_type": "ml.m5.large",
+        "current_group_name": "homogeneousCluster",
         "hosts": ["algo-1"],
+        "instance_groups": [
+            {"instance_group_name": "homogeneousCluster", "instance_type": "ml.m5.large", "hosts": ["algo-1"]}
+        ],
         "network_interface_name": "eth0",
     }
 
@@ -104,7 +114,7 @@ def _read_fifo(path: Path, into: list[bytes]) -> threading.Thread:
 
 
 def test_pipe_feeder_writes_the_channel_once_per_epoch(tmp_path: Path) -> None:
-    data = _data(tmp_path, "b.csv", "a.csv", ".hidden")
+    data = _data(tmp_path, "b.csv", "a.csv", ".hidden")  # part0 .. part2
     channel = ChannelInput("training", data, "text/csv", "Pipe", "None")
     tree = MlTree.create(tmp_path / "ml")
     feeder = PipeFeeder(channel, tree.data_dir).start()
@@ -112,12 +122,35 @@ def test_pipe_feeder_writes_the_channel_once_per_epoch(tmp_path: Path) -> None:
         epochs: list[bytes] = []
         for epoch in range(2):
             _read_fifo(tree.data_dir / f"training_{epoch}", epochs).join(timeout=10)
-        # sorted by name, hidden files skipped, the same bytes every epoch
-        assert epochs == [b"part1\npart0\n", b"part1\npart0\n"]
+        # sorted by name, hidden files included (they are under the prefix), the same bytes every epoch
+        assert epochs == [b"part2\npart1\npart0\n", b"part2\npart1\npart0\n"]
         assert (tree.data_dir / "training_2").exists()  # the next epoch is ready, as on SageMaker
     finally:
         feeder.stop()
     assert feeder.error is None
+
+
+def test_a_gzip_pipe_channel_is_decompressed_as_it_streams(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv.gz").write_bytes(gzip.compress(b"1,2\n"))
+    channel = ChannelInput("training", data, "text/csv", "Pipe", "Gzip")
+    tree = MlTree.create(tmp_path / "ml")
+    feeder = PipeFeeder(channel, tree.data_dir).start()
+    try:
+        received: list[bytes] = []
+        _read_fifo(tree.data_dir / "training_0", received).join(timeout=10)
+        assert received == [b"1,2\n"]
+    finally:
+        feeder.stop()
+
+
+def test_hidden_files_are_found_so_commands_can_warn(tmp_path: Path) -> None:
+    data = _data(tmp_path, "a.csv", ".DS_Store")
+    (data / ".ipynb_checkpoints").mkdir()
+    (data / ".ipynb_checkpoints" / "x.csv").write_text("1\n")
+    assert [p.name for p in hidden_files(data)] == [".DS_Store", "x.csv"]
+    assert len(data_files(data)) == 3
 
 
 def test_pipe_feeder_stops_when_nobody_reads(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ def options(**changes: object) -> TrainingOptions:
 
 
 def test_training_request_carries_the_manifests_metrics_channels_and_defaults(manifest) -> None:  # type: ignore[no-untyped-def]
-    request = training_job_request(manifest, options())
+    request = training_job_request(manifest, options()).kwargs
     assert request["AlgorithmSpecification"] == {
         "TrainingImage": "123.dkr.ecr.us-east-1.amazonaws.com/dt:latest",
         "TrainingInputMode": "File",
@@ -61,7 +61,7 @@ def test_training_request_carries_the_manifests_metrics_channels_and_defaults(ma
 
 
 def test_pipe_mode_is_allowed_when_the_channel_declares_it(manifest) -> None:  # type: ignore[no-untyped-def]
-    request = training_job_request(manifest, options(input_mode="Pipe"))
+    request = training_job_request(manifest, options(input_mode="Pipe")).kwargs
     assert request["InputDataConfig"][0]["InputMode"] == "Pipe"
 
 
