@@ -63,7 +63,7 @@ def main() -> None:
                        "--out", str(root / "model")])  # fmt: skip
         (root / "input").mkdir()
         size = write_csv(root / "input" / "big.csv", args.rows)
-        command = [*smbyo, "transform", "--local", "--image", args.image, "--model", str(trained["model"]),
+        command = [*smbyo, "transform", "--local", "--image", args.image, "--model", str(trained["model_artifacts"]),
                    "--input", str(root / "input"), "--output", str(root / "output")]  # fmt: skip
         if args.concurrency:
             command += ["--concurrency", str(args.concurrency)]

@@ -36,7 +36,7 @@ echo "==> base image"
 scripts/base-image.sh
 
 echo "==> ruff and mypy"
-"$venv/bin/python" -m ruff check sm_byo tests benchmarks
+"$venv/bin/python" -m ruff check sm_byo tests benchmarks scripts
 "$venv/bin/python" -m mypy
 
 echo "==> pytest"

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sm_byo.aws import AwsAdapter, connect
 from sm_byo.aws import marketplace as sagemaker
-from sm_byo.cloud.session import plan_account, plan_image, resume_flags
-from sm_byo.errors import JobFailed, UsageError
+from sm_byo.cloud.session import ensure_bucket, plan_account, plan_image, resume_flags
+from sm_byo.cloud.upload import PlannedUpload, plan_upload_at, run_upload
+from sm_byo.errors import JobFailed
 from sm_byo.manifest import LoadedManifest, Manifest
+from sm_byo.plan import Plan, upload_step
 from sm_byo.polling import Backoff, PollOutcome, Watch, poll
-from sm_byo.preflight import ensure_acceptable
 from sm_byo.reporting import Reporter
 from sm_byo.specs.algorithm import create_algorithm_request
 from sm_byo.specs.model_package import create_model_package_request
@@ -79,12 +79,11 @@ MODEL_PACKAGE = Kind(
 
 @dataclass
 class PublishResult:
-    """What was (or, with --dry-run, would be) created, and how its validation ended."""
+    """What was created, and how its validation ended."""
 
     kind: str
     name: str
     request: dict[str, Any]
-    dry_run: bool = False
     arn: str | None = None
     status: str | None = None
     details: list[dict[str, Any]] = field(default_factory=list)
@@ -95,8 +94,6 @@ class PublishResult:
         return [f"{item['check']} {item['name']}: {item['reason']}" for item in self.details if item.get("reason")]
 
     def to_dict(self) -> dict[str, Any]:
-        if self.dry_run:
-            return self.request
         data: dict[str, Any] = {"kind": self.kind, "name": self.name, "arn": self.arn, "status": self.status}
         if self.details:
             data["checks"] = self.details
@@ -215,42 +212,21 @@ def default_image(loaded: LoadedManifest, aws: AwsAdapter, reporter: Reporter, *
     return plan_image(aws, loaded, account, dry_run=dry_run)
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
-def upload_tree(aws: AwsAdapter, reporter: Reporter, source: Path, uri: str) -> int:
-    """Copy a local file or directory under the S3 prefix ``uri``; returns the number of files."""
-    bucket, prefix = _split_s3(uri)
-    files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
-    if not files:
-        raise UsageError(f"{source} holds no files to upload", hint="Point validation data at a non-empty directory.")
-    if not aws.bucket_exists(bucket):
-        reporter.step(f"Creating bucket s3://{bucket}")
-        aws.create_bucket(bucket)
-    for path in files:
-        relative = path.relative_to(source).as_posix() if source.is_dir() else path.name
-        key = f"{prefix.rstrip('/')}/{relative}" if prefix else relative
-        aws.upload_file(path, bucket, key, metadata={}, on_bytes=lambda _n: None)
-    return len(files)
-
-
-def upload_validation_data(
-    loaded: LoadedManifest, where: ValidationLocations, aws: AwsAdapter, reporter: Reporter, *, with_training: bool
-) -> None:
-    """Upload local ``validation.training_data``/``transform_data`` to where the request says they are."""
+def validation_uploads(
+    loaded: LoadedManifest, where: ValidationLocations, *, with_training: bool
+) -> list[PlannedUpload]:
+    """Local ``validation.training_data``/``transform_data``, planned for where the request says they are."""
     validation = loaded.manifest.validation
     if validation is None:
-        return
-    pairs = [(validation.transform_data, where.transform_data)]
+        return []
+    pairs = [(validation.transform_data, where.transform_data, "validation.transform_data")]
     if with_training:
-        pairs.insert(0, (validation.training_data, where.training_data))
-    for local, uri in pairs:
-        if local and not is_s3(local):
-            reporter.step(f"Uploading {local} to {uri}")
-            count = upload_tree(aws, reporter, loaded.resolve(local), uri)
-            reporter.detail(f"{count} file(s) uploaded")
+        pairs.insert(0, (validation.training_data, where.training_data, "validation.training_data"))
+    return [
+        plan_upload_at(loaded.resolve(local), uri, field)
+        for local, uri, field in pairs
+        if local and not is_s3(local) and is_s3(uri)
+    ]
 
 
 # --- the commands ---------------------------------------------------------------------------------
@@ -259,8 +235,7 @@ def upload_validation_data(
 def _submit(
     kind: Kind,
     request: Request,
-    loaded: LoadedManifest,
-    where: ValidationLocations,
+    uploads: list[PlannedUpload],
     aws: AwsAdapter,
     reporter: Reporter,
     *,
@@ -269,7 +244,11 @@ def _submit(
     flags: str,
 ) -> PublishResult:
     name = str(request.kwargs[kind.name_key])
-    upload_validation_data(loaded, where, aws, reporter, with_training=kind is ALGORITHM)
+    for upload in uploads:
+        ensure_bucket(aws, upload.bucket, reporter)
+        reporter.step(f"Uploading {upload.source} to {upload.uri}")
+        outcome = run_upload(aws, upload, reporter)
+        reporter.detail(f"{outcome.uploaded} uploaded, {outcome.skipped} unchanged")
     reporter.step(f"Creating {kind.word} {name}")
     created = kind.create(aws, request.kwargs)
     if not wait:
@@ -289,14 +268,16 @@ def _check_then_submit(
     wait: bool,
     timeout: float | None,
     flags: str,
-) -> PublishResult:
-    """Every check first (all problems at once); then the dry-run answer, or the submission."""
+) -> PublishResult | Plan:
+    """Every check first (all problems at once); then the plan (--dry-run), or the submission."""
     name = str(request.kwargs[kind.name_key])
     reporter.step(f"Checking {kind.operation} {name}")
-    ensure_acceptable(loaded, request)
+    uploads = validation_uploads(loaded, where, with_training=kind is ALGORITHM)
+    steps = [upload_step(str(item.source), item.uri, "validation") for item in uploads]
+    plan = Plan("sagemaker", (*steps, request)).check(loaded)
     if dry_run:
-        return PublishResult(kind.word, name, request.kwargs, dry_run=True)
-    return _submit(kind, request, loaded, where, aws, reporter, wait=wait, timeout=timeout, flags=flags)
+        return plan
+    return _submit(kind, request, uploads, aws, reporter, wait=wait, timeout=timeout, flags=flags)
 
 
 def publish_algorithm(
@@ -310,7 +291,7 @@ def publish_algorithm(
     profile: str | None = None,
     region: str | None = None,
     aws: AwsAdapter | None = None,
-) -> PublishResult:
+) -> PublishResult | Plan:
     """CreateAlgorithm from the manifest (checked first), then follow its validation to the end."""
     manifest = loaded.manifest
     aws = aws or connect(profile, region)
@@ -336,7 +317,7 @@ def publish_model_package(
     profile: str | None = None,
     region: str | None = None,
     aws: AwsAdapter | None = None,
-) -> PublishResult:
+) -> PublishResult | Plan:
     """CreateModelPackage serving ``model_data`` (checked first), then follow its validation to the end."""
     manifest = loaded.manifest
     aws = aws or connect(profile, region)

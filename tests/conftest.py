@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_DIR = REPO / "algorithms" / "decision_trees"
 BASE_IMAGE = os.environ.get("SMBYO_TEST_BASE_IMAGE", "smbyo-test/debian:bookworm")
 EXAMPLE_TAG = os.environ.get("SMBYO_TEST_IMAGE", "smbyo-test/decision-trees:latest")
+PROBE_TAG = EXAMPLE_TAG.rsplit(":", 1)[0] + "-probe:" + EXAMPLE_TAG.rsplit(":", 1)[1]
 DEFAULT_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
@@ -72,6 +74,42 @@ def example_image(docker_adapter, base_image: str) -> str:  # type: ignore[no-un
         docker=docker_adapter,
     )
     return EXAMPLE_TAG
+
+
+@pytest.fixture(scope="session")
+def probe_image(docker_adapter, base_image: str, tmp_path_factory: pytest.TempPathFactory) -> str:  # type: ignore[no-untyped-def]
+    """The example image with tests/probe/train.py as its training code (reports what it was given)."""
+    import shutil
+
+    from sm_byo.build import build_image
+    from sm_byo.manifest import load_manifest
+    from sm_byo.reporting import RecordingReporter
+
+    project = tmp_path_factory.mktemp("probe") / "project"
+    shutil.copytree(EXAMPLE_DIR, project, symlinks=False)
+    shutil.copy(REPO / "tests" / "probe" / "train.py", project / "train.py")
+    tag = PROBE_TAG
+    build_image(
+        load_manifest(project / "smbyo.yaml"),
+        RecordingReporter(),
+        tag=tag,
+        base_image=base_image,
+        network="host",
+        ca_bundle=ca_bundle(),
+        docker=docker_adapter,
+    )
+    return tag
+
+
+def probe_report(model_archive: Path) -> dict[str, Any]:
+    """probe.json from a model.tar.gz the probe image trained."""
+    import json
+    import tarfile
+
+    with tarfile.open(model_archive) as tar:
+        member = tar.extractfile("probe.json")
+        assert member is not None
+        return dict(json.loads(member.read()))
 
 
 def run_cli(

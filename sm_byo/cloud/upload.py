@@ -87,6 +87,12 @@ def plan_upload(source: Path, bucket: str, base_key: str, flag: str) -> PlannedU
     return PlannedUpload(source, bucket, f"{base_key.strip('/')}/{content_digest(files)}", tuple(files))
 
 
+def plan_upload_at(source: Path, uri: str, flag: str) -> PlannedUpload:
+    """Where ``source`` goes when the request names the prefix itself (``s3://bucket/prefix/``)."""
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    return PlannedUpload(source, bucket, prefix.strip("/"), tuple(local_files(source, flag)))
+
+
 def run_upload(aws: AwsAdapter, planned: PlannedUpload, reporter: Reporter) -> UploadOutcome:
     """Send the planned files that S3 does not already hold (same size and MD5)."""
     bucket, prefix = planned.bucket, planned.prefix

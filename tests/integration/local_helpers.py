@@ -23,7 +23,7 @@ CONTAINER_PREFIX = "smbyo-local-"
 
 
 def trained_example(image: str) -> dict[str, Any]:
-    """The --json result of training the example on the Iris data (``model`` is the model.tar.gz path)."""
+    """The --json result of training the example on the Iris data (``model_artifacts`` is the model.tar.gz path)."""
     if image not in _CACHE:
         out = Path(tempfile.mkdtemp(prefix="smbyo-local-test-model-"))
         atexit.register(shutil.rmtree, out, True)

@@ -7,6 +7,7 @@ ECR is Debian's docker-registry with htpasswd auth; see tests/aws/__init__.py.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ import pytest
 from tests.aws.fixtures import *  # noqa: F403 (pytest fixtures)
 from tests.aws.harness import ACCOUNT_ID, REGION, MotoHarness
 from tests.aws.registry import Registry
-from tests.conftest import run_cli
+from tests.conftest import probe_report, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry]
 
@@ -164,6 +165,43 @@ def test_build_push_train_transform_deploy_invoke_delete(
     assert gone["code"] == 2
 
 
+def test_one_training_request_gives_the_container_the_same_inputs_locally_and_on_sagemaker(
+    cloud_project: Path,
+    moto: MotoHarness,
+    aws_env: dict[str, str],
+    registry: Registry,
+    probe_image: str,
+    pushed_tags: list[str],
+    tmp_path: Path,
+) -> None:
+    """The same plan run by both executors: config files, channel bytes (a .gz in File mode handed
+    over as stored, a hidden file included) and hyperparameters reach the container identically."""
+    env = {**aws_env, "DOCKER_CONFIG": str(tmp_path / "docker-config")}
+    manifest = cloud_project / "smbyo.yaml"
+    manifest.write_text(manifest.read_text().replace(f"repository: {REPOSITORY}", f"repository: {REPOSITORY}-probe"))
+    pushed_tags.append(smbyo("push", "--tag", probe_image, cwd=cloud_project, env=env)["data"]["image_uri"])
+    data = tmp_path / "data"
+    (data / "part").mkdir(parents=True)
+    (data / "a.csv.gz").write_bytes(gzip.compress(b"1,2\n3,4\n"))
+    (data / "part" / "b.csv").write_text("5,6\n")
+    (data / ".hidden").write_text("7,8\n")
+    common = ("--data", f"training={data}", "-H", "max_leaf_nodes=11")
+    cloud = smbyo("train", *common, cwd=cloud_project, env=env)["data"]
+    local = smbyo("train", "--local", "--image", probe_image, *common, "--out", str(tmp_path / "out"),
+                  cwd=cloud_project, env=env)["data"]  # fmt: skip
+    assert set(cloud) == set(local)  # one result shape
+    assert (cloud["where"], local["where"]) == ("sagemaker", "local")
+    s3 = moto.client("s3")
+    bucket, _, key = cloud["model_artifacts"].removeprefix("s3://").partition("/")
+    s3.download_file(bucket, key, str(tmp_path / "cloud-model.tar.gz"))
+    in_cloud = probe_report(tmp_path / "cloud-model.tar.gz")
+    on_host = probe_report(Path(local["model_artifacts"]))
+    assert in_cloud == on_host
+    assert on_host["config"]["hyperparameters.json"] == {"max_leaf_nodes": "11"}
+    assert set(on_host["files"]["training"]) == {"a.csv.gz", "part/b.csv", ".hidden"}
+    assert on_host["config"]["inputdataconfig.json"]["training"]["CompressionType"] == "None"
+
+
 def test_push_with_a_wrong_token_is_refused_exit_3(
     cloud_project: Path,
     aws_env: dict[str, str],
@@ -184,14 +222,19 @@ def test_push_with_a_wrong_token_is_refused_exit_3(
 
 
 def test_training_that_fails_exits_1_with_the_reason(
-    cloud_project: Path, aws_env: dict[str, str], example_image: str, tmp_path: Path
+    cloud_project: Path,
+    aws_env: dict[str, str],
+    registry: Registry,
+    example_image: str,
+    pushed_tags: list[str],
+    tmp_path: Path,
 ) -> None:
+    env = {**aws_env, "DOCKER_CONFIG": str(tmp_path / "docker-config")}
+    pushed_tags.append(smbyo("push", "--tag", example_image, cwd=cloud_project, env=env)["data"]["image_uri"])
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "rows.csv").write_text("label,a,b\nnot,a,number\n")
-    result = smbyo(
-        "train", "--image", example_image, "--data", f"training={bad}", cwd=cloud_project, env=aws_env, ok=False
-    )
+    result = smbyo("train", "--data", f"training={bad}", cwd=cloud_project, env=env, ok=False)
     assert result["code"] == 1, result["stderr"]
     failure = result["data"]
     assert failure["error"] == "JobFailed", failure

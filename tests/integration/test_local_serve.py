@@ -32,7 +32,7 @@ def _wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 12
 
 
 def test_serve_invoke_then_ctrl_c_stops_and_removes_the_container(example_image: str, tmp_path: Path) -> None:
-    model = trained_example(example_image)["model"]
+    model = trained_example(example_image)["model_artifacts"]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "serve.log").open("wb")

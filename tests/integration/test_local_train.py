@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import io
+import json
 import re
 import shutil
 import signal
@@ -20,8 +23,10 @@ import pytest
 from sm_byo.build import build_image
 from sm_byo.local.training import train_local
 from sm_byo.manifest import load_manifest
+from sm_byo.options import TrainCommand
 from sm_byo.reporting import RecordingReporter
-from tests.conftest import EXAMPLE_DIR, ca_bundle, run_cli
+from sm_byo.results import TrainingResult
+from tests.conftest import EXAMPLE_DIR, ca_bundle, probe_report, run_cli
 from tests.integration.local_helpers import local_containers, trained_example
 
 pytestmark = pytest.mark.docker
@@ -43,8 +48,9 @@ def _model_arrays(archive: Path) -> dict[str, np.ndarray]:
 
 def test_training_writes_model_tar_gz_and_reports_the_accuracy_metric(trained: dict[str, Any]) -> None:
     assert trained["status"] == "Completed"
-    assert Path(trained["model"]).name == "model.tar.gz" and Path(trained["model"]).is_file()
-    assert set(_model_arrays(Path(trained["model"]))) >= {"children_left", "threshold", "classes"}
+    model = Path(trained["model_artifacts"])
+    assert model.name == "model.tar.gz" and model.is_file() and trained["where"] == "local"
+    assert set(_model_arrays(model)) >= {"children_left", "threshold", "classes"}
     assert 0.8 <= trained["metrics"]["validation:accuracy"] <= 1.0
     assert trained["metric_series"]["validation:accuracy"] == [trained["metrics"]["validation:accuracy"]]
     assert trained["hyperparameters"] == {"max_leaf_nodes": "100"}  # the manifest's default, filled on the host
@@ -117,13 +123,17 @@ def test_a_pipe_mode_channel_trains_to_the_same_model_as_file_mode(example_image
         result = train_local(
             loaded,
             RecordingReporter(),
-            image=example_image,
-            data={"training": str(data)},
-            hyperparameters={"max_leaf_nodes": "6"},
-            out_dir=tmp_path / mode,
-            input_mode=mode,
+            TrainCommand(
+                local=True,
+                image=example_image,
+                data={"training": str(data)},
+                hyperparameters={"max_leaf_nodes": "6"},
+                out=tmp_path / mode,
+                input_mode=mode,
+            ),
         )
-        models[mode] = _model_arrays(result.model_path)
+        assert isinstance(result, TrainingResult)
+        models[mode] = _model_arrays(Path(str(result.model_artifacts)))
     assert models["File"].keys() == models["Pipe"].keys()
     for name, array in models["File"].items():
         np.testing.assert_array_equal(array, models["Pipe"][name], err_msg=name)
@@ -163,3 +173,44 @@ def test_ctrl_c_removes_the_training_container_and_exits_130(example_image: str,
     assert "interrupted" in stderr.lower()
     assert local_containers(**{"dev.smbyo.job": job}) == []
     assert not (tmp_path / "out" / "model.tar.gz").exists()
+
+
+def test_the_container_gets_exactly_what_the_request_says(probe_image: str, tmp_path: Path) -> None:
+    # A .gz file in File mode is handed over as stored (CompressionType applies to Pipe mode only);
+    # a hidden file is data, as under an S3 prefix; the request's instance type reaches resourceconfig.
+    data = tmp_path / "data"
+    data.mkdir()
+    compressed = gzip.compress(b"1,2\n")
+    (data / "a.csv.gz").write_bytes(compressed)
+    (data / ".hidden.csv").write_text("3,4\n")
+    result = run_cli(
+        "--json", "train", "--local", "--image", probe_image, "--data", f"training={data}",
+        "-H", "max_leaf_nodes=7", "--instance-type", "ml.c5.xlarge", "--out", str(tmp_path / "out"),
+        cwd=EXAMPLE_DIR,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "hidden file(s)" in result.stderr  # said, not silently skipped
+    report = probe_report(Path(json.loads(result.stdout)["model_artifacts"]))
+    assert report["files"]["training"] == {
+        ".hidden.csv": hashlib.sha256(b"3,4\n").hexdigest(),
+        "a.csv.gz": hashlib.sha256(compressed).hexdigest(),
+    }
+    assert report["config"]["inputdataconfig.json"]["training"]["CompressionType"] == "None"
+    assert report["config"]["hyperparameters.json"] == {"max_leaf_nodes": "7"}
+    assert report["config"]["resourceconfig.json"]["current_instance_type"] == "ml.c5.xlarge"
+
+
+def test_dry_run_prints_the_request_without_docker(tmp_path: Path) -> None:
+    result = run_cli(
+        "train", "--local", "--dry-run", "--data", "training=data/training", "--out", str(tmp_path),
+        cwd=EXAMPLE_DIR, env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["target"] == "local" and [step["operation"] for step in plan["plan"]] == ["CreateTrainingJob"]
+    request = plan["plan"][0]["kwargs"]
+    assert request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == (
+        (EXAMPLE_DIR / "data" / "training").resolve().as_uri()
+    )
+    assert request["OutputDataConfig"]["S3OutputPath"] == tmp_path.as_uri()
+    assert not any(tmp_path.iterdir())  # nothing ran

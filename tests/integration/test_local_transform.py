@@ -23,7 +23,7 @@ PADDING = "0" * 2500  # trailing zeros keep every value equal while making rows 
 
 @pytest.fixture(scope="module")
 def model(example_image: str) -> Path:
-    return Path(trained_example(example_image)["model"])
+    return Path(trained_example(example_image)["model_artifacts"])
 
 
 @pytest.fixture(scope="module")

@@ -176,7 +176,19 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "
 def test_dry_run_prints_the_exact_request_and_exits_0() -> None:
     result = run_cli("publish", "algorithm", "--dry-run", "--json", "--image", IMAGE, cwd=EXAMPLE_DIR, env=AWS_ENV)
     assert result.returncode == 0, result.stderr
-    request = json.loads(result.stdout)
+    plan = json.loads(result.stdout)
+    assert plan["dry_run"] is True and plan["target"] == "sagemaker"
+    uploads = [step for step in plan["plan"] if step["operation"] == "Upload"]
+    (request,) = [step["kwargs"] for step in plan["plan"] if step["operation"] == "CreateAlgorithm"]
+    assert plan["plan"][-1]["operation"] == "CreateAlgorithm"  # the uploads of validation data come first
+    assert {step["kwargs"]["Destination"] for step in uploads} == {
+        request["ValidationSpecification"]["ValidationProfiles"][0]["TrainingJobDefinition"]["InputDataConfig"][0][
+            "DataSource"
+        ]["S3DataSource"]["S3Uri"],
+        request["ValidationSpecification"]["ValidationProfiles"][0]["TransformJobDefinition"]["TransformInput"][
+            "DataSource"
+        ]["S3DataSource"]["S3Uri"],
+    }
     assert request["TrainingSpecification"]["TrainingImage"] == IMAGE
     assert request["AlgorithmName"].startswith("decision-trees-sample-")
 

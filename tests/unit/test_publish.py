@@ -19,11 +19,6 @@ def description(validation: str, reason: str | None = None) -> dict:
     }
 
 
-def test_dry_run_result_is_exactly_the_request() -> None:
-    request = {"AlgorithmName": "a", "CertifyForMarketplace": True}
-    assert PublishResult("algorithm", "a", request, dry_run=True).to_dict() == request
-
-
 def test_result_lists_failure_reasons() -> None:
     rows = status_items(ALGORITHM, description("Failed", "ClientError: boom"))
     result = PublishResult("algorithm", "a", {}, status="Failed", details=rows)
@@ -63,7 +58,9 @@ def test_a_name_fixed_in_the_manifest_is_used_as_is(project, tmp_path) -> None: 
         env={"AWS_DEFAULT_REGION": "us-east-1", **no_credentials},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["AlgorithmName"] == "trees-v2"
+    plan = json.loads(result.stdout)["plan"]
+    (request,) = [step["kwargs"] for step in plan if step["operation"] == "CreateAlgorithm"]
+    assert request["AlgorithmName"] == "trees-v2"
 
 
 def test_a_fixed_name_must_follow_the_sagemaker_pattern(project) -> None:  # type: ignore[no-untyped-def]
