@@ -602,7 +602,7 @@ def delete(endpoint: str, profile: str | None, region: str | None) -> None:
 @common_options
 def wait(kind: str, name: str, logs: bool, timeout: float | None, profile: str | None, region: str | None) -> None:
     """Resume polling something already submitted, until it reaches a terminal state."""
-    from sm_byo.cloud.waiting import wait_for
+    from sm_byo.cloud.wait import wait_for
 
     _show(wait_for(kind, name, _state().ui, logs=logs, timeout=timeout, profile=profile, region=region), "Finished")
 
@@ -632,7 +632,7 @@ def publish_algorithm_command(
     region: str | None,
 ) -> None:
     """CreateAlgorithm from the manifest, then poll DescribeAlgorithm to Completed/Failed."""
-    from sm_byo.publish import publish_algorithm
+    from sm_byo.cloud.publish import publish_algorithm
 
     loaded = _load(manifest_path)
     _show(
@@ -670,7 +670,7 @@ def publish_model_package_command(
     region: str | None,
 ) -> None:
     """CreateModelPackage from the manifest, then poll DescribeModelPackage to Completed/Failed."""
-    from sm_byo.publish import publish_model_package
+    from sm_byo.cloud.publish import publish_model_package
 
     loaded = _load(manifest_path)
     _show(

@@ -13,7 +13,6 @@ from typing import Any
 
 from sm_byo.aws import AwsAdapter
 from sm_byo.cloud.logs import LogFollower, endpoint_logs, training_logs, transform_logs
-from sm_byo.cloud.session import open_aws, resume_flags
 from sm_byo.errors import UsageError
 from sm_byo.polling import Backoff, PollOutcome, Watch, poll
 from sm_byo.reporting import Reporter
@@ -116,48 +115,6 @@ def follow(
     if follower is not None:
         follower.poll()  # the last lines are often written after the final status change
     return Followed(outcome, follower.lines if follower else [])
-
-
-def wait_for(
-    kind: str,
-    name: str,
-    reporter: Reporter,
-    *,
-    logs: bool = True,
-    timeout: float | None = None,
-    profile: str | None = None,
-    region: str | None = None,
-    aws: AwsAdapter | None = None,
-) -> dict[str, Any]:
-    """``smbyo wait KIND NAME``: poll to the end; Failed/Stopped raise JobFailed (exit 1).
-
-    Algorithms and model packages are followed by :mod:`sm_byo.publish`, which also shows their
-    validation and image-scan details; everything goes through the same poller.
-    """
-    if kind in ("algorithm", "model-package"):
-        return _wait_for_listing(kind, name, reporter, timeout=timeout, profile=profile, region=region, aws=aws)
-    adapter = open_aws(profile, region, aws)
-    reporter.step(f"Waiting for {kind} {name}")
-    followed = follow(adapter, kind, name, reporter, logs=logs, timeout=timeout, flags=resume_flags(profile, region))
-    followed.outcome.raise_if_failed()
-    return summary(followed.outcome)
-
-
-def _wait_for_listing(
-    kind: str,
-    name: str,
-    reporter: Reporter,
-    *,
-    timeout: float | None,
-    profile: str | None,
-    region: str | None,
-    aws: AwsAdapter | None,
-) -> dict[str, Any]:
-    from sm_byo.publish import wait_for_algorithm, wait_for_model_package
-
-    follow_listing = wait_for_algorithm if kind == "algorithm" else wait_for_model_package
-    result = follow_listing(name, reporter, timeout=timeout, profile=profile, region=region, aws=aws)
-    return result.to_dict()
 
 
 def summary(outcome: PollOutcome) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """CreateAlgorithm from the manifest: TrainingSpecification, InferenceSpecification, validation, tags.
 
 Pure: no I/O. The image URI, the submission name and the S3 locations of the validation data are
-inputs, decided by the caller (``sm_byo.publish``) so that ``--dry-run`` shows exactly what is sent.
+inputs, decided by the caller (``sm_byo.cloud.publish``) so that ``--dry-run`` shows exactly what is sent.
 """
 
 from __future__ import annotations

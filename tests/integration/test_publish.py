@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from sm_byo.aws import connect
-from sm_byo.publish import ALGORITHM, follow
+from sm_byo.cloud.publish import ALGORITHM, follow
 from sm_byo.reporting import RecordingReporter
 from tests.aws.fixtures import aws_env, moto, moto_session  # noqa: F401
 from tests.aws.harness import ACCOUNT_ID, REGION, MotoHarness

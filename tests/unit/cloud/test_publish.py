@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sm_byo.publish import ALGORITHM, MODEL_PACKAGE, DetailReporter, PublishResult, publish_failed, status_items
+from sm_byo.cloud.publish import ALGORITHM, MODEL_PACKAGE, DetailReporter, PublishResult, publish_failed, status_items
 from sm_byo.reporting import RecordingReporter
 
 
