@@ -21,14 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sm_byo.errors import ManifestError, ManifestProblem
 from sm_byo.runtime.hyperparameters import value_problem
+from sm_byo.runtime.payload import TRANSFORM_DEFAULT_MAX_PAYLOAD_MB, TRANSFORM_MAX_PAYLOAD_MB
 
 # SageMaker's entity name pattern (AlgorithmName, ModelPackageName, job names, endpoint names).
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9.\-_]{1,64}$")
 INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 DEFAULT_MANIFEST = "smbyo.yaml"
-# SageMaker's real-time invocation limit; nginx and the runtime enforce it in the container.
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 Loc = tuple[str | int, ...]
 
@@ -165,7 +164,7 @@ class ValidationSpec(_Model):
     content_type: str = "text/csv"
     split_type: Literal["None", "Line", "RecordIO", "TFRecord"] = "Line"
     strategy: Literal["MultiRecord", "SingleRecord"] = "MultiRecord"
-    max_payload_mb: int = Field(6, ge=0, le=100)
+    max_payload_mb: int = Field(TRANSFORM_DEFAULT_MAX_PAYLOAD_MB, ge=0, le=TRANSFORM_MAX_PAYLOAD_MB)
     hyperparameters: dict[str, Scalar] = Field(default_factory=dict)
     output: str | None = Field(None, description="s3:// prefix for validation outputs.")
 
