@@ -274,11 +274,11 @@ def measured(stack: Stack, body: Path, seconds: float) -> Load:
     return load
 
 
-def in_process_limit(model: Path, body: Path, seconds: float) -> float:
+def in_process_limit(model: Path, body: Path, seconds: float, image: str = SMBYO_IMAGE) -> float:
     """predict() calls/s on already-parsed rows, one process per core, in the smbyo image's Python."""
     out = sh(
-        "docker", "run", "--rm", "--name", "smbyo-perf-bench-limit", "-v", f"{model}:/opt/ml/model:ro",
-        "-v", f"{body}:/tmp/rows.csv:ro", "--entrypoint", "/opt/venv/bin/python", SMBYO_IMAGE,
+        "docker", "run", "--rm", "--name", f"smbyo-perf-bench-limit-{os.getpid()}", "-v", f"{model}:/opt/ml/model:ro",
+        "-v", f"{body}:/tmp/rows.csv:ro", "--entrypoint", "/opt/venv/bin/python", image,
         "-c", IN_PROCESS, "/tmp/rows.csv", str(seconds),
     )  # fmt: skip
     return float(out.strip().splitlines()[-1])

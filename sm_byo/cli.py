@@ -18,6 +18,12 @@ import click
 
 from sm_byo import __version__
 from sm_byo.errors import Interrupted, SmByoError, UsageError
+from sm_byo.local.health import (
+    STARTUP_HEALTH_CHECK_DEFAULT_SECONDS,
+    STARTUP_HEALTH_CHECK_MAX_SECONDS,
+    STARTUP_HEALTH_CHECK_MIN_SECONDS,
+)
+from sm_byo.runtime.payload import TRANSFORM_MAX_PAYLOAD_MB
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -132,6 +138,21 @@ def aws_options(func: F) -> F:
 def image_option(func: F) -> F:
     return click.option(
         "--image", help="Image to run or register (default: <name>:latest locally, the pushed ECR URI in the cloud)."
+    )(func)
+
+
+def startup_timeout_option(func: F) -> F:
+    """SageMaker's ContainerStartupHealthCheckTimeoutInSeconds: its range, its default (sm_byo.local.health)."""
+    return click.option(
+        "--container-startup-health-check-timeout",
+        "startup_timeout",
+        type=click.IntRange(STARTUP_HEALTH_CHECK_MIN_SECONDS, STARTUP_HEALTH_CHECK_MAX_SECONDS),
+        default=STARTUP_HEALTH_CHECK_DEFAULT_SECONDS,
+        show_default=True,
+        metavar="SECONDS",
+        help="Seconds the container has to answer /ping 200 (each within 2 s) after it starts, as an endpoint's "
+        f"ContainerStartupHealthCheckTimeoutInSeconds ({STARTUP_HEALTH_CHECK_MIN_SECONDS}-"
+        f"{STARTUP_HEALTH_CHECK_MAX_SECONDS}).",
     )(func)
 
 
@@ -401,7 +422,7 @@ def train(
 )
 @click.option(
     "--max-payload-mb",
-    type=click.IntRange(min=0, max=100),
+    type=click.IntRange(min=0, max=TRANSFORM_MAX_PAYLOAD_MB),
     help="Max request size in MB (default: the container's, 6).",
 )
 @click.option("--concurrency", type=click.IntRange(min=1, max=64), help="Parallel requests (default: the container's).")
@@ -476,14 +497,16 @@ def transform(
 )
 @click.option("--model", required=True, type=click.Path(path_type=Path), help="model.tar.gz or a model directory.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@startup_timeout_option
 @image_option
 @common_options
-def serve(manifest_path: Path, local: bool, model: Path, port: int, image: str | None) -> None:
+def serve(manifest_path: Path, local: bool, model: Path, port: int, startup_timeout: int, image: str | None) -> None:
     """Run the serving container in the foreground until Ctrl-C."""
     from sm_byo.local.hosting import serve_local
 
     loaded = _load(manifest_path)
-    _show(serve_local(loaded, _state().ui, image=image, model=model, port=port), "Served")
+    result = serve_local(loaded, _state().ui, image=image, model=model, port=port, startup_timeout=startup_timeout)
+    _show(result, "Served")
 
 
 @cli.command()
@@ -693,14 +716,15 @@ def publish_model_package_command(
 @cli.command()
 @manifest_option
 @click.option("--local", "local", is_flag=True, required=True, help="Run the validation profile in local Docker.")
+@startup_timeout_option
 @image_option
 @common_options
-def validate(manifest_path: Path, local: bool, image: str | None) -> None:
-    """Run the manifest's validation profile locally and report what AWS's validation would check."""
+def validate(manifest_path: Path, local: bool, startup_timeout: int, image: str | None) -> None:
+    """Run the manifest's validation profile locally (train, metrics, serve, /ping, 6 MB, transform)."""
     from sm_byo.validate import validate_local
 
     loaded = _load(manifest_path)
-    _show(validate_local(loaded, _state().ui, image=image), "Validation")
+    _show(validate_local(loaded, _state().ui, image=image, startup_timeout=startup_timeout), "Validation")
 
 
 @cli.command()

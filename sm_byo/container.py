@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sm_byo import __version__
-from sm_byo.manifest import MAX_PAYLOAD_BYTES, Manifest
+from sm_byo.manifest import Manifest
 
 SERVICE_USER = "smbyo"
 SERVICE_UID = 900
@@ -31,7 +31,6 @@ def container_spec(manifest: Manifest) -> dict[str, Any]:
             "timeout_seconds": manifest.serving.timeout_seconds,
             "content_types": manifest.serving.content_types,
             "accept": manifest.serving.accept,
-            "max_payload_bytes": MAX_PAYLOAD_BYTES,
         },
     }
 
@@ -51,5 +50,4 @@ def template_context(
         "ca_bundle": ca_bundle,
         "service_user": SERVICE_USER,
         "service_uid": SERVICE_UID,
-        "max_payload_bytes": MAX_PAYLOAD_BYTES,
     }

@@ -27,10 +27,9 @@ from sm_byo.rules import (
     name_problem,
 )
 from sm_byo.runtime.hyperparameters import value_problem
+from sm_byo.runtime.payload import TRANSFORM_DEFAULT_MAX_PAYLOAD_MB, TRANSFORM_MAX_PAYLOAD_MB
 
 DEFAULT_MANIFEST = "smbyo.yaml"
-# SageMaker's real-time invocation limit; nginx and the runtime enforce it in the container.
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 Loc = tuple[str | int, ...]
 
@@ -167,7 +166,7 @@ class ValidationSpec(_Model):
     content_type: str = "text/csv"
     split_type: Literal["None", "Line", "RecordIO", "TFRecord"] = "Line"
     strategy: Literal["MultiRecord", "SingleRecord"] = "MultiRecord"
-    max_payload_mb: int = Field(6, ge=0, le=100)
+    max_payload_mb: int = Field(TRANSFORM_DEFAULT_MAX_PAYLOAD_MB, ge=0, le=TRANSFORM_MAX_PAYLOAD_MB)
     hyperparameters: dict[str, Scalar] = Field(default_factory=dict)
     output: str | None = Field(None, description="s3:// prefix for validation outputs.")
 

@@ -17,7 +17,7 @@ from sm_byo.errors import UsageError
 from sm_byo.manifest import LoadedManifest
 from sm_byo.reporting import Reporter
 from sm_byo.rules import NAME_PATTERN
-from sm_byo.specs.hosting import endpoint_config_request, endpoint_request, invoke_request
+from sm_byo.specs.hosting import check_realtime_body, endpoint_config_request, endpoint_request, invoke_request
 from sm_byo.specs.names import unique_name
 from sm_byo.specs.transform import model_request
 
@@ -147,7 +147,11 @@ def invoke_endpoint(
     region: str | None = None,
     aws: AwsAdapter | None = None,
 ) -> InvokeResponse:
-    """One InvokeEndpoint request; a 4xx from the container surfaces as a usage error with its message."""
+    """One InvokeEndpoint request; a 4xx from the container surfaces as a usage error with its message.
+
+    A body over 6 MB is refused before any AWS call (SageMaker would refuse it: InvokeEndpoint's limit).
+    """
+    check_realtime_body(payload, f"endpoint {endpoint}")
     adapter = open_aws(profile, region, aws)
     request = invoke_request(
         endpoint, payload, content_type=content_type, accept=accept, custom_attributes=custom_attributes

@@ -21,6 +21,7 @@ from sm_byo.docker import ContainerHandle, DockerAdapter, connect
 from sm_byo.errors import SmByoError, WorkFailed
 from sm_byo.local.archive import model_directory
 from sm_byo.local.containers import LogPump, container_name
+from sm_byo.local.health import STARTUP_HEALTH_CHECK_DEFAULT_SECONDS
 from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
 from sm_byo.manifest import LoadedManifest
 from sm_byo.reporting import Reporter
@@ -77,12 +78,15 @@ class _Health:
     failure: SmByoError | None = None
 
 
-def _watch_health(handle: ContainerHandle, pump: LogPump, reporter: Reporter, url: str, health: _Health) -> None:
-    """Announce when /ping answers 200; when the model cannot be loaded, stop the container (that is
-    final: serving a model that is not there helps nobody) so the foreground ends with the reason."""
+def _watch_health(
+    handle: ContainerHandle, pump: LogPump, reporter: Reporter, url: str, health: _Health, startup_timeout: float
+) -> None:
+    """Announce when /ping answers 200; when the model cannot be loaded, or /ping is not healthy within
+    ``startup_timeout``, stop the container (that is final, as on SageMaker: serving a model that is not
+    there helps nobody) so the foreground ends with the reason."""
     started = time.monotonic()
     try:
-        wait_until_healthy(handle, pump)
+        wait_until_healthy(handle, pump, startup_timeout)
     except SmByoError as exc:
         health.failure = exc
         handle.stop(timeout=5)
@@ -93,11 +97,13 @@ def _watch_health(handle: ContainerHandle, pump: LogPump, reporter: Reporter, ur
 
 
 def _follow_until_stopped(
-    handle: ContainerHandle, reporter: Reporter, name: str, url: str, health: _Health
+    handle: ContainerHandle, reporter: Reporter, name: str, url: str, health: _Health, startup_timeout: float
 ) -> tuple[int, str, LogPump]:
     """Stream the log until the container exits or Ctrl-C, which stops it gracefully (SIGTERM)."""
     pump = LogPump(handle, reporter, "serve")
-    threading.Thread(target=_watch_health, args=(handle, pump, reporter, url, health), name="ping", daemon=True).start()
+    threading.Thread(
+        target=_watch_health, args=(handle, pump, reporter, url, health, startup_timeout), name="ping", daemon=True
+    ).start()
     try:
         pump.follow()
         return handle.wait(), "container exited", pump
@@ -114,9 +120,11 @@ def serve_local(
     image: str | None = None,
     model: str | Path,
     port: int = 8080,
+    startup_timeout: float = STARTUP_HEALTH_CHECK_DEFAULT_SECONDS,
     docker: DockerAdapter | None = None,
 ) -> ServeResult:
-    """Serve ``model`` on 127.0.0.1:``port`` until Ctrl-C, the container exits, or the model fails to load."""
+    """Serve ``model`` on 127.0.0.1:``port`` until Ctrl-C, the container exits, or the model fails to load
+    (or /ping is not healthy within ``startup_timeout`` seconds: ContainerStartupHealthCheckTimeoutInSeconds)."""
     adapter = docker or connect()
     image = image or local_image_tag(loaded.manifest)
     adapter.inspect_image(image)
@@ -139,7 +147,7 @@ def serve_local(
         )
         health = _Health()
         try:
-            exit_code, stopped_by, pump = _follow_until_stopped(handle, reporter, name, url, health)
+            exit_code, stopped_by, pump = _follow_until_stopped(handle, reporter, name, url, health, startup_timeout)
         finally:
             handle.remove()
     if health.failure is not None and stopped_by != "Ctrl-C":

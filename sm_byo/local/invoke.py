@@ -1,7 +1,9 @@
 """``smbyo invoke --local URL``: one POST to a running container's /invocations.
 
 Errors say which side is wrong: an answer >= 400 is the container refusing the request (exit 1,
-with its JSON error message); no answer at all means no server is listening (exit 3).
+with its JSON error message); no answer at all means no server is listening (exit 3). A body over
+SageMaker's real-time limit (6 MB) is refused before anything is sent (exit 2), as SageMaker refuses it in
+front of an endpoint's container.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import requests
 
 from sm_byo.errors import EnvironmentProblem, WorkFailed
 from sm_byo.local.serving import container_error
+from sm_byo.specs.hosting import check_realtime_body
 
 INVOKE_TIMEOUT_SECONDS = 70
 
@@ -51,6 +54,7 @@ def invoke_url(
     if not base.startswith(("http://", "https://")):
         base = f"http://{base}"
     target = base if base.endswith("/invocations") else f"{base}/invocations"
+    check_realtime_body(body, target)
     headers = {"Content-Type": content_type}
     if accept:
         headers["Accept"] = accept
@@ -72,8 +76,9 @@ def invoke_url(
     if response.status_code >= 400:
         raise WorkFailed(
             f"the container refused the request: HTTP {response.status_code}: {container_error(response)}",
-            hint="SageMaker endpoints refuse requests over 6 MB too: send fewer rows per request, or use "
-            "`smbyo transform` (it splits the input into requests under the limit)."
+            hint="The container's body limit (SAGEMAKER_MAX_PAYLOAD_IN_MB, 6 MB when unset) is below this "
+            "request: send fewer rows per request, or use `smbyo transform` (it splits the input into requests "
+            "under the limit)."
             if response.status_code == 413
             else "Fix the request body or the Content-Type/Accept headers as the message says.",
             details={"status": response.status_code, "url": target},

@@ -1,9 +1,11 @@
 """Starting a serving container locally and waiting until it is healthy, as SageMaker hosting does.
 
-Shared by batch transform and ``smbyo serve --local``: the model directory is mounted read-only at
-/opt/ml/model, port 8080 is published on the loopback interface only, and readiness is ``GET /ping``
-answering 200. While the server starts, nginx answers 503; once the runtime answers that the model
-could not be loaded, that is final, so it fails at once instead of waiting out the timeout.
+Shared by batch transform, ``smbyo serve --local`` and ``validate --local``: the model directory is mounted
+read-only at /opt/ml/model, port 8080 is published on the loopback interface only, and readiness is
+``GET /ping`` answering 200 within 2 s, before the start-up health check timeout runs out (SageMaker's
+rules and their sources: :mod:`sm_byo.local.health`). While the server starts, nginx answers 503; once the
+runtime answers that the model could not be loaded, that is final, so it fails at once instead of waiting
+out the timeout.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import requests
 from sm_byo.docker import ContainerHandle
 from sm_byo.errors import JobFailed
 from sm_byo.local.containers import LogPump
+from sm_byo.local.health import PING_TIMEOUT_SECONDS
 
 CONTAINER_PORT = "8080/tcp"
 MODEL_MOUNT = "/opt/ml/model"
-READY_TIMEOUT_SECONDS = 120.0
 # The runtime's /ping error when load_model failed (sm_byo/runtime/serving.py, ModelState.load).
 LOAD_FAILED_PREFIX = "model could not be loaded"
 POLL_SECONDS = 0.1
@@ -34,12 +36,20 @@ def loopback_port(port: int | None) -> dict[str, int | tuple[str, int | None] | 
     return {CONTAINER_PORT: ("127.0.0.1", port)}
 
 
-def _not_ready(handle: ContainerHandle, pump: LogPump, why: str) -> JobFailed:
+class StartupTimedOut(JobFailed):
+    """/ping did not answer 200 (within 2 s) before the start-up health check timeout ran out."""
+
+
+def _not_ready(handle: ContainerHandle, pump: LogPump, why: str, kind: type[JobFailed] = JobFailed) -> JobFailed:
     tail = pump.tail_text()
-    return JobFailed(
+    return kind(
         f"the serving container did not become healthy: {why}"
         + (f"\n--- last lines of its log ---\n{tail}" if tail else ""),
-        hint="Check that predictor.py's load_model(model_dir) works with this model (see the log above).",
+        hint="Check that predictor.py's load_model(model_dir) works with this model (see the log above)."
+        if kind is JobFailed
+        else "Load less at start-up and keep /ping cheap; a model that needs longer to load needs a longer "
+        "ContainerStartupHealthCheckTimeoutInSeconds on SageMaker (locally: "
+        "--container-startup-health-check-timeout, up to 3600 s).",
         details={"container": handle.id[:12]},
     )
 
@@ -52,9 +62,13 @@ def _json_error(response: requests.Response) -> str | None:
     return str(payload.get("error")) if isinstance(payload, dict) and payload.get("error") else None
 
 
-def wait_until_healthy(handle: ContainerHandle, pump: LogPump, timeout: float = READY_TIMEOUT_SECONDS) -> str:
-    """Poll /ping until 200; returns the base URL (``http://127.0.0.1:PORT``)."""
-    deadline = time.monotonic() + timeout
+def wait_until_healthy(handle: ContainerHandle, pump: LogPump, startup_timeout: float) -> str:
+    """Poll /ping until it answers 200 within 2 s; returns the base URL (``http://127.0.0.1:PORT``).
+
+    ``startup_timeout`` is SageMaker's ContainerStartupHealthCheckTimeoutInSeconds: past it the container
+    counts as failed (:class:`StartupTimedOut`), as an endpoint's instance launch fails.
+    """
+    deadline = time.monotonic() + startup_timeout
     url: str | None = None
     with requests.Session() as session:
         while time.monotonic() < deadline:
@@ -65,7 +79,7 @@ def wait_until_healthy(handle: ContainerHandle, pump: LogPump, timeout: float = 
                 url = f"http://127.0.0.1:{port}" if port else None
             if url:
                 try:
-                    response = session.get(f"{url}/ping", timeout=2)
+                    response = session.get(f"{url}/ping", timeout=PING_TIMEOUT_SECONDS)
                 except requests.RequestException:
                     response = None
                 if response is not None and response.status_code == 200:
@@ -74,7 +88,13 @@ def wait_until_healthy(handle: ContainerHandle, pump: LogPump, timeout: float = 
                 if error and error.startswith(LOAD_FAILED_PREFIX):
                     raise _not_ready(handle, pump, f"/ping answered {response.status_code}: {error}")  # type: ignore[union-attr]
             time.sleep(POLL_SECONDS)
-    raise _not_ready(handle, pump, f"/ping did not answer 200 within {timeout:.0f} s")
+    raise _not_ready(
+        handle,
+        pump,
+        f"/ping did not answer 200 (within {PING_TIMEOUT_SECONDS:.0f} s) before the start-up health check "
+        f"timeout of {startup_timeout:.0f} s",
+        StartupTimedOut,
+    )
 
 
 def container_error(response: requests.Response, limit: int = 1000) -> str:

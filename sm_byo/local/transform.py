@@ -26,19 +26,25 @@ from sm_byo.docker import DockerAdapter, connect
 from sm_byo.errors import JobFailed, UsageError
 from sm_byo.local.archive import model_directory
 from sm_byo.local.containers import LogPump, container_name, job_name, running
-from sm_byo.local.serving import container_error, loopback_port, model_volume, wait_until_healthy
+from sm_byo.local.health import TRANSFORM_STARTUP_HEALTH_CHECK_SECONDS
+from sm_byo.local.serving import (
+    container_error,
+    loopback_port,
+    model_volume,
+    wait_until_healthy,
+)
 from sm_byo.manifest import LoadedManifest
 from sm_byo.reporting import Reporter
+from sm_byo.runtime.payload import MB, TRANSFORM_DEFAULT_MAX_PAYLOAD_MB
 from sm_byo.specs.names import local_image_tag
 
-MB = 1024 * 1024
 # A blank line after another line, and a blank first line (two patterns: each starts with a literal, fast).
 BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
 BLANK_FIRST_LINE = re.compile(rb"[ \t\r\f\v]*\n")
 STRATEGY_FROM_CONTAINER = {"MULTI_RECORD": "MultiRecord", "SINGLE_RECORD": "SingleRecord"}
 STRATEGY_TO_CONTAINER = {value: key for key, value in STRATEGY_FROM_CONTAINER.items()}
 DEFAULT_STRATEGY = "MultiRecord"
-DEFAULT_MAX_PAYLOAD_MB = 6
+DEFAULT_MAX_PAYLOAD_MB = TRANSFORM_DEFAULT_MAX_PAYLOAD_MB
 DEFAULT_CONCURRENCY = 1
 REQUEST_TIMEOUT_MARGIN = 30
 # nginx access lines of answered requests: one per request, thousands per job; failures still show.
@@ -359,11 +365,15 @@ def merge_settings(
     )
 
 
-def _is_routine_access_line(line: str) -> bool:
+def is_routine_access_line(line: str) -> bool:
     return SUCCESSFUL_ACCESS_LINE.search(line) is not None
 
 
 def _batch_environment(strategy: str | None, max_payload_mb: int | None, concurrency: int | None) -> dict[str, str]:
+    """What SageMaker sets in a transform container: SAGEMAKER_BATCH always, the other three only when the
+    job sets them (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-batch-code.html). The
+    container's body limit follows SAGEMAKER_MAX_PAYLOAD_IN_MB (``sm_byo.runtime.payload``), so a
+    ``--max-payload-mb`` over 6 is accepted by the container exactly as on SageMaker."""
     env = {"SAGEMAKER_BATCH": "true"}
     if strategy:
         env["SAGEMAKER_BATCH_STRATEGY"] = STRATEGY_TO_CONTAINER[strategy]
@@ -439,9 +449,14 @@ def transform_local(
     strategy: str | None = None,
     max_payload_mb: int | None = None,
     concurrency: int | None = None,
+    startup_timeout: float = TRANSFORM_STARTUP_HEALTH_CHECK_SECONDS,
     docker: DockerAdapter | None = None,
 ) -> LocalTransformResult:
-    """Run a batch transform of ``input`` with ``model`` in a local serving container."""
+    """Run a batch transform of ``input`` with ``model`` in a local serving container.
+
+    ``startup_timeout``: how long the container has to answer /ping 200 (SageMaker documents no
+    start-up limit for batch transform; smbyo uses hosting's default, see ``local.serving``).
+    """
     _refuse_s3(model=model, input=input, output=output)
     inputs = list_inputs(Path(input))
     output_dir = Path(output)
@@ -464,8 +479,8 @@ def transform_local(
             name=container_name("transform"),
             labels={"dev.smbyo.job": name, "dev.smbyo.kind": "transform"},
         ) as handle:
-            pump = LogPump(handle, reporter, "transform", quiet=_is_routine_access_line).start()
-            url = wait_until_healthy(handle, pump)
+            pump = LogPump(handle, reporter, "transform", quiet=is_routine_access_line).start()
+            url = wait_until_healthy(handle, pump, startup_timeout)
             settings = merge_settings(
                 _execution_parameters(url),
                 content_type=content_type or serving.content_types[0],

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .paths import load_spec, smbyo_home
+from .payload import PayloadLimit, PayloadLimitError, nginx_directives, payload_limit
 
 RUN_DIR = Path(os.environ.get("SMBYO_RUN_DIR", "/tmp/smbyo"))
 SERVICE_USER = os.environ.get("SMBYO_SERVICE_USER", "smbyo")
@@ -39,13 +40,17 @@ def timeout_seconds(serving: dict[str, Any]) -> int:
     return int(os.environ.get("MODEL_SERVER_TIMEOUT") or serving.get("timeout_seconds", 60))
 
 
-def write_server_conf(port: int, timeout: int) -> None:
-    """The per-start part of nginx's config (the port can only be known at start)."""
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
-    (RUN_DIR / "server.conf").write_text(
-        f"listen {port} reuseport backlog=4096;\nproxy_read_timeout {timeout}s;\nproxy_send_timeout {timeout}s;\n",
-        encoding="utf-8",
+def server_conf(port: int, timeout: int, limit: PayloadLimit) -> str:
+    """The per-start part of nginx's config: what is only known at start (the port, the body limit)."""
+    return (
+        f"listen {port} reuseport backlog=4096;\nproxy_read_timeout {timeout}s;\nproxy_send_timeout {timeout}s;\n"
+        f"# body limit: {limit.describe()}\n{nginx_directives(limit)}"
     )
+
+
+def write_server_conf(port: int, timeout: int, limit: PayloadLimit) -> None:
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    (RUN_DIR / "server.conf").write_text(server_conf(port, timeout, limit), encoding="utf-8")
 
 
 def drop_privileges() -> None:
@@ -165,7 +170,13 @@ def main() -> None:
     spec = load_spec()
     serving = spec.get("serving", {})
     port = int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
-    write_server_conf(port, timeout_seconds(serving))
+    try:
+        limit = payload_limit()  # the same function Flask's check and /execution-parameters use
+    except PayloadLimitError as exc:
+        print(f"serve: not starting: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    print(f"serve: request body limit: {limit.describe()}", file=sys.stderr, flush=True)
+    write_server_conf(port, timeout_seconds(serving), limit)
     widen_pipe(sys.stdout.fileno())
     widen_pipe(sys.stderr.fileno())
     drop_privileges()

@@ -23,10 +23,10 @@ from flask import Flask, Response, request
 from . import codecs
 from .errors import InvalidInput, PayloadTooLarge, RequestError, UnsupportedMediaType
 from .paths import MlPaths, code_dir, load_spec
+from .payload import PayloadLimit, payload_limit
 from .usercode import load_module
 
 log = logging.getLogger("smbyo.serving")
-DEFAULT_MAX_PAYLOAD = 6 * 1024 * 1024
 
 
 @dataclass
@@ -67,27 +67,32 @@ class ModelState:
 class ServingConfig:
     content_types: list[str]
     accept: list[str]
-    max_payload: int = DEFAULT_MAX_PAYLOAD
+    payload: PayloadLimit = field(default_factory=payload_limit)
     execution_parameters: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> ServingConfig:
         serving = spec.get("serving", {})
+        limit = payload_limit()  # the rule nginx's client_max_body_size follows too (server.py)
         return cls(
             content_types=list(serving.get("content_types", [codecs.CSV])),
             accept=list(serving.get("accept", [codecs.CSV])),
-            max_payload=int(serving.get("max_payload_bytes", DEFAULT_MAX_PAYLOAD)),
-            execution_parameters=execution_parameters(),
+            payload=limit,
+            execution_parameters=execution_parameters(limit),
         )
 
 
-def execution_parameters() -> dict[str, Any]:
-    """What batch transform should use, from the SAGEMAKER_* environment or sensible defaults."""
+def execution_parameters(limit: PayloadLimit) -> dict[str, Any]:
+    """What batch transform should use, from the SAGEMAKER_* environment or sensible defaults.
+
+    MaxPayloadInMB is the body limit this container enforces (``payload_limit``): 6 unless
+    SAGEMAKER_MAX_PAYLOAD_IN_MB says otherwise, so a transform never sends more than the container takes.
+    """
     cpus = os.cpu_count() or 1
     return {
         "MaxConcurrentTransforms": int(os.environ.get("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", cpus)),
         "BatchStrategy": os.environ.get("SAGEMAKER_BATCH_STRATEGY", "MULTI_RECORD"),
-        "MaxPayloadInMB": int(os.environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", 6)),
+        "MaxPayloadInMB": limit.megabytes,
     }
 
 
@@ -108,8 +113,8 @@ class Context(dict[str, Any]):
 def _decode(state: ModelState, body: bytes, media_type: str, params: dict[str, str], config: ServingConfig) -> Any:
     if not body:
         raise InvalidInput("request body is empty")
-    if len(body) > config.max_payload:
-        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {config.max_payload} bytes")
+    if not config.payload.allows(len(body)):
+        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {config.payload.describe()}")
     if media_type not in config.content_types:
         raise UnsupportedMediaType(
             f"content type {media_type or '(none)'!r} is not supported; send one of {', '.join(config.content_types)}"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sm_byo.errors import UsageError
 from sm_byo.manifest import Manifest
+from sm_byo.runtime.payload import REALTIME_MAX_PAYLOAD_BYTES, REALTIME_MAX_PAYLOAD_MB
 from sm_byo.specs.training import check_instance_type, tags
 
 VARIANT_NAME = "AllTraffic"
@@ -47,3 +49,23 @@ def invoke_request(
     if custom_attributes:
         request["CustomAttributes"] = custom_attributes
     return request
+
+
+def check_realtime_body(body: bytes, target: str) -> None:
+    """Refuse a body SageMaker would refuse: InvokeEndpoint's Body is at most 6 MB (6,291,456 bytes),
+    enforced by SageMaker in front of the container
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html).
+
+    ``invoke ENDPOINT`` and ``invoke --local URL`` both check it before sending anything, so a local
+    container (which may have been started with a larger batch limit) answers what an endpoint would.
+    """
+    if len(body) <= REALTIME_MAX_PAYLOAD_BYTES:
+        return
+    raise UsageError(
+        f"the request body is {len(body):,} bytes; a SageMaker real-time endpoint accepts at most "
+        f"{REALTIME_MAX_PAYLOAD_BYTES:,} bytes ({REALTIME_MAX_PAYLOAD_MB} MB) per request, so nothing was sent "
+        f"to {target}",
+        hint="Send fewer rows per request, or run the whole input as a batch transform: `smbyo transform` "
+        "(or `smbyo transform --local`) splits it into requests of up to --max-payload-mb (at most 100 MB).",
+        details={"body_bytes": len(body), "limit_bytes": REALTIME_MAX_PAYLOAD_BYTES},
+    )

@@ -296,6 +296,7 @@ def _endpoints(harness: MotoHarness) -> dict[str, RunningEndpoint]:
 def _start_endpoint(harness: MotoHarness, endpoint: Any) -> None:
     from sm_byo.local.archive import safe_extract
     from sm_byo.local.containers import LogPump
+    from sm_byo.local.health import STARTUP_HEALTH_CHECK_DEFAULT_SECONDS
     from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
 
     name = endpoint.endpoint_name
@@ -303,7 +304,15 @@ def _start_endpoint(harness: MotoHarness, endpoint: Any) -> None:
     running: RunningEndpoint | None = None
     try:
         config = harness.client("sagemaker").describe_endpoint_config(EndpointConfigName=endpoint.endpoint_config_name)
-        image, model_data = _model_of(harness, config["ProductionVariants"][0]["ModelName"])
+        variant = config["ProductionVariants"][0]
+        image, model_data = _model_of(harness, variant["ModelName"])
+        # SageMaker's start-up window: the variant's ContainerStartupHealthCheckTimeoutInSeconds, else 8 minutes
+        # (a test may shorten it with endpoint_ready_timeout).
+        startup_timeout = float(
+            harness.state.get("endpoint_ready_timeout")
+            or variant.get("ContainerStartupHealthCheckTimeoutInSeconds")
+            or STARTUP_HEALTH_CHECK_DEFAULT_SECONDS
+        )
         scratch = tempfile.TemporaryDirectory(prefix="smbyo-cloud-endpoint-")
         archive = download_prefix(harness, model_data, Path(scratch.name) / "archive")
         model_dir = safe_extract(next(archive.rglob("*.tar.gz")), Path(scratch.name) / "model")
@@ -318,7 +327,7 @@ def _start_endpoint(harness: MotoHarness, endpoint: Any) -> None:
         running = RunningEndpoint(name, handle, scratch)
         _endpoints(harness)[name] = running
         pump = LogPump(handle, sink, "endpoint").start()
-        running.url = wait_until_healthy(handle, pump, timeout=float(harness.state.get("endpoint_ready_timeout", 120)))
+        running.url = wait_until_healthy(handle, pump, startup_timeout)
         endpoint.endpoint_status = "InService"
     except Exception as exc:
         endpoint.failure_reason = _reason(exc)

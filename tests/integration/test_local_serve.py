@@ -38,7 +38,7 @@ def test_serve_invoke_then_ctrl_c_stops_and_removes_the_container(example_image:
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "sm_byo", "--json", "serve", "--local", "--image", example_image,
-         "--model", model, "--port", str(port)],
+         "--model", model, "--port", str(port), "--container-startup-health-check-timeout", "60"],
         cwd=EXAMPLE_DIR, stdout=subprocess.PIPE, stderr=log, env=os.environ.copy(),
     )  # fmt: skip
     try:
@@ -56,6 +56,12 @@ def test_serve_invoke_then_ctrl_c_stops_and_removes_the_container(example_image:
         refused = run_cli("invoke", "--local", url, "--body", "-", input=b"1,2\n", cwd=EXAMPLE_DIR)
         assert refused.returncode == 1
         assert b"expected 4 features per row, got 2" in refused.stderr
+
+        # Over SageMaker's real-time 6 MB: refused by invoke itself (exit 2), as SageMaker refuses it.
+        big = b"5.1,3.5,1.4,0.2\n" * (7 * 1024 * 1024 // 16)
+        too_big = run_cli("invoke", "--local", url, "--body", "-", input=big, cwd=EXAMPLE_DIR)
+        assert too_big.returncode == 2
+        assert b"6,291,456 bytes" in too_big.stderr and b"smbyo transform" in too_big.stderr
 
         server.send_signal(signal.SIGINT)
         stdout, _ = server.communicate(timeout=45)

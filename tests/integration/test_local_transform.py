@@ -96,3 +96,30 @@ def test_a_refused_record_fails_the_job_with_its_range_and_the_container_message
     assert result.returncode == 1, result.stderr
     assert "rows.csv line 2" in result.stderr and "HTTP 400" in result.stderr
     assert "expected 4 features per row, got 2" in result.stderr
+
+
+def test_max_payload_mb_20_sends_batches_over_6_mb_and_the_container_takes_them(
+    model: Path, example_image: str, tmp_path: Path
+) -> None:
+    """Batch transform may send up to MaxPayloadInMB: the container must accept what the job sends."""
+    data = tmp_path / "in"
+    data.mkdir()
+    rows = (EXAMPLE_DIR / "data" / "transform" / "iris.csv").read_bytes()
+    block = rows if rows.endswith(b"\n") else rows + b"\n"
+    (data / "big.csv").write_bytes(block * (15 * 1024 * 1024 // len(block) + 1))
+    size = (data / "big.csv").stat().st_size
+    assert 15 * 1024 * 1024 <= size < 20 * 1024 * 1024
+    output = tmp_path / "out"
+    result = run_cli(
+        "--json", "transform", "--local", "--image", example_image, "--model", str(model),
+        "--input", str(data), "--output", str(output), "--max-payload-mb", "20", "--concurrency", "1",
+        cwd=EXAMPLE_DIR,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary: dict[str, Any] = json.loads(result.stdout)
+    assert summary["max_payload_mb"] == 20
+    assert summary["requests"] == 1  # the whole 15+ MB file in one request: far over the real-time 6 MB
+    expected = _expected(model, data / "big.csv", tmp_path / "model")
+    assert (output / "big.csv.out").read_text().splitlines() == expected
+    assert summary["records"] == len(expected)
+    assert not local_containers(**{"dev.smbyo.job": summary["job_name"]})

@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
+from sm_byo.runtime.payload import MB, REALTIME_MAX_PAYLOAD_BYTES
 from tests.conftest import EXAMPLE_DIR, ca_bundle
 
 PREFIX = "smbyo-perf-test"
-MAX_PAYLOAD = 6 * 1024 * 1024
+MAX_PAYLOAD = REALTIME_MAX_PAYLOAD_BYTES
 PAYLOAD = (EXAMPLE_DIR / "payload.csv").read_bytes()
 ROW = b"5.1,3.5,1.4,0.2\n"  # 16 bytes: MAX_PAYLOAD is a whole number of rows
 ECHO_IMAGE = f"{PREFIX}-echo:latest"
@@ -168,6 +169,30 @@ def configured(docker_adapter, example_image: str, model_dir: Path) -> Iterator[
         running.handle.remove()
 
 
+@pytest.fixture(scope="module")
+def batch_20(docker_adapter, example_image: str, model_dir: Path) -> Iterator[Server]:  # type: ignore[no-untyped-def]
+    """A container as a transform job with MaxPayloadInMB 20 starts it."""
+    environment = {"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "20"}
+    running = _start(docker_adapter, example_image, model_dir, "batch20", environment)
+    try:
+        assert _wait_until_answering(running).status == 200
+        yield running
+    finally:
+        running.handle.remove()
+
+
+@pytest.fixture(scope="module")
+def batch_unlimited(docker_adapter, example_image: str, model_dir: Path) -> Iterator[Server]:  # type: ignore[no-untyped-def]
+    """A container as a transform job with MaxPayloadInMB 0 (no limit) starts it."""
+    environment = {"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "0"}
+    running = _start(docker_adapter, example_image, model_dir, "batch0", environment)
+    try:
+        assert _wait_until_answering(running).status == 200
+        yield running
+    finally:
+        running.handle.remove()
+
+
 # --- health -----------------------------------------------------------------------------------------------
 
 
@@ -264,6 +289,60 @@ def test_one_byte_over_the_limit_is_413(server: Server) -> None:
     assert reply.status == 413
     assert "6291456" in reply.json()["error"]
     assert server.invoke(PAYLOAD).status == 200
+
+
+def test_without_the_variable_a_7_mb_body_is_413_json(server: Server) -> None:
+    reply = server.invoke(ROW * (7 * MB // len(ROW)))
+    assert reply.status == 413
+    assert reply.headers["content-type"].startswith("application/json")
+    assert reply.json() == {"error": "request body is larger than 6291456 bytes (6 MB)", "status": 413}
+
+
+def test_max_payload_in_mb_20_accepts_and_answers_a_15_mb_body(batch_20: Server) -> None:
+    body = ROW * (15 * MB // len(ROW))
+    reply = batch_20.invoke(body)
+    assert reply.status == 200, reply.body[:300]
+    assert len(reply.lines) == len(body) // len(ROW)
+    assert set(reply.lines) == {"setosa"}
+
+
+def test_max_payload_in_mb_20_refuses_21_mb_with_its_own_number(batch_20: Server) -> None:
+    reply = batch_20.invoke(ROW * (21 * MB // len(ROW)))
+    assert reply.status == 413
+    assert reply.json()["error"] == f"request body is larger than {20 * MB} bytes (20 MB)"
+    assert batch_20.invoke(PAYLOAD).status == 200
+
+
+def test_max_payload_in_mb_0_accepts_a_body_over_6_mb(batch_unlimited: Server) -> None:
+    body = ROW * (8 * MB // len(ROW))
+    reply = batch_unlimited.invoke(body)
+    assert reply.status == 200, reply.body[:300]
+    assert len(reply.lines) == len(body) // len(ROW)
+
+
+def test_execution_parameters_advertise_the_limit_the_container_enforces(
+    batch_20: Server, batch_unlimited: Server
+) -> None:
+    assert batch_20.request("GET", "/execution-parameters").json()["MaxPayloadInMB"] == 20
+    assert batch_unlimited.request("GET", "/execution-parameters").json()["MaxPayloadInMB"] == 0
+    assert "request body limit: 20971520 bytes (20 MB, SAGEMAKER_MAX_PAYLOAD_IN_MB=20)" in batch_20.handle.logs()
+
+
+def test_an_invalid_max_payload_in_mb_refuses_to_start_with_the_reason(  # type: ignore[no-untyped-def]
+    docker_adapter, example_image: str, model_dir: Path
+) -> None:
+    handle = docker_adapter.run(
+        example_image,
+        ["serve"],
+        volumes={str(model_dir): {"bind": "/opt/ml/model", "mode": "ro"}},
+        environment={"SAGEMAKER_MAX_PAYLOAD_IN_MB": "big"},
+        name=f"{PREFIX}-badlimit-{int(time.time() * 1000) % 100000}",
+    )
+    try:
+        assert handle.wait(timeout=60) == 1
+        assert "serve: not starting: SAGEMAKER_MAX_PAYLOAD_IN_MB='big' is not a payload size" in handle.logs()
+    finally:
+        handle.remove()
 
 
 def test_a_6_mb_body_the_model_rejects_still_gets_a_400(server: Server) -> None:

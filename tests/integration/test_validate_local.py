@@ -25,19 +25,28 @@ def rows(report: dict) -> dict[str, str]:
 
 def test_example_passes_every_check(example_image: str, docker_adapter, project: Path) -> None:  # type: ignore[no-untyped-def]
     reporter = RecordingReporter()
-    report = validate_local(load_manifest(project / "smbyo.yaml"), reporter, image=example_image, docker=docker_adapter)
+    report = validate_local(
+        load_manifest(project / "smbyo.yaml"), reporter, image=example_image, startup_timeout=60, docker=docker_adapter
+    )
     statuses = rows(report.to_dict())
     assert statuses == {
         "training job": PASS,
         "metric validation:accuracy": PASS,
         "inference image loads the trained model": PASS,
-        "/ping healthy within 2 s of model load": PASS,
+        "/ping healthy within the start-up health check timeout": PASS,
         "6 MB payload accepted": PASS,
+        "/ping answers within 2 s under load": PASS,
         "batch transform": PASS,
         "one output line per input record": PASS,
     }
     assert report.metrics["validation:accuracy"] > 0.5
     assert ("check: 6 MB payload accepted", "PASS", None) in reporter.of_kind("status")
+    details = {check.name: check.detail for check in report.checks}
+    startup = details["/ping healthy within the start-up health check timeout"]
+    assert "ContainerStartupHealthCheckTimeoutInSeconds 60 s" in startup
+    under_load = details["/ping answers within 2 s under load"]
+    assert "clients kept /invocations busy" in under_load and "p50" in under_load and "p99" in under_load
+    assert "0 over 2 s, 0 failed" in under_load
 
 
 def test_metric_regex_that_never_matches_fails_its_row_exit_1(example_image: str, project: Path) -> None:

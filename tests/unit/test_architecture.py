@@ -28,6 +28,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("sm_byo.aws", "sm_byo.docker", "sm_byo.polling"),  # the adapters
     ("sm_byo.preflight", "sm_byo.plan"),
     (  # what commands are made of
+        "sm_byo.local",  # the packages themselves (their __init__)
+        "sm_byo.cloud",
         "sm_byo.render",
         "sm_byo.cloud.logs",
         "sm_byo.cloud.session",
@@ -38,6 +40,8 @@ LAYERS: list[tuple[str, ...]] = [
         "sm_byo.local.containers",
         "sm_byo.local.layout",
         "sm_byo.local.serving",
+        "sm_byo.local.health",
+        "sm_byo.local.ping_load",
         "sm_byo.local.http",
     ),
     (  # the commands, by mode
@@ -83,7 +87,8 @@ def layer_of(module: str) -> int:
     best = (-1, -1)
     for index, layer in enumerate(LAYERS):
         for prefix in layer:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best[1]:
+            below = module.startswith(prefix + ".") and prefix != "sm_byo"  # the root names only itself
+            if (module == prefix or below) and len(prefix) > best[1]:
                 best = (index, len(prefix))
     if best[0] < 0:
         raise AssertionError(f"{module} is in no layer of tests/unit/test_architecture.py: place it")

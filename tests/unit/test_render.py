@@ -37,8 +37,16 @@ def test_spec_carries_the_manifest_for_the_runtime(tmp_path: Path) -> None:
     render_context(load_manifest(EXAMPLE_DIR / "smbyo.yaml"), tmp_path / "build")
     spec = json.loads((tmp_path / "build" / "smbyo" / "spec.json").read_text())
     assert spec["hyperparameters"][0]["name"] == "max_leaf_nodes"
-    assert spec["serving"]["max_payload_bytes"] == 6 * 1024 * 1024
+    assert "max_payload_bytes" not in spec["serving"]  # the body limit is decided at start (runtime.payload)
     assert spec["code"] == {"train": "train.py", "predict": "predictor.py"}
+
+
+def test_nginx_conf_leaves_the_body_limit_to_the_per_start_server_conf(tmp_path: Path) -> None:
+    render_context(load_manifest(EXAMPLE_DIR / "smbyo.yaml"), tmp_path / "build")
+    nginx = (tmp_path / "build" / "smbyo" / "nginx.conf").read_text()
+    directives = [line.split("#")[0] for line in nginx.splitlines()]
+    assert not any("client_max_body_size" in line or "@too_large" in line for line in directives)
+    assert "include /tmp/smbyo/server.conf;" in nginx
 
 
 def test_dockerfile_orders_dependencies_before_code_and_labels_bind_to_port(tmp_path: Path) -> None:

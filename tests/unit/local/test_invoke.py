@@ -1,4 +1,5 @@
-"""invoke --local against a real HTTP server: the answer, the container's error, nobody listening."""
+"""invoke --local against a real HTTP server: the answer, the container's error, nobody listening, and a
+body over SageMaker's 6 MB real-time limit refused before anything is sent (local and cloud alike)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from sm_byo.errors import EnvironmentProblem, WorkFailed
+from sm_byo.cloud.hosting import invoke_endpoint
+from sm_byo.errors import EnvironmentProblem, UsageError, WorkFailed
 from sm_byo.local.invoke import invoke_url
+from sm_byo.runtime.payload import REALTIME_MAX_PAYLOAD_BYTES
+from tests.conftest import run_cli
+
+SEEN: list[tuple[str, str, int]] = []  # (method, path, Content-Length) of every request the server got
 
 
 class _Model(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
+        SEEN.append(("POST", self.path, int(self.headers["Content-Length"])))
         body = self.rfile.read(int(self.headers["Content-Length"]))
         if self.path != "/invocations" or not body.strip():
             status, payload, kind = 400, json.dumps({"error": "request body is empty"}).encode(), "application/json"
@@ -37,6 +44,7 @@ class _Model(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def url() -> Iterator[str]:
+    SEEN.clear()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Model)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -68,3 +76,48 @@ def test_nobody_listening_is_an_environment_error() -> None:
         invoke_url(f"http://127.0.0.1:{port}", b"1\n", content_type="text/csv")
     assert caught.value.exit_code == 3
     assert "not running" in caught.value.message
+
+
+def test_a_body_over_6_mb_is_refused_before_sending(url: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        invoke_url(url, b"1" * (REALTIME_MAX_PAYLOAD_BYTES + 1), content_type="text/csv")
+    assert caught.value.exit_code == 2
+    assert "6,291,457 bytes" in caught.value.message and "6,291,456 bytes (6 MB)" in caught.value.message
+    assert "smbyo transform" in (caught.value.hint or "")
+    assert SEEN == []
+
+
+def test_a_body_of_exactly_6_mb_is_sent(url: str) -> None:
+    invoke_url(url, b"1" * REALTIME_MAX_PAYLOAD_BYTES, content_type="text/csv")
+    assert SEEN == [("POST", "/invocations", REALTIME_MAX_PAYLOAD_BYTES)]
+
+
+def test_the_cli_exits_2_and_no_request_reaches_the_server(url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    body = tmp_path / "big.csv"
+    body.write_bytes(b"5.1,3.5,1.4,0.2\n" * (7 * 1024 * 1024 // 16))
+    result = run_cli("invoke", "--local", url, "--body", str(body))
+    assert result.returncode == 2, result.stderr
+    assert f"{7 * 1024 * 1024:,} bytes" in result.stderr and "6,291,456" in result.stderr
+    assert "smbyo transform" in result.stderr
+    assert SEEN == []
+
+
+class _RecordingAws:
+    """Stands in for the AWS adapter: any InvokeEndpoint call is recorded (none may happen here)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, object]] = []
+
+    def invoke_endpoint(self, request: dict[str, object]) -> dict[str, object]:
+        self.calls.append(request)
+        return {"Body": b"setosa\n", "ContentType": "text/csv"}
+
+
+def test_invoke_endpoint_refuses_a_body_over_6_mb_before_calling_aws() -> None:
+    aws = _RecordingAws()
+    with pytest.raises(UsageError) as caught:
+        invoke_endpoint("my-endpoint", b"1" * (REALTIME_MAX_PAYLOAD_BYTES + 1), content_type="text/csv", aws=aws)  # type: ignore[arg-type]
+    assert "endpoint my-endpoint" in caught.value.message
+    assert aws.calls == []
+    invoke_endpoint("my-endpoint", b"1" * REALTIME_MAX_PAYLOAD_BYTES, content_type="text/csv", aws=aws)  # type: ignore[arg-type]
+    assert len(aws.calls) == 1

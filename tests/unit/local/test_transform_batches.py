@@ -164,12 +164,12 @@ def test_missing_or_empty_input_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_only_routine_access_lines_are_kept_out_of_the_live_log() -> None:
-    from sm_byo.local.transform import _is_routine_access_line
+    from sm_byo.local.transform import is_routine_access_line
 
     ok = '172.17.0.1 - - [24/Nov/2026:01:24:09 +0000] "POST /invocations HTTP/1.1" 200 10 "-" "python-requests/2.34.2"'
-    assert _is_routine_access_line(ok)
-    assert not _is_routine_access_line(ok.replace('" 200 ', '" 400 '))
-    assert not _is_routine_access_line("model could not be loaded from /opt/ml/model: ValueError")
+    assert is_routine_access_line(ok)
+    assert not is_routine_access_line(ok.replace('" 200 ', '" 400 '))
+    assert not is_routine_access_line("model could not be loaded from /opt/ml/model: ValueError")
 
 
 def test_s3_locations_are_refused_with_what_to_do(tmp_path: Path) -> None:

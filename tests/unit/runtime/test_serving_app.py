@@ -54,7 +54,6 @@ SPEC = {
         "timeout_seconds": 30,
         "content_types": ["text/csv", "application/json"],
         "accept": ["text/csv", "application/json"],
-        "max_payload_bytes": 6 * 1024 * 1024,
     },
 }
 
@@ -147,6 +146,34 @@ def test_execution_parameters_follow_the_environment(home: Path, monkeypatch: py
     monkeypatch.setenv("SAGEMAKER_MAX_PAYLOAD_IN_MB", "2")
     reply = create_app().test_client().get("/execution-parameters")
     assert reply.get_json() == {"MaxConcurrentTransforms": 4, "BatchStrategy": "SINGLE_RECORD", "MaxPayloadInMB": 2}
+
+
+def test_execution_parameters_advertise_the_enforced_body_limit(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SAGEMAKER_MAX_PAYLOAD_IN_MB", raising=False)
+    assert create_app().test_client().get("/execution-parameters").get_json()["MaxPayloadInMB"] == 6
+    monkeypatch.setenv("SAGEMAKER_MAX_PAYLOAD_IN_MB", "0")
+    assert create_app().test_client().get("/execution-parameters").get_json()["MaxPayloadInMB"] == 0
+
+
+@pytest.mark.parametrize(("variable", "size", "status"), [("8", 7, 200), ("0", 7, 200), ("1", 2, 413), (None, 7, 413)])
+def test_the_app_follows_sagemaker_max_payload_in_mb(
+    home: Path, monkeypatch: pytest.MonkeyPatch, variable: str | None, size: int, status: int
+) -> None:
+    if variable is None:
+        monkeypatch.delenv("SAGEMAKER_MAX_PAYLOAD_IN_MB", raising=False)
+    else:
+        monkeypatch.setenv("SAGEMAKER_MAX_PAYLOAD_IN_MB", variable)
+    body = b"1,2\n" * (size * 1024 * 1024 // 4)
+    reply = _post(create_app().test_client(), body)
+    assert reply.status_code == status
+    if status == 413:
+        assert f"body is {len(body)} bytes" in reply.get_json()["error"]
+
+
+def test_an_invalid_limit_stops_the_app_from_starting(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAGEMAKER_MAX_PAYLOAD_IN_MB", "lots")
+    with pytest.raises(ValueError, match="SAGEMAKER_MAX_PAYLOAD_IN_MB='lots'"):
+        create_app()
 
 
 def test_unknown_paths_and_methods_are_json(client: FlaskClient) -> None:
