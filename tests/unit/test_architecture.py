@@ -64,6 +64,10 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 
 
+# These name the package's own __init__ only: every module inside them must be placed explicitly.
+PACKAGES_ONLY = frozenset({"sm_byo", "sm_byo.local", "sm_byo.cloud"})
+
+
 def _module(path: Path) -> str:
     return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
 
@@ -87,7 +91,7 @@ def layer_of(module: str) -> int:
     best = (-1, -1)
     for index, layer in enumerate(LAYERS):
         for prefix in layer:
-            below = module.startswith(prefix + ".") and prefix != "sm_byo"  # the root names only itself
+            below = module.startswith(prefix + ".") and prefix not in PACKAGES_ONLY
             if (module == prefix or below) and len(prefix) > best[1]:
                 best = (index, len(prefix))
     if best[0] < 0:
