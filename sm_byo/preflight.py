@@ -21,7 +21,13 @@ from typing import Any
 from sm_byo.aws.service_model import Violation, check_request, is_sagemaker_operation
 from sm_byo.errors import ManifestError, ManifestProblem
 from sm_byo.manifest import LoadedManifest, format_loc
-from sm_byo.rules import ecr_image_problem, metric_regex_problem, role_problem, s3_uri_problem
+from sm_byo.rules import (
+    ecr_image_problem,
+    metric_regex_problem,
+    role_problem,
+    s3_uri_problem,
+    transform_payload_problem,
+)
 from sm_byo.runtime.hyperparameters import value_problem
 from sm_byo.specs.request import Origin, Request, RequestPath, is_flag
 
@@ -202,6 +208,20 @@ def _profile_transform_violations(kwargs: dict[str, Any], profile_path: RequestP
         )
 
 
+def _transform_payload_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
+    """MaxConcurrentTransforms x MaxPayloadInMB <= 100 MB, in a transform job or a validation profile's."""
+    jobs: list[tuple[RequestPath, Any]] = [((), kwargs)]
+    for index, profile in enumerate(kwargs.get("ValidationSpecification", {}).get("ValidationProfiles", [])):
+        jobs.append((("ValidationSpecification", "ValidationProfiles", index, "TransformJobDefinition"),
+                     profile.get("TransformJobDefinition")))  # fmt: skip
+    for path, job in jobs:
+        if not isinstance(job, dict):
+            continue
+        problem = transform_payload_problem(job.get("MaxPayloadInMB"), job.get("MaxConcurrentTransforms"))
+        if problem:
+            yield Violation((*path, "MaxPayloadInMB"), problem)
+
+
 def _validation_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
     spec = kwargs.get("ValidationSpecification")
     if spec is None:
@@ -230,6 +250,7 @@ def rule_violations(request: Request, registries: frozenset[str] = frozenset()) 
         _s3_violations,
         _hyperparameter_violations,
         _metric_violations,
+        _transform_payload_violations,
         _validation_violations,
     ):
         found.extend(rule(kwargs))

@@ -109,3 +109,22 @@ def metric_regex_problem(regex: str) -> str | None:
     if groups < 1:
         return "needs a capture group around the value, e.g. 'accuracy: (\\S+)'"
     return None
+
+
+# "MaxPayloadInMB ... cannot be greater than 100 MB. If you specify the MaxConcurrentTransforms
+# parameter, the value of (MaxConcurrentTransforms * MaxPayloadInMB) also cannot exceed 100 MB."
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html#sagemaker-CreateTransformJob-request-MaxPayloadInMB
+MAX_TRANSFORM_PAYLOAD_IN_FLIGHT_MB = 100
+
+
+def transform_payload_problem(max_payload_mb: int | None, concurrency: int | None) -> str | None:
+    """Why a transform job's MaxPayloadInMB and MaxConcurrentTransforms cannot go together."""
+    if max_payload_mb is None or concurrency is None:
+        return None
+    if max_payload_mb * concurrency > MAX_TRANSFORM_PAYLOAD_IN_FLIGHT_MB:
+        return (
+            f"MaxConcurrentTransforms {concurrency} x MaxPayloadInMB {max_payload_mb} = "
+            f"{concurrency * max_payload_mb} MB in flight; SageMaker allows at most "
+            f"{MAX_TRANSFORM_PAYLOAD_IN_FLIGHT_MB} MB: lower one of them"
+        )
+    return None

@@ -12,9 +12,10 @@ import yaml
 
 from sm_byo.errors import ManifestProblem
 from sm_byo.manifest import LoadedManifest, Manifest, load_manifest
-from sm_byo.preflight import RequestRejected, ensure_acceptable, preflight_problems
+from sm_byo.preflight import RequestRejected, ensure_acceptable, preflight_problems, request_violations
 from sm_byo.specs.algorithm import create_algorithm_request
 from sm_byo.specs.model_package import create_model_package_request
+from sm_byo.specs.request import Request
 from sm_byo.specs.validation import validation_locations
 from tests.conftest import EXAMPLE_DIR, run_cli
 
@@ -257,3 +258,23 @@ def test_every_layer_gives_a_hyperparameter_value_the_same_verdict(tmp_path: Pat
     verdicts = {"container": in_container, "-H": on_the_host, "manifest": in_the_manifest, "pre-flight": in_preflight}
     assert len(set(verdicts.values())) == 1, verdicts
     assert in_container == (value in {"7", "+7", "0.5", ".5", "5e-1", "1"})  # AWS's reading of numbers
+
+
+@pytest.mark.parametrize(("payload", "concurrency", "refused"), [(20, 5, False), (20, 6, True), (100, 1, False)])
+def test_payloads_in_flight_are_at_most_100_mb(payload: int, concurrency: int, refused: bool) -> None:
+    request = Request(
+        "CreateTransformJob",
+        {
+            "TransformJobName": "t",
+            "ModelName": "m",
+            "MaxPayloadInMB": payload,
+            "MaxConcurrentTransforms": concurrency,
+            "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/in"}}},
+            "TransformOutput": {"S3OutputPath": "s3://bucket/out"},
+            "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        },
+    )
+    found = [v for v in request_violations(request) if v.path == ("MaxPayloadInMB",)]
+    assert bool(found) is refused
+    if refused:
+        assert "120 MB in flight" in found[0].message
