@@ -23,7 +23,7 @@ PADDING = "0" * 2500  # trailing zeros keep every value equal while making rows 
 
 @pytest.fixture(scope="module")
 def model(example_image: str) -> Path:
-    return Path(trained_example(example_image)["model"])
+    return Path(trained_example(example_image)["model_artifacts"])
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +96,25 @@ def test_a_refused_record_fails_the_job_with_its_range_and_the_container_message
     assert result.returncode == 1, result.stderr
     assert "rows.csv line 2" in result.stderr and "HTTP 400" in result.stderr
     assert "expected 4 features per row, got 2" in result.stderr
+
+
+def test_hidden_files_are_transformed_too_with_a_warning(model: Path, example_image: str, tmp_path: Path) -> None:
+    """As under an S3 prefix, where SageMaker transforms every object: same outputs locally and in the cloud."""
+    data = tmp_path / "in"
+    (data / ".checkpoints").mkdir(parents=True)
+    rows = (EXAMPLE_DIR / "data" / "transform" / "iris.csv").read_text().splitlines()[:3]
+    for name in ("rows.csv", ".hidden.csv", ".checkpoints/old.csv"):
+        (data / name).write_text("\n".join(rows) + "\n")
+    output = tmp_path / "out"
+    result = run_cli(
+        "--json", "transform", "--local", "--image", example_image, "--model", str(model), "--input", str(data),
+        "--output", str(output), cwd=EXAMPLE_DIR,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    names = [".checkpoints/old.csv", ".hidden.csv", "rows.csv"]
+    assert summary["outputs"] == [str(output / f"{name}.out") for name in names]
+    assert summary["records"] == 9 and summary["where"] == "local"
+    assert "2 hidden file(s)" in result.stderr
+    outs = {(output / f"{name}.out").read_text() for name in names}
+    assert len(outs) == 1 and len(outs.pop().splitlines()) == 3

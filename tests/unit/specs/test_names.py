@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sm_byo.specs.names import unique_name
 from sm_byo.rules import NAME_PATTERN
+from sm_byo.specs.names import unique_name
 
 NOW = datetime(2026, 11, 24, 1, 2, 3, 456789, tzinfo=UTC)
 
