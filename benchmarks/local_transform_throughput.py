@@ -74,12 +74,17 @@ def main() -> None:
         wall = time.perf_counter() - started
         lines = sum(1 for _ in (root / "output" / "big.csv.out").open("rb"))
     print(f"input: {args.rows:,} rows, {size / 1e6:.1f} MB; output lines: {lines:,}")
+    settings = result["settings"]
+    assert isinstance(settings, dict)
     print(
-        f"strategy {result['strategy']}, {result['max_payload_mb']} MB payloads, concurrency {result['concurrency']}, "
-        f"{result['requests']} requests"
+        f"strategy {settings['strategy']}, {settings['max_payload_mb']} MB payloads, "
+        f"concurrency {settings['concurrency']}, {result['requests']} requests"
     )
     print(f"wall (whole command): {wall:.1f} s -> {args.rows / wall:,.0f} rows/s, {size / 1e6 / wall:.1f} MB/s")
-    print(f"in-job (job start -> last answer written, no CLI start-up): {result['records_per_second']:,.0f} rows/s")
+    records, elapsed = result["records"], result["elapsed_seconds"]
+    assert isinstance(records, int) and isinstance(elapsed, int | float)
+    in_job = records / elapsed
+    print(f"in-job (job start -> last answer written, no CLI start-up): {in_job:,.0f} rows/s")
 
 
 if __name__ == "__main__":

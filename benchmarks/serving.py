@@ -307,11 +307,12 @@ def transform_vs_limit(model: Path, work: Path, seconds: float, megabytes: int =
         batch.write_bytes(handle.read(6 * 1024 * 1024).rsplit(b"\n", 1)[0] + b"\n")
     batch_rows = batch.read_bytes().count(b"\n")
     limit_rows = in_process_limit(model, batch, seconds) * batch_rows
-    served = result.records / result.seconds
+    elapsed = result.elapsed_seconds or 0.0
+    served = (result.records or 0) / elapsed
     return (
         f"local batch transform of {source.stat().st_size / 1e6:.0f} MB ({total_rows} rows, "
         f"{result.requests} requests, "
-        f"{result.settings.concurrency} in flight): {result.seconds:.1f} s including container start, "
+        f"{result.settings['concurrency']} in flight): {elapsed:.1f} s including container start, "
         f"{served:.0f} rows/s; in-process limit on parsed 6 MB batches {limit_rows:.0f} rows/s "
         f"({served / limit_rows:.3f} of the limit)"
     )

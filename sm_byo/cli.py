@@ -426,9 +426,10 @@ def train(
     help="Max request size in MB (default: the container's, 6).",
 )
 @click.option("--concurrency", type=click.IntRange(min=1, max=64), help="Parallel requests (default: the container's).")
-@click.option("--instance-type", help="Cloud: transform instance type.")
+@click.option("--instance-type", help="Instance type of the request (default: the manifest's first transform type).")
 @click.option("--role", help="Cloud: IAM role ARN for the model (when given a model artifact).")
 @click.option("--download", type=click.Path(path_type=Path), help="Cloud: download the .out files here.")
+@dry_run_option
 @image_option
 @wait_options
 @aws_options
@@ -448,16 +449,23 @@ def transform(
     instance_type: str | None,
     role: str | None,
     download: Path | None,
+    dry_run: bool,
     image: str | None,
     wait: bool,
     timeout: float | None,
     profile: str | None,
     region: str | None,
 ) -> None:
-    """Batch transform: writes <file>.out for every input file."""
+    """Batch transform: writes <file>.out for every input file; the same two requests either way."""
+    from sm_byo.options import CloudOptions, TransformCommand
+
     loaded = _load(manifest_path)
-    options: dict[str, Any] = dict(
+    options = TransformCommand(
+        local=local,
+        dry_run=dry_run,
         image=image,
+        cloud=CloudOptions(profile=profile, region=region, wait=wait, timeout=timeout),
+        given=_given_flags(),
         model=model,
         input=input_path,
         output=output_path,
@@ -467,27 +475,19 @@ def transform(
         strategy=strategy,
         max_payload_mb=max_payload_mb,
         concurrency=concurrency,
+        instance_type=instance_type,
+        role=role,
+        download=download,
     )
     if local:
-        from sm_byo.local.transform import transform_local
+        from sm_byo.local.transform import transform_local_command
 
-        result: Any = transform_local(loaded, _state().ui, **options)
+        result: Any = transform_local_command(loaded, _state().ui, options)
     else:
         from sm_byo.cloud.transform import transform_cloud
 
-        result = transform_cloud(
-            loaded,
-            _state().ui,
-            **options,
-            instance_type=instance_type,
-            role=role,
-            download=download,
-            wait=wait,
-            timeout=timeout,
-            profile=profile,
-            region=region,
-        )
-    _show(result, "Transform")
+        result = transform_cloud(loaded, _state().ui, options)
+    _show(result, "Transform", as_json=dry_run)
 
 
 @cli.command()
@@ -512,10 +512,11 @@ def serve(manifest_path: Path, local: bool, model: Path, port: int, startup_time
 @cli.command()
 @manifest_option
 @click.option("--model", "model_data", required=True, help="S3 URI of model.tar.gz.")
-@click.option("--name", help="Endpoint name (default: <name>-<timestamp>).")
+@click.option("--name", help="Endpoint name, also the model's and endpoint config's (default: <name>-<timestamp>).")
 @click.option("--instance-type", help="Instance type (default: the manifest's first real-time type).")
 @click.option("--instance-count", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--role", help="IAM role ARN for the model (default: validation.role).")
+@dry_run_option
 @image_option
 @wait_options
 @aws_options
@@ -527,31 +528,30 @@ def deploy(
     instance_type: str | None,
     instance_count: int,
     role: str | None,
+    dry_run: bool,
     image: str | None,
     wait: bool,
     timeout: float | None,
     profile: str | None,
     region: str | None,
 ) -> None:
-    """CreateModel + CreateEndpointConfig + CreateEndpoint, then wait for InService."""
+    """CreateModel + CreateEndpointConfig + CreateEndpoint (undone if a step fails), then wait for InService."""
     from sm_byo.cloud.hosting import deploy_endpoint
+    from sm_byo.options import CloudOptions, DeployCommand
 
     loaded = _load(manifest_path)
-    result = deploy_endpoint(
-        loaded,
-        _state().ui,
+    options = DeployCommand(
+        dry_run=dry_run,
         image=image,
+        cloud=CloudOptions(profile=profile, region=region, wait=wait, timeout=timeout),
+        given=_given_flags(),
         model_data=model_data,
         name=name,
         instance_type=instance_type,
         instance_count=instance_count,
         role=role,
-        wait=wait,
-        timeout=timeout,
-        profile=profile,
-        region=region,
     )
-    _show(result, "Endpoint")
+    _show(deploy_endpoint(loaded, _state().ui, options), "Endpoint", as_json=dry_run)
 
 
 @cli.command()

@@ -81,3 +81,35 @@ class TrainCommand(CommandOptions):
     instance_type: str | None = None
     role: str | None = None
     out: Path = Path("output")
+
+
+@dataclass(frozen=True)
+class TransformCommand(CommandOptions):
+    """``smbyo transform``: local paths with --local; on SageMaker an S3 output, S3 or local input, and
+    an S3 model artifact or the name of an existing model."""
+
+    command: str = "transform"
+    model: str = ""
+    input: str = ""
+    output: str = ""
+    content_type: str | None = None
+    accept: str | None = None
+    split_type: str = "Line"
+    strategy: str | None = None
+    max_payload_mb: int | None = None
+    concurrency: int | None = None
+    instance_type: str | None = None
+    role: str | None = None
+    download: Path | None = None
+
+
+@dataclass(frozen=True)
+class DeployCommand(CommandOptions):
+    """``smbyo deploy``: a model artifact on S3 behind a real-time endpoint."""
+
+    command: str = "deploy"
+    model_data: str = ""
+    name: str | None = None
+    instance_type: str | None = None
+    instance_count: int = 1
+    role: str | None = None

@@ -24,6 +24,7 @@ from sm_byo.manifest import LoadedManifest, format_loc
 from sm_byo.rules import (
     ecr_image_problem,
     metric_regex_problem,
+    name_problem,
     role_problem,
     s3_uri_problem,
     transform_payload_problem,
@@ -37,6 +38,8 @@ ROLE_KEYS = ("ValidationRole", "RoleArn", "ExecutionRoleArn")
 # where SageMaker needs ECR (docs/local.md, "What differs from SageMaker").
 LOCAL_DATA_PREFIX = "file://"
 IMAGE_KEYS = ("TrainingImage", "Image")
+# Names of jobs and resources a plan creates or refers to (the rule in sm_byo.rules, friendlier than the pattern).
+NAME_KEYS = ("TrainingJobName", "TransformJobName", "ModelName", "EndpointConfigName", "EndpointName")
 
 
 class RequestRejected(ManifestError):
@@ -81,6 +84,12 @@ def _s3_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
                 "so set validation.output to an s3://bucket/prefix you can write to (or give s3:// data URIs)",
             )
         elif problem := s3_uri_problem(value):
+            yield Violation(path, problem)
+
+
+def _name_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
+    for path, value in _walk(kwargs):
+        if path and path[-1] in NAME_KEYS and isinstance(value, str) and (problem := name_problem(value)):
             yield Violation(path, problem)
 
 
@@ -246,6 +255,7 @@ def rule_violations(request: Request, registries: frozenset[str] = frozenset()) 
     kwargs = request.kwargs
     found: list[Violation] = list(_image_violations(kwargs, registries))
     for rule in (
+        _name_violations,
         _role_violations,
         _s3_violations,
         _hyperparameter_violations,
@@ -338,14 +348,22 @@ def ensure_plan_acceptable(
     local: bool = False,
     registries: frozenset[str] = frozenset(),
 ) -> None:
-    """Check every request of a plan before any is sent; raise :class:`RequestRejected` listing all problems."""
-    problems = [
-        problem
-        for request in requests
-        for problem in preflight_problems(loaded, request, local=local, registries=registries)
-    ]
+    """Check every request of a plan before any is sent; raise :class:`RequestRejected` listing all problems.
+
+    A flag or manifest value used by several requests of the plan (deploy's ``--name`` names the
+    model, the endpoint config and the endpoint) is reported once, naming each request's field.
+    """
+    checked = [request for request in requests if is_sagemaker_operation(request.operation)]
+    several = len({request.operation for request in checked}) > 1
+    grouped: dict[tuple[Origin, str], list[RequestPath]] = {}
+    for request in checked:
+        for violation in request_violations(request, local=local, registries=registries):
+            key = (request.origin_of(violation.path), violation.message)
+            path = (request.operation, *violation.path) if several else violation.path
+            grouped.setdefault(key, []).append(path)
+    problems = [to_problem(loaded, origin, message, paths) for (origin, message), paths in grouped.items()]
     if problems:
-        operations = ", ".join(dict.fromkeys(r.operation for r in requests if is_sagemaker_operation(r.operation)))
+        operations = ", ".join(dict.fromkeys(request.operation for request in checked))
         raise RequestRejected(
             problems,
             hint=f"Fix the manifest fields and flags named above; nothing was sent ({operations}).",

@@ -43,3 +43,49 @@ class TrainingResult:
             "metric_series": self.metric_series,
             "elapsed_seconds": None if self.elapsed_seconds is None else round(self.elapsed_seconds, 2),
         }
+
+
+@dataclass
+class TransformResult:
+    """A batch transform job, run by local Docker or SageMaker.
+
+    ``input``, ``output`` and ``outputs`` (the ``.out`` files) are local paths after a local job and
+    ``s3://`` URIs after a SageMaker one; ``records``, ``requests`` and ``input_bytes`` are counted by
+    the local executor only (SageMaker does not report them): None in the cloud. ``settings`` are
+    the ones the job ran with (the request's, else what the container's /execution-parameters said).
+    """
+
+    job_name: str
+    where: Where
+    status: str
+    model_name: str
+    input: str
+    output: str
+    image: str | None = None  # None when a SageMaker job used an existing model (its image is the model's)
+    job_arn: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
+    downloaded: list[str] = field(default_factory=list)  # --download: where the .out files were saved
+    records: int | None = None
+    requests: int | None = None
+    input_bytes: int | None = None
+    elapsed_seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_name": self.job_name,
+            "job_arn": self.job_arn,
+            "where": self.where,
+            "status": self.status,
+            "image": self.image,
+            "model_name": self.model_name,
+            "input": self.input,
+            "output": self.output,
+            "outputs": self.outputs,
+            "downloaded": self.downloaded,
+            "records": self.records,
+            "requests": self.requests,
+            "input_bytes": self.input_bytes,
+            "settings": self.settings,
+            "elapsed_seconds": None if self.elapsed_seconds is None else round(self.elapsed_seconds, 2),
+        }

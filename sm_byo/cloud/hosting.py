@@ -1,7 +1,9 @@
 """Real-time endpoints: ``deploy`` (model + config + endpoint, wait for InService), ``invoke``, ``delete``.
 
-The model and endpoint config take the endpoint's name, so ``delete`` finds all three from the
-endpoint alone (through DescribeEndpoint and DescribeEndpointConfig).
+``deploy`` is a plan of three requests (``sm_byo.specs``), checked before any is sent (``--dry-run``
+prints it); a step that fails deletes what the earlier steps of this run created
+(``sm_byo.cloud.executor.Created``). The model and endpoint config take the endpoint's name, so
+``delete`` finds all three from the endpoint alone (through DescribeEndpoint and DescribeEndpointConfig).
 """
 
 from __future__ import annotations
@@ -11,15 +13,22 @@ from typing import Any
 
 from sm_byo.aws import AwsAdapter
 from sm_byo.aws.errors import AwsNotFound
-from sm_byo.cloud.session import default_image, default_role, open_aws, resume_flags
+from sm_byo.cloud.executor import Created
+from sm_byo.cloud.session import account_registries, default_role, open_aws, plan_account, plan_image
 from sm_byo.cloud.waiting import PollSettings, follow
-from sm_byo.errors import UsageError
 from sm_byo.manifest import LoadedManifest
+from sm_byo.options import DeployCommand
+from sm_byo.plan import Plan
 from sm_byo.reporting import Reporter
-from sm_byo.rules import NAME_PATTERN
-from sm_byo.specs.hosting import check_realtime_body, endpoint_config_request, endpoint_request, invoke_request
+from sm_byo.specs.hosting import (
+    EndpointOptions,
+    check_realtime_body,
+    endpoint_config_request,
+    endpoint_request,
+    invoke_request,
+)
 from sm_byo.specs.names import unique_name
-from sm_byo.specs.transform import model_request
+from sm_byo.specs.transform import ModelOptions, model_request
 
 
 @dataclass
@@ -71,63 +80,94 @@ class DeleteResult:
         return {"endpoint": self.endpoint, "deleted": self.deleted, "missing": self.missing}
 
 
-def _endpoint_name(loaded: LoadedManifest, name: str | None) -> str:
-    if name is None:
-        return unique_name(loaded.manifest.name)
-    if not NAME_PATTERN.match(name):
-        raise UsageError(
-            f"--name {name!r} is not a valid endpoint name",
-            hint="Use 1-63 letters, digits and hyphens, starting and ending with a letter or digit.",
-        )
-    return name
+def deploy_plan(loaded: LoadedManifest, options: DeployCommand, aws: AwsAdapter, reporter: Reporter) -> Plan:
+    """CreateModel, CreateEndpointConfig and CreateEndpoint, all named like the endpoint; checked."""
+    manifest = loaded.manifest
+    name = options.name or unique_name(manifest.name)
+    role = default_role(loaded, options.role)
+    image = options.image
+    if image is None:
+        account = plan_account(aws, reporter, dry_run=options.dry_run, role=role)
+        image = plan_image(aws, loaded, account, dry_run=options.dry_run)
+    flags = {"image": "--image", "model_data": "--model"}
+    if options.name:
+        flags["name"] = "--name"
+    if options.role:
+        flags["role"] = "--role"
+    endpoint = EndpointOptions(
+        name=name,
+        instance_type=options.instance_type,
+        instance_count=options.instance_count,
+        name_flag="--name" if options.name else None,
+    )
+    requests = (
+        model_request(
+            manifest,
+            ModelOptions(model_name=name, image=image, model_data=options.model_data, role=role, flags=flags),
+        ),
+        endpoint_config_request(manifest, endpoint),
+        endpoint_request(manifest, endpoint),
+    )
+    return Plan("sagemaker", requests).check(loaded, registries=account_registries(aws, dry_run=options.dry_run))
 
 
 def deploy_endpoint(
     loaded: LoadedManifest,
     reporter: Reporter,
+    options: DeployCommand,
     *,
-    image: str | None = None,
-    model_data: str,
-    name: str | None = None,
-    instance_type: str | None = None,
-    instance_count: int = 1,
-    role: str | None = None,
-    wait: bool = True,
-    timeout: float | None = None,
-    profile: str | None = None,
-    region: str | None = None,
     aws: AwsAdapter | None = None,
     settings: PollSettings | None = None,
+) -> EndpointResult | Plan:
+    """``smbyo deploy``: the plan (``--dry-run``), or the endpoint once it is InService (with ``wait``)."""
+    adapter = open_aws(options.cloud.profile, options.cloud.region, aws)
+    plan = deploy_plan(loaded, options, adapter, reporter)
+    if options.dry_run:
+        return plan
+    return run_deploy(adapter, plan, reporter, options, settings)
+
+
+def run_deploy(
+    aws: AwsAdapter,
+    plan: Plan,
+    reporter: Reporter,
+    options: DeployCommand,
+    settings: PollSettings | None = None,
 ) -> EndpointResult:
-    """CreateModel + CreateEndpointConfig + CreateEndpoint; with ``wait``, Failed raises JobFailed (exit 1)."""
-    manifest = loaded.manifest
-    endpoint = _endpoint_name(loaded, name)
-    chosen_role = default_role(loaded, role)
-    config = endpoint_config_request(
-        manifest, config_name=endpoint, model_name=endpoint, instance_type=instance_type, instance_count=instance_count
-    )
-    adapter = open_aws(profile, region, aws)
-    chosen_image = image or default_image(adapter, loaded)
-    reporter.step(f"Creating model {endpoint} ({chosen_image}, {model_data})")
-    adapter.create_model(
-        model_request(manifest, model_name=endpoint, image=chosen_image, model_data=model_data, role=chosen_role)
-    )
-    reporter.step(f"Creating endpoint config and endpoint {endpoint}")
-    adapter.create_endpoint_config(config)
-    arn = str(
-        adapter.create_endpoint(endpoint_request(manifest, endpoint_name=endpoint, config_name=endpoint))["EndpointArn"]
-    )
-    result = EndpointResult(endpoint, arn, "Creating", endpoint, endpoint, chosen_image)
-    if not wait:
+    """The SageMaker executor of a deploy plan; a failed step deletes what the earlier ones created.
+
+    With ``wait``, an endpoint that ends Failed raises JobFailed (exit 1) and is kept for inspection
+    (`smbyo delete` removes it and its config and model).
+    """
+    model = plan.request("CreateModel").kwargs
+    config = plan.request("CreateEndpointConfig").kwargs
+    endpoint = plan.request("CreateEndpoint").kwargs
+    name = str(endpoint["EndpointName"])
+    image = str(model["PrimaryContainer"]["Image"])
+    with Created(aws).undone_on_failure(reporter) as created:
+        reporter.step(f"Creating model {model['ModelName']} ({image}, {model['PrimaryContainer']['ModelDataUrl']})")
+        created.send(plan.request("CreateModel"))
+        variant = config["ProductionVariants"][0]
+        reporter.step(
+            f"Creating endpoint config {config['EndpointConfigName']} "
+            f"({variant['InitialInstanceCount']} x {variant['InstanceType']})"
+        )
+        created.send(plan.request("CreateEndpointConfig"))
+        reporter.step(f"Creating endpoint {name}")
+        arn = str(created.send(plan.request("CreateEndpoint"))["EndpointArn"])
+    result = EndpointResult(name, arn, "Creating", str(model["ModelName"]), str(config["EndpointConfigName"]), image)
+    cloud = options.cloud
+    if not cloud.wait:
+        reporter.detail(f"not waiting; resume with `smbyo wait endpoint {name}{cloud.resume_flags}`")
         return result
     followed = follow(
-        adapter,
+        aws,
         "endpoint",
-        endpoint,
+        name,
         reporter,
-        logs=True,
-        timeout=timeout,
-        flags=resume_flags(profile, region),
+        logs=cloud.logs,
+        timeout=cloud.timeout,
+        flags=cloud.resume_flags,
         settings=settings,
     )
     followed.outcome.raise_if_failed()

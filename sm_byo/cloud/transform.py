@@ -1,146 +1,240 @@
-"""``smbyo transform`` on SageMaker: CreateModel (when given model data) + CreateTransformJob, follow it,
-then list (or download with ``--download DIR``) the ``.out`` files it wrote."""
+"""``smbyo transform`` on SageMaker: the plan (upload, CreateModel, CreateTransformJob), checked, then run.
+
+The requests are the ones ``transform --local`` runs too (``sm_byo.specs.transform``); here the model
+is an ``s3://`` artifact (a model is created for it) or the name of an existing model, the input an
+S3 prefix (a local file or directory is uploaded first) and the output an S3 prefix. Every request
+is checked before anything is uploaded or created; ``--dry-run`` prints the plan and sends nothing.
+When CreateTransformJob fails, the model this run created is deleted again. After the job, the
+``.out`` files are listed (and downloaded with ``--download DIR``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
+from sm_byo.cloud.executor import Created
 from sm_byo.cloud.session import (
-    default_bucket,
-    default_image,
+    account_registries,
+    bucket_name,
     default_role,
+    ensure_bucket,
     open_aws,
     parse_s3_uri,
-    resume_flags,
+    plan_account,
+    plan_image,
 )
-from sm_byo.cloud.upload import upload_path
+from sm_byo.cloud.upload import PlannedUpload, plan_upload, run_upload
 from sm_byo.cloud.waiting import PollSettings, follow
+from sm_byo.errors import UsageError
 from sm_byo.manifest import LoadedManifest
+from sm_byo.options import TransformCommand
+from sm_byo.plan import Plan, upload_step
 from sm_byo.reporting import Reporter
+from sm_byo.results import TransformResult
 from sm_byo.specs.names import unique_name
-from sm_byo.specs.transform import TransformOptions, model_request, transform_job_request
+from sm_byo.specs.request import Request
+from sm_byo.specs.transform import ModelOptions, TransformOptions, model_request, transform_job_request
 
 
-@dataclass
-class CloudTransformResult:
-    job_name: str
-    job_arn: str
-    status: str
-    model_name: str
-    input: str
-    output: str
-    output_files: list[str] = field(default_factory=list)
-    downloaded: list[str] = field(default_factory=list)
-    elapsed_seconds: float | None = None
+@dataclass(frozen=True)
+class CloudTransformPlan:
+    """The plan, plus what executing it needs and the printed plan does not show (the files to send)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    plan: Plan
+    bucket: str | None
+    uploads: tuple[PlannedUpload, ...]
 
 
-def ensure_model(
-    aws: AwsAdapter, loaded: LoadedManifest, reporter: Reporter, *, model: str, image: str | None, role: str | None
-) -> str:
-    """A SageMaker model name: ``model`` itself, or a new model serving the s3:// artifact ``model``."""
-    if not model.startswith("s3://"):
-        return model
-    name = unique_name(loaded.manifest.name)
-    request = model_request(
-        loaded.manifest,
-        model_name=name,
-        image=image or default_image(aws, loaded),
-        model_data=model,
-        role=default_role(loaded, role),
+def _is_artifact(model: str) -> bool:
+    return model.startswith("s3://")
+
+
+def _check_model(model: str) -> None:
+    """A local path where SageMaker needs S3 is a common slip: say so instead of 'not a model name'."""
+    if not _is_artifact(model) and ("/" in model or Path(model).expanduser().exists()):
+        raise UsageError(
+            f"--model {model}: a SageMaker transform needs the model artifact on S3 (s3://.../model.tar.gz) "
+            "or the name of an existing SageMaker model",
+            hint="Pass the model_artifacts URI `smbyo train` printed, upload the archive (`aws s3 cp`), or add "
+            "--local to transform with local Docker.",
+        )
+
+
+def _account_role(loaded: LoadedManifest, options: TransformCommand) -> str | None:
+    """The role whose account a dry run without credentials assumes (not required for a model name)."""
+    validation = loaded.manifest.validation
+    return options.role or (validation.role if validation else None)
+
+
+def cloud_transform_plan(
+    loaded: LoadedManifest, options: TransformCommand, aws: AwsAdapter, reporter: Reporter
+) -> CloudTransformPlan:
+    manifest = loaded.manifest
+    _check_model(options.model)
+    artifact = _is_artifact(options.model)
+    local_input = not options.input.startswith("s3://")
+    role = default_role(loaded, options.role) if artifact else None
+    needs_account = local_input or (artifact and not options.image)
+    account = (
+        plan_account(aws, reporter, dry_run=options.dry_run, role=role or _account_role(loaded, options))
+        if needs_account
+        else None
     )
-    reporter.step(f"Creating model {name} from {model}")
-    aws.create_model(request)
-    return name
-
-
-def stage_input(aws: AwsAdapter, loaded: LoadedManifest, location: str, reporter: Reporter) -> str:
-    if location.startswith("s3://"):
-        return location
-    bucket = default_bucket(aws, reporter)
-    reporter.step(f"Uploading transform input {location}")
-    base = f"smbyo/{loaded.manifest.name}/transform-input"
-    return upload_path(aws, Path(location).absolute(), bucket, base, reporter, "--input").uri
+    name = unique_name(manifest.name)
+    steps: list[Request] = []
+    uploads: list[PlannedUpload] = []
+    bucket = bucket_name(aws.region, account) if account else None
+    input_uri = options.input
+    if local_input:
+        assert bucket is not None
+        source = Path(options.input).expanduser().absolute()
+        planned = plan_upload(source, bucket, f"smbyo/{manifest.name}/transform-input", "--input")
+        uploads.append(planned)
+        steps.append(upload_step(str(planned.source), planned.uri, "--input"))
+        input_uri = planned.uri
+    model_name = options.model
+    if artifact:
+        assert role is not None
+        model_name = name
+        image = options.image or plan_image(aws, loaded, str(account), dry_run=options.dry_run)
+        steps.append(
+            model_request(
+                manifest,
+                ModelOptions(
+                    model_name=name,
+                    image=image,
+                    model_data=options.model,
+                    role=role,
+                    flags={"image": "--image", "model_data": "--model", **({"role": "--role"} if options.role else {})},
+                ),
+            )
+        )
+    steps.append(
+        transform_job_request(
+            manifest,
+            TransformOptions(
+                job_name=name,
+                model_name=model_name,
+                input_uri=input_uri,
+                output_uri=options.output,
+                content_type=options.content_type,
+                accept=options.accept,
+                split_type=options.split_type,
+                strategy=options.strategy,
+                max_payload_mb=options.max_payload_mb,
+                concurrency=options.concurrency,
+                instance_type=options.instance_type,
+                flags={} if artifact else {"model_name": "--model"},
+            ),
+        )
+    )
+    registries = account_registries(aws, dry_run=options.dry_run) if artifact else frozenset()
+    plan = Plan("sagemaker", tuple(steps)).check(loaded, registries=registries)
+    return CloudTransformPlan(plan, bucket, tuple(uploads))
 
 
 def transform_cloud(
     loaded: LoadedManifest,
     reporter: Reporter,
+    options: TransformCommand,
     *,
-    image: str | None = None,
-    model: str,
-    input: str,
-    output: str,
-    content_type: str | None = None,
-    accept: str | None = None,
-    split_type: str = "Line",
-    strategy: str | None = None,
-    max_payload_mb: int | None = None,
-    concurrency: int | None = None,
-    instance_type: str | None = None,
-    role: str | None = None,
-    download: Path | None = None,
-    wait: bool = True,
-    timeout: float | None = None,
-    profile: str | None = None,
-    region: str | None = None,
     aws: AwsAdapter | None = None,
     settings: PollSettings | None = None,
-) -> CloudTransformResult:
+) -> TransformResult | Plan:
     """Run a batch transform job; with ``wait``, Failed/Stopped raise JobFailed (exit 1)."""
-    parse_s3_uri(output, "--output")
-    adapter = open_aws(profile, region, aws)
-    job_name = unique_name(loaded.manifest.name)
-    input_uri = stage_input(adapter, loaded, input, reporter)
-    options = TransformOptions(
-        job_name=job_name,
-        model_name="pending",
-        input_uri=input_uri,
-        output_uri=output,
-        content_type=content_type,
-        accept=accept,
-        split_type=split_type,
-        strategy=strategy,
-        max_payload_mb=max_payload_mb,
-        concurrency=concurrency,
-        instance_type=instance_type,
+    options.refuse_other_mode()
+    adapter = open_aws(options.cloud.profile, options.cloud.region, aws)
+    planned = cloud_transform_plan(loaded, options, adapter, reporter)
+    if options.dry_run:
+        return planned.plan
+    return run_cloud_transform(adapter, planned, reporter, options, settings)
+
+
+def run_cloud_transform(
+    aws: AwsAdapter,
+    planned: CloudTransformPlan,
+    reporter: Reporter,
+    options: TransformCommand,
+    settings: PollSettings | None = None,
+) -> TransformResult:
+    """The SageMaker executor of a transform plan: upload, create (undone if a later step fails), follow."""
+    if planned.uploads:
+        assert planned.bucket is not None
+        ensure_bucket(aws, planned.bucket, reporter)
+    for upload in planned.uploads:
+        reporter.step(f"Uploading transform input {upload.source}")
+        outcome = run_upload(aws, upload, reporter)
+        reporter.detail(f"{outcome.uploaded} uploaded, {outcome.skipped} unchanged -> {outcome.uri}")
+    job = planned.plan.request("CreateTransformJob").kwargs
+    model = next((r.kwargs for r in planned.plan.requests if r.operation == "CreateModel"), None)
+    with Created(aws).undone_on_failure(reporter) as created:
+        if model is not None:
+            reporter.step(f"Creating model {model['ModelName']} from {model['PrimaryContainer']['ModelDataUrl']}")
+            created.send(planned.plan.request("CreateModel"))
+        reporter.step(f"Creating transform job {job['TransformJobName']} (model {job['ModelName']})")
+        response = created.send(planned.plan.request("CreateTransformJob"))
+    result = TransformResult(
+        job_name=str(job["TransformJobName"]),
+        where="sagemaker",
+        status="InProgress",
+        model_name=str(job["ModelName"]),
+        input=str(job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]),
+        output=str(job["TransformOutput"]["S3OutputPath"]),
+        image=str(model["PrimaryContainer"]["Image"]) if model else None,
+        job_arn=str(response.get("TransformJobArn", "")),
+        settings=_settings(job, {}),
     )
-    transform_job_request(loaded.manifest, options)  # every check before creating anything
-    model_name = ensure_model(adapter, loaded, reporter, model=model, image=image, role=role)
-    request = transform_job_request(loaded.manifest, _with_model(options, model_name))
-    reporter.step(f"Creating transform job {job_name} (model {model_name})")
-    arn = str(adapter.create_transform_job(request).get("TransformJobArn", ""))
-    result = CloudTransformResult(job_name, arn, "InProgress", model_name, input_uri, output)
-    if not wait:
+    cloud = options.cloud
+    if not cloud.wait:
+        reporter.detail(f"not waiting; resume with `smbyo wait transform-job {result.job_name}{cloud.resume_flags}`")
         return result
     followed = follow(
-        adapter,
+        aws,
         "transform-job",
-        job_name,
+        result.job_name,
         reporter,
-        logs=True,
-        timeout=timeout,
-        flags=resume_flags(profile, region),
+        logs=cloud.logs,
+        timeout=cloud.timeout,
+        flags=cloud.resume_flags,
         settings=settings,
     )
     followed.outcome.raise_if_failed()
     result.status = followed.outcome.status
-    result.elapsed_seconds = round(followed.outcome.elapsed_seconds, 1)
-    result.output_files = output_files(adapter, output)
-    if download is not None:
-        result.downloaded = download_outputs(adapter, result.output_files, output, download)
+    result.elapsed_seconds = followed.outcome.elapsed_seconds
+    result.settings = _settings(job, followed.outcome.description)
+    result.outputs = output_files(aws, result.output)
+    if options.download is not None:
+        result.downloaded = download_outputs(aws, result.outputs, result.output, options.download)
     return result
 
 
-def _with_model(options: TransformOptions, model_name: str) -> TransformOptions:
-    from dataclasses import replace
+def _settings(request: Mapping[str, Any], description: Mapping[str, Any]) -> dict[str, Any]:
+    """What the job ran with: DescribeTransformJob's values, else the request's (None: the container's)."""
 
-    return replace(options, model_name=model_name)
+    def value(*path: str) -> Any:
+        for source in (description, request):
+            node: Any = source
+            for key in path:
+                node = node.get(key) if isinstance(node, Mapping) else None
+            if node is not None:
+                return node
+        return None
+
+    return {
+        "content_type": value("TransformInput", "ContentType"),
+        "accept": value("TransformOutput", "Accept"),
+        "split_type": value("TransformInput", "SplitType"),
+        "strategy": value("BatchStrategy"),
+        "max_payload_mb": value("MaxPayloadInMB"),
+        "concurrency": value("MaxConcurrentTransforms"),
+        "assemble_with": value("TransformOutput", "AssembleWith"),
+        "instance_type": value("TransformResources", "InstanceType"),
+        "instance_count": value("TransformResources", "InstanceCount"),
+    }
 
 
 def output_files(aws: AwsAdapter, output: str) -> list[str]:

@@ -1,10 +1,9 @@
-"""Running a local SageMaker container: names, log streaming, and removal that always happens."""
+"""Running a local SageMaker container: its name, log streaming, and removal that always happens."""
 
 from __future__ import annotations
 
 import secrets
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,13 +20,6 @@ LOG_TAIL_LINES = 40
 def container_name(kind: str) -> str:
     """A unique, recognisable container name (``smbyo-local-train-1a2b3c4d``)."""
     return f"{CONTAINER_PREFIX}{kind}-{secrets.token_hex(4)}"
-
-
-def job_name(base: str, kind: str) -> str:
-    """A SageMaker-style job name: ``<name>-<kind>-<UTC timestamp>``, at most 63 characters."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{int(time.time() * 1000) % 1000:03d}"
-    suffix = f"-{kind}-{stamp}"
-    return base[: 63 - len(suffix)].rstrip("-") + suffix
 
 
 @contextmanager

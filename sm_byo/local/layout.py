@@ -85,7 +85,7 @@ def hidden_files(path: Path) -> list[Path]:
     return [p for p in data_files(path) if any(part.startswith(".") for part in p.relative_to(path).parts)]
 
 
-def local_path(uri: str, field: str) -> Path:
+def local_path(uri: str, field: str, *, hint: str | None = None) -> Path:
     """The local path of a local plan's ``file://`` URI (a request names local data this way)."""
     if not uri.startswith(FILE_URI):
         raise UsageError(
@@ -96,7 +96,7 @@ def local_path(uri: str, field: str) -> Path:
     if not path.is_absolute() or not path.exists():
         raise UsageError(
             f"{field} {uri!r}: no such file or directory",
-            hint="Point the channel at an existing local file or directory of training data.",
+            hint=hint or "Point the channel at an existing local file or directory of training data.",
         )
     return path
 

@@ -1,42 +1,51 @@
-"""``smbyo transform --local``: a SageMaker batch transform job against a local serving container.
+"""``smbyo transform --local``: the CreateModel and CreateTransformJob requests SageMaker gets, run locally.
 
-The runner does what SageMaker's transform agent does: start ``IMAGE serve`` with SAGEMAKER_BATCH
-set, wait for /ping, ask /execution-parameters (the user's flags win), split every input file
-(SplitType None or Line), pack records (MultiRecord up to MaxPayloadInMB, or SingleRecord), send
-them with MaxConcurrentTransforms parallel requests and assemble each file's answers in input order
-into ``<relative path>.out`` (AssembleWith Line). Blank input lines are not records and are skipped.
+:func:`local_transform_plan` builds the same two requests as the cloud command
+(``sm_byo.specs.transform``), the model, input and output named as ``file://`` URIs and the image as a
+local tag, and checks them (pre-flight, exit 2 with what to fix) before Docker is contacted.
+:func:`run_transform_job`, the local executor, reads nothing but those requests and does what
+SageMaker's transform agent does: start the model's image with ``serve`` (the model's and the job's
+Environment, and SAGEMAKER_BATCH set), wait for /ping, ask /execution-parameters (the request's
+values win), split every input file (SplitType None or Line), pack records (MultiRecord up to
+MaxPayloadInMB, or SingleRecord), send them with MaxConcurrentTransforms parallel requests and
+assemble each file's answers in input order into ``<relative path>.out`` (AssembleWith Line or None).
+Every file under the input is data, hidden ones too, as under an S3 prefix. Blank input lines are not
+records and are skipped.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import unquote
 
 import requests
 
 from sm_byo.docker import DockerAdapter, connect
 from sm_byo.errors import JobFailed, UsageError
 from sm_byo.local.archive import model_directory
-from sm_byo.local.containers import LogPump, container_name, job_name, running
+from sm_byo.local.containers import LogPump, container_name, running
 from sm_byo.local.health import TRANSFORM_STARTUP_HEALTH_CHECK_SECONDS
-from sm_byo.local.serving import (
-    container_error,
-    loopback_port,
-    model_volume,
-    wait_until_healthy,
-)
+from sm_byo.local.layout import FILE_URI, data_files, hidden_files, local_path
+from sm_byo.local.serving import container_error, loopback_port, model_volume, wait_until_healthy
 from sm_byo.manifest import LoadedManifest
+from sm_byo.options import TransformCommand
+from sm_byo.plan import Plan
 from sm_byo.reporting import Reporter
+from sm_byo.results import TransformResult
 from sm_byo.runtime.payload import MB, TRANSFORM_DEFAULT_MAX_PAYLOAD_MB
-from sm_byo.specs.names import local_image_tag
+from sm_byo.specs.names import local_image_tag, unique_name
+from sm_byo.specs.training import LOCAL_ROLE
+from sm_byo.specs.transform import ModelOptions, TransformOptions, model_request, transform_job_request
 
 # A blank line after another line, and a blank first line (two patterns: each starts with a literal, fast).
 BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
@@ -47,6 +56,8 @@ DEFAULT_STRATEGY = "MultiRecord"
 DEFAULT_MAX_PAYLOAD_MB = TRANSFORM_DEFAULT_MAX_PAYLOAD_MB
 DEFAULT_CONCURRENCY = 1
 REQUEST_TIMEOUT_MARGIN = 30
+# ModelClientConfig.InvocationsTimeoutInSeconds when the request leaves it out (SageMaker's default).
+DEFAULT_INVOCATION_TIMEOUT_SECONDS = 600
 # nginx access lines of answered requests: one per request, thousands per job; failures still show.
 SUCCESSFUL_ACCESS_LINE = re.compile(r'"(?:GET /ping|GET /execution-parameters|POST /invocations) HTTP/[0-9.]+" 2\d\d ')
 
@@ -66,6 +77,16 @@ class TransformSettings:
     def max_payload_bytes(self) -> int | None:
         """None when MaxPayloadInMB is 0: no limit (the whole file, or one record, per request)."""
         return self.max_payload_mb * MB if self.max_payload_mb else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "content_type": self.content_type,
+            "accept": self.accept,
+            "split_type": self.split_type,
+            "strategy": self.strategy,
+            "max_payload_mb": self.max_payload_mb,
+            "concurrency": self.concurrency,
+        }
 
 
 @dataclass(frozen=True)
@@ -94,59 +115,19 @@ class Batch:
         return f"{where} lines {self.first_line}-{self.last_line}"
 
 
-@dataclass
-class LocalTransformResult:
-    job_name: str
-    status: str
-    image: str
-    outputs: list[Path]
-    records: int
-    requests: int
-    input_bytes: int
-    settings: TransformSettings
-    seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def records_per_second(self) -> float:
-        return self.records / self.seconds if self.seconds > 0 else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "job_name": self.job_name,
-            "status": self.status,
-            "image": self.image,
-            "outputs": [str(path) for path in self.outputs],
-            "records": self.records,
-            "requests": self.requests,
-            "input_bytes": self.input_bytes,
-            "strategy": self.settings.strategy,
-            "split_type": self.settings.split_type,
-            "max_payload_mb": self.settings.max_payload_mb,
-            "concurrency": self.settings.concurrency,
-            "content_type": self.settings.content_type,
-            "accept": self.settings.accept,
-            "seconds": round(self.seconds, 2),
-            "records_per_second": round(self.records_per_second, 1),
-        }
-
-
 # --- inputs and batches -------------------------------------------------------------------------
 
 
 def list_inputs(input_path: Path) -> list[InputFile]:
-    """Every input file (a file, or a directory's files sorted by relative path, hidden ones skipped)."""
+    """Every input file: a file, or every file under a directory (hidden ones too, as under an S3
+    prefix), sorted by relative path."""
     if input_path.is_file():
         return [InputFile(input_path, input_path.name)]
     if not input_path.is_dir():
         raise UsageError(
             f"--input {input_path}: no such file or directory", hint="Pass a local input file or directory."
         )
-    files = [
-        InputFile(path, path.relative_to(input_path).as_posix())
-        for path in sorted(input_path.rglob("*"))
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(input_path).parts)
-    ]
+    files = [InputFile(path, path.relative_to(input_path).as_posix()) for path in data_files(input_path)]
     if not files:
         raise UsageError(
             f"--input {input_path}: the directory holds no files", hint="Put the records to transform in it."
@@ -262,7 +243,8 @@ class Sender:
 
     def __init__(self, url: str, settings: TransformSettings, timeout: float):
         self.url = f"{url}/invocations"
-        self.headers = {"Content-Type": settings.content_type, "Accept": settings.accept}
+        headers = {"Content-Type": settings.content_type, "Accept": settings.accept}
+        self.headers = {key: value for key, value in headers.items() if value}
         self.timeout = timeout
         self._local = threading.local()
 
@@ -283,11 +265,16 @@ class Sender:
 
 
 class OrderedWriter:
-    """Writes answers to ``<file>.out`` in input order, whatever order the requests finish in."""
+    """Writes answers to ``<file>.out`` in input order, whatever order the requests finish in.
 
-    def __init__(self, inputs: list[InputFile], output_dir: Path):
+    AssembleWith ``Line`` ends every answer with a newline (adding one when it has none); ``None``
+    writes the answers exactly as received, one after another.
+    """
+
+    def __init__(self, inputs: list[InputFile], output_dir: Path, assemble_with: str = "Line"):
         self.inputs = inputs
         self.output_dir = output_dir
+        self.by_line = assemble_with == "Line"
         self.outputs: list[Path] = []
         self._current: tuple[int, IO[bytes]] | None = None
 
@@ -312,7 +299,7 @@ class OrderedWriter:
     def write(self, batch: Batch, answer: bytes) -> None:
         handle = self._open_through(batch.file_index)
         handle.write(answer)
-        if answer and not answer.endswith(b"\n"):
+        if self.by_line and answer and not answer.endswith(b"\n"):
             handle.write(b"\n")
 
     def finish(self) -> list[Path]:
@@ -399,9 +386,10 @@ def _run_batches(
     sender: Sender,
     reporter: Reporter,
     progress: _Progress,
+    assemble_with: str = "Line",
 ) -> list[Path]:
     """Send every batch with ``concurrency`` requests in flight; write answers in input order."""
-    writer = OrderedWriter(inputs, output_dir)
+    writer = OrderedWriter(inputs, output_dir, assemble_with)
     pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="transform")
     pending: deque[tuple[Batch, Future[bytes]]] = deque()
 
@@ -426,6 +414,9 @@ def _run_batches(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+# --- the plan -----------------------------------------------------------------------------------
+
+
 def _refuse_s3(**locations: str | Path) -> None:
     for flag, value in locations.items():
         if str(value).startswith("s3://"):
@@ -435,14 +426,81 @@ def _refuse_s3(**locations: str | Path) -> None:
             )
 
 
+def _existing(flag: str, raw: str, hint: str) -> Path:
+    path = Path(raw).expanduser()
+    if not path.exists():
+        raise UsageError(f"{flag} {raw}: no such file or directory", hint=hint)
+    return path
+
+
+def _uri(path: Path) -> str:
+    """``file://`` URI of ``path`` made absolute, links not followed (a linked input file keeps its name,
+    and so does its ``.out``)."""
+    return Path(os.path.abspath(path.expanduser())).as_uri()
+
+
+def local_transform_plan(loaded: LoadedManifest, options: TransformCommand) -> Plan:
+    """CreateModel + CreateTransformJob for local Docker, checked (exit 2 naming what to fix)."""
+    _refuse_s3(model=options.model, input=options.input, output=options.output)
+    model = _existing(
+        "--model",
+        options.model,
+        "Pass the model.tar.gz written by `smbyo train --local --out DIR` (DIR/model.tar.gz) or a directory.",
+    )
+    source = _existing("--input", options.input, "Pass a local input file or directory.")
+    list_inputs(source)  # an empty directory is refused now, not after the container started
+    manifest = loaded.manifest
+    name = unique_name(manifest.name)
+    create_model = model_request(
+        manifest,
+        ModelOptions(
+            model_name=name,
+            image=options.image or local_image_tag(manifest),
+            model_data=_uri(model),
+            role=LOCAL_ROLE,
+            flags={"image": "--image", "model_data": "--model"},
+        ),
+    )
+    create_job = transform_job_request(
+        manifest,
+        TransformOptions(
+            job_name=name,
+            model_name=name,
+            input_uri=_uri(source),
+            output_uri=_uri(Path(options.output)),
+            content_type=options.content_type,
+            accept=options.accept,
+            split_type=options.split_type,
+            strategy=options.strategy,
+            max_payload_mb=options.max_payload_mb,
+            concurrency=options.concurrency,
+            instance_type=options.instance_type,
+        ),
+    )
+    return Plan("local", (create_model, create_job)).check(loaded)
+
+
+def transform_local_command(
+    loaded: LoadedManifest, reporter: Reporter, options: TransformCommand, *, docker: DockerAdapter | None = None
+) -> TransformResult | Plan:
+    """``smbyo transform --local``: the plan (``--dry-run``), or its result once local Docker ran it."""
+    options.refuse_other_mode()
+    plan = local_transform_plan(loaded, options)
+    if options.dry_run:
+        return plan
+    return run_transform_job(
+        plan.request("CreateTransformJob").kwargs, plan.request("CreateModel").kwargs, reporter, docker=docker
+    )
+
+
 def transform_local(
     loaded: LoadedManifest,
     reporter: Reporter,
     *,
-    image: str | None = None,
     model: str | Path,
     input: str | Path,
     output: str | Path,
+    image: str | None = None,
     content_type: str | None = None,
     accept: str | None = None,
     split_type: str = "Line",
@@ -451,67 +509,226 @@ def transform_local(
     concurrency: int | None = None,
     startup_timeout: float = TRANSFORM_STARTUP_HEALTH_CHECK_SECONDS,
     docker: DockerAdapter | None = None,
-) -> LocalTransformResult:
-    """Run a batch transform of ``input`` with ``model`` in a local serving container.
+) -> TransformResult:
+    """A local batch transform given as keywords (what ``smbyo validate --local`` runs): the same plan
+    and executor as ``smbyo transform --local``."""
+    options = TransformCommand(
+        local=True,
+        image=image,
+        model=str(model),
+        input=str(input),
+        output=str(output),
+        content_type=content_type,
+        accept=accept,
+        split_type=split_type,
+        strategy=strategy,
+        max_payload_mb=max_payload_mb,
+        concurrency=concurrency,
+    )
+    plan = local_transform_plan(loaded, options)
+    return run_transform_job(
+        plan.request("CreateTransformJob").kwargs,
+        plan.request("CreateModel").kwargs,
+        reporter,
+        docker=docker,
+        startup_timeout=startup_timeout,
+    )
 
+
+# --- the executor -------------------------------------------------------------------------------
+
+
+def _unsupported(field: str, value: Any, why: str) -> UsageError:
+    return UsageError(
+        f"{field} {value!r}: {why}",
+        hint="Run this transform on SageMaker (drop --local), or change the request's value.",
+    )
+
+
+def _output_dir(uri: str) -> Path:
+    if not uri.startswith(FILE_URI):
+        raise UsageError(
+            f"TransformOutput.S3OutputPath {uri!r}: a local job writes to a local directory (file://...)",
+            hint="Pass --output DIR.",
+        )
+    return Path(unquote(uri.removeprefix(FILE_URI)))
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What the executor takes from the two requests (and checks it can do locally)."""
+
+    name: str
+    model_name: str
+    image: str
+    model: Path
+    input: Path
+    output: Path
+    content_type: str
+    accept: str
+    split_type: str
+    assemble_with: str
+    strategy: str | None
+    max_payload_mb: int | None
+    concurrency: int | None
+    instance_type: str
+    instance_count: int
+    timeout: float
+    environment: dict[str, str]
+
+
+def _read_requests(transform: Mapping[str, Any], model: Mapping[str, Any]) -> _Job:
+    if transform.get("ModelName") != model.get("ModelName"):
+        raise UsageError(
+            f"CreateTransformJob.ModelName {transform.get('ModelName')!r} is not the model of the plan "
+            f"({model.get('ModelName')!r})",
+            hint="Give run_transform_job the CreateModel request of the model the job names.",
+        )
+    container = model.get("PrimaryContainer") or {}
+    job_input = transform["TransformInput"]
+    source = job_input["DataSource"]["S3DataSource"]
+    if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+        raise _unsupported(
+            "TransformInput.DataSource.S3DataSource.S3DataType", source["S3DataType"], "locally only S3Prefix"
+        )
+    compression = job_input.get("CompressionType", "None")
+    if compression != "None":
+        raise _unsupported("TransformInput.CompressionType", compression, "a local transform reads uncompressed input")
+    split_type = str(job_input.get("SplitType", "None"))
+    if split_type not in ("None", "Line"):
+        raise _unsupported("TransformInput.SplitType", split_type, "locally only None and Line")
+    if transform.get("DataProcessing"):
+        raise _unsupported(
+            "DataProcessing", transform["DataProcessing"], "input/output filters and joins run on SageMaker only"
+        )
+    output = transform["TransformOutput"]
+    resources = transform.get("TransformResources") or {}
+    client = transform.get("ModelClientConfig") or {}
+    strategy = transform.get("BatchStrategy")
+    max_payload = transform.get("MaxPayloadInMB")
+    concurrency = transform.get("MaxConcurrentTransforms")
+    environment = {str(key): str(value) for key, value in (container.get("Environment") or {}).items()}
+    environment.update({str(key): str(value) for key, value in (transform.get("Environment") or {}).items()})
+    environment.update(_batch_environment(strategy, max_payload, concurrency))
+    return _Job(
+        name=str(transform["TransformJobName"]),
+        model_name=str(model["ModelName"]),
+        image=str(container["Image"]),
+        model=local_path(
+            str(container["ModelDataUrl"]),
+            "PrimaryContainer.ModelDataUrl",
+            hint="Pass --model with an existing model.tar.gz or model directory.",
+        ),
+        input=local_path(
+            str(source["S3Uri"]),
+            "TransformInput.DataSource.S3DataSource.S3Uri",
+            hint="Pass --input with an existing local file or directory.",
+        ),
+        output=_output_dir(str(output["S3OutputPath"])),
+        content_type=str(job_input.get("ContentType") or ""),
+        accept=str(output.get("Accept") or ""),
+        split_type=split_type,
+        assemble_with=str(output.get("AssembleWith") or "None"),
+        strategy=strategy,
+        max_payload_mb=max_payload,
+        concurrency=concurrency,
+        instance_type=str(resources.get("InstanceType", "")),
+        instance_count=int(resources.get("InstanceCount", 1)),
+        timeout=float(client.get("InvocationsTimeoutInSeconds") or DEFAULT_INVOCATION_TIMEOUT_SECONDS),
+        environment=environment,
+    )
+
+
+def _warn_about_inputs(job: _Job, reporter: Reporter) -> None:
+    hidden = hidden_files(job.input)
+    if hidden:
+        reporter.warn(
+            f"input {job.input}: {len(hidden)} hidden file(s) (e.g. {hidden[0].relative_to(job.input)}) are data too: "
+            "SageMaker transforms every file under the input prefix. Remove them if they are not data."
+        )
+    if job.instance_count != 1:
+        reporter.warn(
+            f"TransformResources.InstanceCount {job.instance_count}: a local job runs one container "
+            "(the .out files are the same; SageMaker spreads the files over the instances)"
+        )
+
+
+def run_transform_job(
+    transform_request: Mapping[str, Any],
+    model_request: Mapping[str, Any],
+    reporter: Reporter,
+    *,
+    docker: DockerAdapter | None = None,
+    startup_timeout: float = TRANSFORM_STARTUP_HEALTH_CHECK_SECONDS,
+) -> TransformResult:
+    """Run one CreateTransformJob request, with the CreateModel request of its model, in local Docker.
+
+    The .out files land where TransformOutput.S3OutputPath (a file:// URI) says; a record the
+    container refuses fails the job (JobFailed, exit 1) naming the file and its lines.
     ``startup_timeout``: how long the container has to answer /ping 200 (SageMaker documents no
-    start-up limit for batch transform; smbyo uses hosting's default, see ``local.serving``).
+    start-up limit for batch transform; smbyo uses hosting's default, see ``local.health``).
     """
-    _refuse_s3(model=model, input=input, output=output)
-    inputs = list_inputs(Path(input))
-    output_dir = Path(output)
-    serving = loaded.manifest.serving
+    job = _read_requests(transform_request, model_request)
+    inputs = list_inputs(job.input)
+    _warn_about_inputs(job, reporter)
     adapter = docker or connect()
-    image = image or local_image_tag(loaded.manifest)
-    adapter.inspect_image(image)
-    name = job_name(loaded.manifest.name, "transform")
+    adapter.inspect_image(job.image)
     started = time.monotonic()
-    reporter.step(f"Batch transform {name} locally with {image}")
+    reporter.step(f"Batch transform {job.name} locally with {job.image} (as {job.instance_type})")
     with tempfile.TemporaryDirectory(prefix="smbyo-local-transform-", ignore_cleanup_errors=True) as scratch:
-        model_dir = model_directory(Path(model), Path(scratch))
+        model_dir = model_directory(job.model, Path(scratch))
         with running(
             adapter,
-            image,
+            job.image,
             ["serve"],
             volumes=model_volume(model_dir),
-            environment=_batch_environment(strategy, max_payload_mb, concurrency),
+            environment=job.environment,
             ports=loopback_port(None),
             name=container_name("transform"),
-            labels={"dev.smbyo.job": name, "dev.smbyo.kind": "transform"},
+            labels={"dev.smbyo.job": job.name, "dev.smbyo.kind": "transform"},
         ) as handle:
             pump = LogPump(handle, reporter, "transform", quiet=is_routine_access_line).start()
             url = wait_until_healthy(handle, pump, startup_timeout)
             settings = merge_settings(
                 _execution_parameters(url),
-                content_type=content_type or serving.content_types[0],
-                accept=accept or serving.accept[0],
-                split_type=split_type,
-                strategy=strategy,
-                max_payload_mb=max_payload_mb,
-                concurrency=concurrency,
+                content_type=job.content_type,
+                accept=job.accept,
+                split_type=job.split_type,
+                strategy=job.strategy,
+                max_payload_mb=job.max_payload_mb,
+                concurrency=job.concurrency,
             )
             reporter.detail(
                 f"{settings.strategy}, {settings.max_payload_mb} MB payloads, {settings.concurrency} in flight, "
                 f"{len(inputs)} file(s)"
             )
             progress = _Progress(total_bytes=sum(item.path.stat().st_size for item in inputs))
-            sender = Sender(url, settings, timeout=serving.timeout_seconds + REQUEST_TIMEOUT_MARGIN)
+            sender = Sender(url, settings, timeout=job.timeout + REQUEST_TIMEOUT_MARGIN)
             try:
-                outputs = _run_batches(inputs, output_dir, settings, sender, reporter, progress)
+                outputs = _run_batches(inputs, job.output, settings, sender, reporter, progress, job.assemble_with)
             except BatchFailed as exc:
-                raise _batch_failure(name, exc, inputs, pump) from None
+                raise _batch_failure(job.name, exc, inputs, pump) from None
     seconds = time.monotonic() - started
-    reporter.status(name, "Completed", seconds)
-    return LocalTransformResult(
-        job_name=name,
+    reporter.status(job.name, "Completed", seconds)
+    return TransformResult(
+        job_name=job.name,
+        where="local",
         status="Completed",
-        image=image,
-        outputs=outputs,
+        model_name=job.model_name,
+        input=str(job.input),
+        output=str(job.output),
+        image=job.image,
+        settings={
+            **settings.to_dict(),
+            "assemble_with": job.assemble_with,
+            "instance_type": job.instance_type,
+            "instance_count": job.instance_count,
+        },
+        outputs=[str(path) for path in outputs],
         records=progress.records,
         requests=progress.requests,
         input_bytes=progress.total_bytes,
-        settings=settings,
-        seconds=seconds,
+        elapsed_seconds=seconds,
     )
 
 

@@ -1,43 +1,81 @@
-"""CreateEndpointConfig, CreateEndpoint and InvokeEndpoint requests (pure: no I/O)."""
+"""CreateEndpointConfig, CreateEndpoint and InvokeEndpoint requests (pure: no I/O).
+
+``smbyo deploy`` names the model, the endpoint config and the endpoint alike (``--name``, else
+``<name>-<timestamp>``), so ``smbyo delete`` finds all three from the endpoint. The builders record
+where each value came from, so pre-flight can name the flag or manifest field behind a rejected one.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sm_byo.errors import UsageError
 from sm_byo.manifest import Manifest
 from sm_byo.runtime.payload import REALTIME_MAX_PAYLOAD_BYTES, REALTIME_MAX_PAYLOAD_MB
+from sm_byo.specs.request import Origin, Request, RequestPath
 from sm_byo.specs.training import check_instance_type, tags
 
 VARIANT_NAME = "AllTraffic"
 
 
-def endpoint_config_request(
-    manifest: Manifest, *, config_name: str, model_name: str, instance_type: str | None, instance_count: int
-) -> dict[str, Any]:
-    chosen = check_instance_type(instance_type or manifest.inference.realtime_instance_types[0], "--instance-type")
-    request: dict[str, Any] = {
-        "EndpointConfigName": config_name,
+@dataclass(frozen=True)
+class EndpointOptions:
+    """An endpoint's names and instances (values already chosen)."""
+
+    name: str  # the endpoint's, its config's and its model's
+    instance_type: str | None = None
+    instance_count: int = 1
+    name_flag: str | None = None  # "--name" when the user chose the name
+
+
+def _name_origin(options: EndpointOptions) -> Origin:
+    return (options.name_flag,) if options.name_flag else ("name",)
+
+
+def endpoint_config_request(manifest: Manifest, options: EndpointOptions) -> Request:
+    """``CreateEndpointConfig``: one variant serving the model of the same name."""
+    chosen = check_instance_type(
+        options.instance_type or manifest.inference.realtime_instance_types[0], "--instance-type"
+    )
+    kwargs: dict[str, Any] = {
+        "EndpointConfigName": options.name,
         "ProductionVariants": [
             {
                 "VariantName": VARIANT_NAME,
-                "ModelName": model_name,
+                "ModelName": options.name,
                 "InstanceType": chosen,
-                "InitialInstanceCount": instance_count,
+                "InitialInstanceCount": options.instance_count,
                 "InitialVariantWeight": 1.0,
             }
         ],
     }
     if manifest.tags:
-        request["Tags"] = tags(manifest)
-    return request
+        kwargs["Tags"] = tags(manifest)
+    variant: RequestPath = ("ProductionVariants", 0)
+    origins: dict[RequestPath, Origin] = {
+        ("EndpointConfigName",): _name_origin(options),
+        (*variant, "ModelName"): _name_origin(options),
+        (*variant, "InstanceType"): ("--instance-type",)
+        if options.instance_type
+        else ("inference", "realtime_instance_types", 0),
+        (*variant, "InitialInstanceCount"): ("--instance-count",),
+        ("Tags",): ("tags",),
+    }
+    return Request("CreateEndpointConfig", kwargs, origins)
 
 
-def endpoint_request(manifest: Manifest, *, endpoint_name: str, config_name: str) -> dict[str, Any]:
-    request: dict[str, Any] = {"EndpointName": endpoint_name, "EndpointConfigName": config_name}
+def endpoint_request(manifest: Manifest, options: EndpointOptions) -> Request:
+    """``CreateEndpoint`` on the endpoint config of the same name."""
+    kwargs: dict[str, Any] = {"EndpointName": options.name, "EndpointConfigName": options.name}
     if manifest.tags:
-        request["Tags"] = tags(manifest)
-    return request
+        kwargs["Tags"] = tags(manifest)
+    origins: dict[RequestPath, Origin] = {
+        ("EndpointName",): _name_origin(options),
+        ("EndpointConfigName",): _name_origin(options),
+        ("Tags",): ("tags",),
+    }
+    return Request("CreateEndpoint", kwargs, origins)
 
 
 def invoke_request(

@@ -1,20 +1,46 @@
-"""CreateModel and CreateTransformJob requests (pure: no I/O)."""
+"""CreateModel and CreateTransformJob requests, built from the manifest and the options (pure: no I/O).
+
+The same two requests run on SageMaker and in local Docker (``sm_byo.local.transform.run_transform_job``);
+a local plan names the model, the input and the output as ``file://`` URIs and the image as a local
+tag. Values the container must support (content type, accept) and the instance type are checked here,
+in both modes, naming the flag to change; every other rule is pre-flight's (``sm_byo.preflight``),
+which finds the manifest field or flag behind a value through the origins recorded here.
+Request references: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModel.html and
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sm_byo.errors import UsageError
 from sm_byo.manifest import Manifest
+from sm_byo.specs.request import Origin, Request, RequestPath
 from sm_byo.specs.training import check_instance_type, tags
 
 
 @dataclass(frozen=True)
+class ModelOptions:
+    """Everything a CreateModel request needs besides the manifest (values already chosen)."""
+
+    model_name: str
+    image: str
+    model_data: str  # s3:// (SageMaker) or file:// (local) URI of model.tar.gz (or, locally, a directory)
+    role: str
+    environment: Mapping[str, str] = field(default_factory=dict)
+    # Which flag gave each value (for pre-flight messages): name, image, model_data, role.
+    flags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TransformOptions:
+    """Everything a CreateTransformJob request needs besides the manifest; None leaves a value to the container."""
+
     job_name: str
     model_name: str
-    input_uri: str
+    input_uri: str  # s3:// (SageMaker) or file:// (local) URI of the input prefix
     output_uri: str
     content_type: str | None = None
     accept: str | None = None
@@ -24,47 +50,87 @@ class TransformOptions:
     concurrency: int | None = None
     instance_type: str | None = None
     instance_count: int = 1
+    assemble_with: str = "Line"
+    environment: Mapping[str, str] = field(default_factory=dict)
+    # Which flag gave each value: model_name ("--model" for an existing model), environment, instance_count.
+    flags: Mapping[str, str] = field(default_factory=dict)
 
 
-def model_request(manifest: Manifest, *, model_name: str, image: str, model_data: str, role: str) -> dict[str, Any]:
-    """``create_model`` kwargs: the image serving ``model_data`` (a model.tar.gz on S3)."""
-    if not model_data.startswith("s3://"):
-        raise UsageError(
-            f"model data {model_data!r} is not an s3:// URI",
-            hint="Pass the ModelArtifacts URI printed by `smbyo train` (s3://.../model.tar.gz).",
-        )
-    request: dict[str, Any] = {
-        "ModelName": model_name,
-        "PrimaryContainer": {"Image": image, "ModelDataUrl": model_data},
-        "ExecutionRoleArn": role,
+def _flag_or(flags: Mapping[str, str], key: str, manifest_field: Origin) -> Origin:
+    return (flags[key],) if key in flags else manifest_field
+
+
+def model_request(manifest: Manifest, options: ModelOptions) -> Request:
+    """``CreateModel``: the image serving ``model_data``, each value remembering its flag or manifest field."""
+    container: dict[str, Any] = {"Image": options.image, "ModelDataUrl": options.model_data}
+    if options.environment:
+        container["Environment"] = dict(options.environment)
+    kwargs: dict[str, Any] = {
+        "ModelName": options.model_name,
+        "PrimaryContainer": container,
+        "ExecutionRoleArn": options.role,
     }
     if manifest.tags:
-        request["Tags"] = tags(manifest)
-    return request
+        kwargs["Tags"] = tags(manifest)
+    flags = options.flags
+    origins: dict[RequestPath, Origin] = {
+        ("ModelName",): _flag_or(flags, "name", ("name",)),
+        ("PrimaryContainer", "Image"): (flags.get("image", "--image"),),
+        ("PrimaryContainer", "ModelDataUrl"): (flags.get("model_data", "--model"),),
+        ("ExecutionRoleArn",): _flag_or(flags, "role", ("validation", "role")),
+        ("Tags",): ("tags",),
+    }
+    if "environment" in flags:
+        origins[("PrimaryContainer", "Environment")] = (flags["environment"],)
+    return Request("CreateModel", kwargs, origins)
 
 
-def _check_type(value: str, allowed: list[str], flag: str) -> str:
+def check_type(value: str, allowed: list[str], flag: str) -> str:
+    """``value`` when the container declares it (serving.content_types / serving.accept), else exit 2."""
     if value not in allowed:
+        listing = "content_types" if flag == "--content-type" else "accept"
         raise UsageError(
-            f"{flag} {value} is not one the container declares ({', '.join(allowed)})",
-            hint=f"Use one of serving.{'content_types' if flag == '--content-type' else 'accept'} in smbyo.yaml.",
+            f"{flag} {value} is not one the container declares (serving.{listing}: {', '.join(allowed)})",
+            hint=f"Use one of serving.{listing} in smbyo.yaml, or add {value} there (and handle it in predictor.py).",
         )
     return value
 
 
-def transform_job_request(manifest: Manifest, options: TransformOptions) -> dict[str, Any]:
-    """``create_transform_job`` kwargs; unset options are left to the container's /execution-parameters."""
-    content_type = _check_type(
-        options.content_type or manifest.serving.content_types[0], manifest.serving.content_types, "--content-type"
-    )
-    accept = _check_type(options.accept or manifest.serving.accept[0], manifest.serving.accept, "--accept")
-    for flag, uri in (("--input", options.input_uri), ("--output", options.output_uri)):
-        if not uri.startswith("s3://"):
-            raise UsageError(f"{flag} {uri!r} is not an s3:// URI", hint=f"Pass {flag} s3://bucket/prefix.")
+def _transform_origins(options: TransformOptions) -> dict[RequestPath, Origin]:
+    flags = options.flags
+    origins: dict[RequestPath, Origin] = {
+        ("TransformJobName",): ("name",),
+        ("ModelName",): _flag_or(flags, "model_name", ("name",)),
+        ("TransformInput", "DataSource"): ("--input",),
+        ("TransformInput", "ContentType"): ("--content-type",)
+        if options.content_type
+        else ("serving", "content_types", 0),
+        ("TransformInput", "SplitType"): ("--split-type",),
+        ("TransformOutput", "S3OutputPath"): ("--output",),
+        ("TransformOutput", "Accept"): ("--accept",) if options.accept else ("serving", "accept", 0),
+        ("TransformResources", "InstanceType"): ("--instance-type",)
+        if options.instance_type
+        else ("inference", "transform_instance_types", 0),
+        ("BatchStrategy",): ("--strategy",),
+        ("MaxPayloadInMB",): ("--max-payload-mb",),
+        ("MaxConcurrentTransforms",): ("--concurrency",),
+        ("Tags",): ("tags",),
+    }
+    for key, path in (("environment", ("Environment",)), ("instance_count", ("TransformResources", "InstanceCount"))):
+        if key in flags:
+            origins[path] = (flags[key],)
+    return origins
+
+
+def transform_job_request(manifest: Manifest, options: TransformOptions) -> Request:
+    """``CreateTransformJob``; options left unset are left to the container's /execution-parameters."""
+    serving = manifest.serving
+    content_type = check_type(options.content_type or serving.content_types[0], serving.content_types, "--content-type")
+    accept = check_type(options.accept or serving.accept[0], serving.accept, "--accept")
     instance_type = check_instance_type(
         options.instance_type or manifest.inference.transform_instance_types[0], "--instance-type"
     )
-    request: dict[str, Any] = {
+    kwargs: dict[str, Any] = {
         "TransformJobName": options.job_name,
         "ModelName": options.model_name,
         "TransformInput": {
@@ -73,15 +139,21 @@ def transform_job_request(manifest: Manifest, options: TransformOptions) -> dict
             "CompressionType": "None",
             "SplitType": options.split_type,
         },
-        "TransformOutput": {"S3OutputPath": options.output_uri, "Accept": accept, "AssembleWith": "Line"},
+        "TransformOutput": {
+            "S3OutputPath": options.output_uri,
+            "Accept": accept,
+            "AssembleWith": options.assemble_with,
+        },
         "TransformResources": {"InstanceType": instance_type, "InstanceCount": options.instance_count},
     }
     if options.strategy:
-        request["BatchStrategy"] = options.strategy
+        kwargs["BatchStrategy"] = options.strategy
     if options.max_payload_mb is not None:
-        request["MaxPayloadInMB"] = options.max_payload_mb
+        kwargs["MaxPayloadInMB"] = options.max_payload_mb
     if options.concurrency is not None:
-        request["MaxConcurrentTransforms"] = options.concurrency
+        kwargs["MaxConcurrentTransforms"] = options.concurrency
+    if options.environment:
+        kwargs["Environment"] = dict(options.environment)
     if manifest.tags:
-        request["Tags"] = tags(manifest)
-    return request
+        kwargs["Tags"] = tags(manifest)
+    return Request("CreateTransformJob", kwargs, _transform_origins(options))

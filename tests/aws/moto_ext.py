@@ -9,17 +9,21 @@ module patches moto's classes (in the test process, which also serves moto's HTT
   container log to CloudWatch Logs (``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-1-<ts>``)
   while it runs, puts ``model.tar.gz`` at ``ModelArtifacts.S3ModelArtifacts`` and ends Completed,
   or Failed with the failure file's reason.
-- CreateTransformJob runs smbyo's local batch transform (``transform_local``) with the job's model
-  and options, and writes the ``.out`` files to the job's S3 output path.
+- CreateTransformJob runs the job's own CreateTransformJob request, with the CreateModel request of
+  its model (both as sent over HTTP: moto drops fields), through smbyo's local executor
+  (``sm_byo.local.transform.run_transform_job``) on the model and input read back from moto's S3,
+  and writes the ``.out`` files to the job's S3 output path.
+- Names are unique as on SageMaker: creating a model, endpoint config, endpoint or transform job whose
+  name exists is refused (moto would silently replace it).
 - CreateEndpoint starts the serving container; the endpoint is InService only once ``/ping``
   answers 200 (Failed, with the reason, otherwise); InvokeEndpoint is forwarded to the container and
   DeleteEndpoint removes it.
-- A training job tagged ``smbyo-test=hold`` stays InProgress (tests of waiting and Ctrl-C).
+- A training or transform job tagged ``smbyo-test=hold`` stays InProgress (tests of waiting and Ctrl-C).
 - With a registry in ``harness.state["registry"]`` (see :mod:`tests.aws.registry`), ECR's
   GetAuthorizationToken returns that registry as ``proxyEndpoint`` with its credentials (or
   ``harness.state["ecr_password"]`` to test a wrong token), and repositories live on it.
 
-The manifest the runners need is ``harness.state["manifest"]`` (tests point it at their project).
+No runner reads a manifest: each runs the requests it was sent, as SageMaker does.
 Work happens in background threads, exactly like AWS: the client sees it only by polling.
 """
 
@@ -46,7 +50,7 @@ TRAINING_GROUP = "/aws/sagemaker/TrainingJobs"
 TRANSFORM_GROUP = "/aws/sagemaker/TransformJobs"
 ENDPOINT_GROUP = "/aws/sagemaker/Endpoints/"
 CONTAINER_PREFIX = "smbyo-cloud-endpoint-"
-# A training job tagged smbyo-test=hold never starts (it stays InProgress until the test ends).
+# A job tagged smbyo-test=hold never starts (it stays InProgress until the test ends).
 HOLD_TAG = "smbyo-test"
 
 
@@ -121,12 +125,6 @@ def upload_tree(harness: MotoHarness, source: Path, uri: str) -> list[str]:
 def _model_of(harness: MotoHarness, model_name: str) -> tuple[str, str]:
     container = harness.client("sagemaker").describe_model(ModelName=model_name)["PrimaryContainer"]
     return str(container["Image"]), str(container["ModelDataUrl"])
-
-
-def _manifest(harness: MotoHarness) -> Any:
-    from sm_byo.manifest import load_manifest
-
-    return load_manifest(harness.state["manifest"])
 
 
 def _docker(harness: MotoHarness) -> Any:
@@ -216,37 +214,101 @@ def _patch_training(harness: MotoHarness) -> None:
     harness.patch(SageMakerModelBackend, "create_training_job", create_training_job)
 
 
+# --- names are unique ---------------------------------------------------------------------------
+
+
+def _patch_unique_names(harness: MotoHarness) -> None:
+    """SageMaker refuses to create a model, endpoint config, endpoint or job under a name in use."""
+    from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.utils import arn_formatter
+
+    def unique(method: str, store: str, name_arg: str, kind: str, refuse: Callable[[str], Exception]) -> None:
+        original = getattr(SageMakerModelBackend, method)
+
+        def create(self: Any, **kwargs: Any) -> Any:
+            name = kwargs[name_arg]
+            if name in getattr(self, store):
+                raise refuse(arn_formatter(kind, name, self.account_id, self.region_name))
+            return original(self, **kwargs)
+
+        harness.patch(SageMakerModelBackend, method, create)
+
+    def exists(what: str) -> Callable[[str], Exception]:
+        return lambda arn: ValidationError(message=f'Cannot create already existing {what} "{arn}".')
+
+    def job_in_use(arn: str) -> Exception:
+        return ResourceInUseException(message=f"Job name must be unique within an AWS account and region, and a "
+                                      f"job with this name already exists ({arn})")  # fmt: skip
+
+    unique("create_model", "_models", "model_name", "model", exists("model"))
+    unique("create_endpoint_config", "endpoint_configs", "endpoint_config_name", "endpoint-config",
+           exists("endpoint configuration"))  # fmt: skip
+    unique("create_endpoint", "endpoints", "endpoint_name", "endpoint", exists("endpoint"))
+    unique("create_transform_job", "transform_jobs", "transform_job_name", "transform-job", job_in_use)
+
+
+# --- requests as sent --------------------------------------------------------------------------------
+
+
+def _keep_requests(harness: MotoHarness, method: str, name_key: str, state_key: str) -> None:
+    """moto keeps only some fields of a request: the executors get the request as it was sent over HTTP.
+
+    Kept before moto handles it (a job starts inside the handler), dropped again when moto refuses it.
+    """
+    from moto.sagemaker.responses import SageMakerResponse
+
+    kept: dict[str, Any] = harness.state.setdefault(state_key, {})
+    original = getattr(SageMakerResponse, method)
+
+    def keep_request(self: Any) -> Any:
+        body = json.loads(self.body)
+        name = body[name_key]
+        previous = kept.get(name)
+        kept[name] = body
+        try:
+            return original(self)
+        except Exception:
+            if previous is None:
+                kept.pop(name, None)
+            else:
+                kept[name] = previous
+            raise
+
+    harness.patch(SageMakerResponse, method, keep_request)
+
+
 # --- transform jobs ---------------------------------------------------------------------------------
 
 
+def _as_local_transform(
+    harness: MotoHarness, transform: dict[str, Any], model: dict[str, Any], scratch: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The job's own requests, the model and input downloaded and named as file:// URIs (as an instance
+    sees them), the output going to a scratch directory."""
+    transform, model = copy.deepcopy(transform), copy.deepcopy(model)
+    container = model["PrimaryContainer"]
+    archive = download_prefix(harness, container["ModelDataUrl"], scratch / "model")
+    container["ModelDataUrl"] = next(archive.rglob("*.tar.gz")).as_uri()
+    source = transform["TransformInput"]["DataSource"]["S3DataSource"]
+    source["S3Uri"] = download_prefix(harness, source["S3Uri"], scratch / "input").as_uri()
+    transform["TransformOutput"]["S3OutputPath"] = (scratch / "output").as_uri()
+    return transform, model
+
+
 def _run_transform(harness: MotoHarness, job: Any) -> None:
-    from sm_byo.local.transform import transform_local
+    """Run the job's CreateTransformJob request with smbyo's local executor, as SageMaker would run it."""
+    from sm_byo.local.transform import run_transform_job
 
     sink = CloudWatchSink(harness, TRANSFORM_GROUP, f"{job.transform_job_name}/i-{secrets.token_hex(4)}")
     try:
-        image, model_data = _model_of(harness, job.model_name)
+        sent = harness.state["transform_requests"][job.transform_job_name]
+        model = harness.state["model_requests"][sent["ModelName"]]
         with tempfile.TemporaryDirectory(prefix="smbyo-cloud-transform-") as scratch:
             root = Path(scratch)
-            model_dir = download_prefix(harness, model_data, root / "model")
-            model_file = next(model_dir.rglob("*.tar.gz"))
-            source = job.transform_input["DataSource"]["S3DataSource"]["S3Uri"]
-            inputs = download_prefix(harness, source, root / "input")
-            transform_local(
-                _manifest(harness),
-                sink,
-                image=image,
-                model=model_file,
-                input=inputs,
-                output=root / "output",
-                content_type=job.transform_input.get("ContentType"),
-                accept=job.transform_output.get("Accept"),
-                split_type=job.transform_input.get("SplitType") or "None",
-                strategy=job.batch_strategy,
-                max_payload_mb=job.max_payload_in_mb,
-                concurrency=job.max_concurrent_transforms,
-                docker=_docker(harness),
-            )
-            upload_tree(harness, root / "output", job.transform_output["S3OutputPath"])
+            transform, model = _as_local_transform(harness, sent, model, root)
+            run_transform_job(transform, model, sink, docker=_docker(harness))
+            upload_tree(harness, root / "output", sent["TransformOutput"]["S3OutputPath"])
         job.transform_job_status = "Completed"
     except Exception as exc:
         job.failure_reason = _reason(exc)
@@ -256,11 +318,15 @@ def _run_transform(harness: MotoHarness, job: Any) -> None:
 def _patch_transform(harness: MotoHarness) -> None:
     from moto.sagemaker.models import SageMakerModelBackend
 
+    _keep_requests(harness, "create_model", "ModelName", "model_requests")
+    _keep_requests(harness, "create_transform_job", "TransformJobName", "transform_requests")
     original = SageMakerModelBackend.create_transform_job
 
     def create_transform_job(self: Any, **kwargs: Any) -> Any:
         job = original(self, **kwargs)
         job.transform_job_status = "InProgress"
+        if {"Key": HOLD_TAG, "Value": "hold"} in (job.tags or []):
+            return job  # stays InProgress
         harness.background(lambda: _run_transform(harness, job), f"transform-{job.transform_job_name}")
         return job
 
@@ -427,6 +493,7 @@ def _patch_ecr(harness: MotoHarness) -> None:
 
 
 def install(harness: MotoHarness) -> None:
+    _patch_unique_names(harness)  # first: the patches below wrap it
     _patch_training(harness)
     _patch_transform(harness)
     _patch_endpoints(harness)

@@ -26,6 +26,7 @@ from tests.aws.fixtures import *  # noqa: F403 (pytest fixtures)
 from tests.aws.harness import ACCOUNT_ID, REGION, MotoHarness
 from tests.aws.registry import Registry
 from tests.conftest import probe_report, run_cli
+from tests.integration.local_helpers import trained_example
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry]
 
@@ -34,13 +35,11 @@ BUCKET = f"sagemaker-{REGION}-{ACCOUNT_ID}"
 
 
 @pytest.fixture
-def cloud_project(project: Path, moto: MotoHarness, example_image: str) -> Iterator[Path]:
-    """The example project, its ECR repository named with this suite's prefix; the runners read its manifest."""
+def cloud_project(project: Path, moto: MotoHarness, example_image: str) -> Path:
+    """The example project, its ECR repository named with this suite's prefix."""
     manifest = project / "smbyo.yaml"
     manifest.write_text(manifest.read_text() + f"ecr:\n  repository: {REPOSITORY}\n", encoding="utf-8")
-    moto.state["manifest"] = manifest
-    yield project
-    moto.state.pop("manifest", None)
+    return project
 
 
 @pytest.fixture
@@ -113,7 +112,7 @@ def test_build_push_train_transform_deploy_invoke_delete(
         env=env,
     )["data"]
     assert transformed["status"] == "Completed"
-    assert transformed["output_files"] == [f"{output}/iris.csv.out"]
+    assert transformed["outputs"] == [f"{output}/iris.csv.out"]
     cloud_predictions = (tmp_path / "cloud-out" / "iris.csv.out").read_text()
 
     local_model = tmp_path / "local-model"
@@ -202,6 +201,61 @@ def test_one_training_request_gives_the_container_the_same_inputs_locally_and_on
     assert on_host["config"]["inputdataconfig.json"]["training"]["CompressionType"] == "None"
 
 
+@pytest.fixture
+def ecr_tagged(docker_adapter: object, example_image: str) -> Iterator[str]:
+    """The example image under an ECR-style tag (what a cloud plan must name), local to the Docker Engine."""
+    tag = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}:transform-e2e"
+    client = docker_adapter.client  # type: ignore[attr-defined]
+    client.images.get(example_image).tag(tag)
+    yield tag
+    with contextlib.suppress(Exception):
+        client.images.remove(tag, noprune=True)
+
+
+def test_one_transform_plan_writes_the_same_out_files_locally_and_on_sagemaker(
+    cloud_project: Path, moto: MotoHarness, aws_env: dict[str, str], example_image: str, ecr_tagged: str, tmp_path: Path
+) -> None:
+    """`transform --local` and a SageMaker transform (moto running the job's own requests with the local
+    executor) of the same model and input: byte-identical .out files, and results with the same keys."""
+    model = Path(trained_example(example_image)["model_artifacts"])
+    moto.client("s3").create_bucket(Bucket="smbyo-cloud-models")
+    moto.client("s3").upload_file(str(model), "smbyo-cloud-models", "e2e/model.tar.gz")
+    data = tmp_path / "input"
+    (data / "nested").mkdir(parents=True)
+    rows = (cloud_project / "data" / "transform" / "iris.csv").read_text().splitlines()
+    (data / "iris.csv").write_text("\n".join(rows) + "\n")
+    (data / "nested" / "b.csv").write_text("\n".join(reversed(rows[:40])) + "\n")
+    (data / ".hidden.csv").write_text("\n".join(rows[:2]) + "\n")
+    flags = ["--input", str(data), "--strategy", "MultiRecord", "--max-payload-mb", "1", "--concurrency", "2"]
+
+    local = smbyo(
+        "transform", "--local", "--image", example_image, "--model", str(model), "--output", str(tmp_path / "local"),
+        *flags, cwd=cloud_project, env=aws_env,
+    )["data"]  # fmt: skip
+    output = f"s3://{BUCKET}/smbyo-test/e2e-transform"
+    cloud = smbyo(
+        "transform", "--image", ecr_tagged, "--model", "s3://smbyo-cloud-models/e2e/model.tar.gz",
+        "--output", output, "--download", str(tmp_path / "cloud"), *flags, cwd=cloud_project, env=aws_env,
+    )["data"]  # fmt: skip
+
+    names = [".hidden.csv.out", "iris.csv.out", "nested/b.csv.out"]
+    assert local["outputs"] == [str(tmp_path / "local" / name) for name in names]
+    assert cloud["outputs"] == [f"{output}/{name}" for name in names]
+    assert cloud["downloaded"] == [str(tmp_path / "cloud" / name) for name in names]
+    for name in names:
+        assert (tmp_path / "cloud" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+    assert len((tmp_path / "local" / "iris.csv.out").read_text().splitlines()) == len(rows)
+    assert set(local) == set(cloud)
+    assert (local["where"], cloud["where"], local["status"], cloud["status"]) == (
+        "local",
+        "sagemaker",
+        "Completed",
+        "Completed",
+    )
+    for key in ("strategy", "max_payload_mb", "concurrency", "split_type", "content_type", "accept"):
+        assert local["settings"][key] == cloud["settings"][key], key
+
+
 def test_push_with_a_wrong_token_is_refused_exit_3(
     cloud_project: Path,
     aws_env: dict[str, str],
@@ -261,13 +315,13 @@ def test_endpoint_that_never_becomes_healthy_fails_exit_1(
     cloud_project: Path,
     aws_env: dict[str, str],
     moto: MotoHarness,
-    example_image: str,
+    ecr_tagged: str,
 ) -> None:
     moto.state["endpoint_ready_timeout"] = 60
     result = smbyo(
         "deploy",
         "--image",
-        example_image,
+        ecr_tagged,
         "--model",
         _bogus_model(moto),
         "--name",

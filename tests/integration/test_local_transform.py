@@ -117,9 +117,31 @@ def test_max_payload_mb_20_sends_batches_over_6_mb_and_the_container_takes_them(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary: dict[str, Any] = json.loads(result.stdout)
-    assert summary["max_payload_mb"] == 20
+    assert summary["settings"]["max_payload_mb"] == 20
     assert summary["requests"] == 1  # the whole 15+ MB file in one request: far over the real-time 6 MB
     expected = _expected(model, data / "big.csv", tmp_path / "model")
     assert (output / "big.csv.out").read_text().splitlines() == expected
     assert summary["records"] == len(expected)
     assert not local_containers(**{"dev.smbyo.job": summary["job_name"]})
+
+
+def test_hidden_files_are_transformed_too_with_a_warning(model: Path, example_image: str, tmp_path: Path) -> None:
+    """As under an S3 prefix, where SageMaker transforms every object: same outputs locally and in the cloud."""
+    data = tmp_path / "in"
+    (data / ".checkpoints").mkdir(parents=True)
+    rows = (EXAMPLE_DIR / "data" / "transform" / "iris.csv").read_text().splitlines()[:3]
+    for name in ("rows.csv", ".hidden.csv", ".checkpoints/old.csv"):
+        (data / name).write_text("\n".join(rows) + "\n")
+    output = tmp_path / "out"
+    result = run_cli(
+        "--json", "transform", "--local", "--image", example_image, "--model", str(model), "--input", str(data),
+        "--output", str(output), cwd=EXAMPLE_DIR,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    names = [".checkpoints/old.csv", ".hidden.csv", "rows.csv"]
+    assert summary["outputs"] == [str(output / f"{name}.out") for name in names]
+    assert summary["records"] == 9 and summary["where"] == "local"
+    assert "2 hidden file(s)" in result.stderr
+    outs = {(output / f"{name}.out").read_text() for name in names}
+    assert len(outs) == 1 and len(outs.pop().splitlines()) == 3

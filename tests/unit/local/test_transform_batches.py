@@ -14,7 +14,9 @@ import pytest
 
 from sm_byo.errors import UsageError
 from sm_byo.local.transform import (
+    Batch,
     BatchFailed,
+    OrderedWriter,
     Sender,
     TransformSettings,
     _Progress,
@@ -181,3 +183,24 @@ def test_s3_locations_are_refused_with_what_to_do(tmp_path: Path) -> None:
         transform_local(
             loaded, RecordingReporter(), model="s3://b/model.tar.gz", input=str(tmp_path), output=str(tmp_path)
         )
+
+
+def test_hidden_files_are_inputs_like_objects_under_an_s3_prefix(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    (root / ".cache").mkdir(parents=True)
+    for name in ("a.csv", ".hidden.csv", ".cache/b.csv"):
+        (root / name).write_text("1\n")
+    assert [item.relative for item in list_inputs(root)] == [".cache/b.csv", ".hidden.csv", "a.csv"]
+
+
+def test_assemble_with_line_ends_every_answer_with_a_newline_and_none_writes_them_as_received(tmp_path: Path) -> None:
+    source = tmp_path / "in" / "a.json"
+    source.parent.mkdir()
+    source.write_text("{}\n{}\n")
+    inputs = list_inputs(source.parent)
+    for assemble, expected in (("Line", b'{"p":1}\n{"p":2}\n'), ("None", b'{"p":1}{"p":2}')):
+        writer = OrderedWriter(inputs, tmp_path / assemble, assemble)
+        for number, answer in ((1, b'{"p":1}'), (2, b'{"p":2}')):
+            writer.write(Batch(0, number, number, 1, b"{}\n"), answer)
+        assert writer.finish() == [tmp_path / assemble / "a.json.out"]
+        assert (tmp_path / assemble / "a.json.out").read_bytes() == expected

@@ -1,4 +1,4 @@
-"""CreateTrainingJob / CreateTransformJob / hosting request builders: manifest + options -> boto3 kwargs."""
+"""The CreateTrainingJob request builder: manifest + options -> boto3 kwargs, each value with its origin."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import pytest
 
 from sm_byo.errors import UsageError
 from sm_byo.manifest import load_manifest
-from sm_byo.specs.hosting import endpoint_config_request, endpoint_request, invoke_request
 from sm_byo.specs.training import TrainingOptions, training_job_request
-from sm_byo.specs.transform import TransformOptions, model_request, transform_job_request
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "algorithms" / "decision_trees" / "smbyo.yaml"
 
@@ -78,57 +76,3 @@ def test_mistakes_are_usage_errors_naming_the_flag(manifest, changes, words) -> 
     with pytest.raises(UsageError) as error:
         training_job_request(manifest, options(**changes))
     assert words in error.value.message
-
-
-def test_transform_request_leaves_unset_options_to_the_container(manifest) -> None:  # type: ignore[no-untyped-def]
-    request = transform_job_request(
-        manifest, TransformOptions(job_name="t", model_name="m", input_uri="s3://b/in", output_uri="s3://b/out")
-    )
-    assert "BatchStrategy" not in request and "MaxPayloadInMB" not in request
-    assert request["TransformInput"]["ContentType"] == "text/csv"
-    assert request["TransformInput"]["SplitType"] == "Line"
-    assert request["TransformOutput"] == {"S3OutputPath": "s3://b/out", "Accept": "text/csv", "AssembleWith": "Line"}
-    full = transform_job_request(
-        manifest,
-        TransformOptions(
-            job_name="t",
-            model_name="m",
-            input_uri="s3://b/in",
-            output_uri="s3://b/out",
-            strategy="SingleRecord",
-            max_payload_mb=2,
-            concurrency=4,
-            accept="application/json",
-        ),
-    )
-    assert (full["BatchStrategy"], full["MaxPayloadInMB"], full["MaxConcurrentTransforms"]) == ("SingleRecord", 2, 4)
-    assert full["TransformOutput"]["Accept"] == "application/json"
-
-
-def test_transform_refuses_types_the_container_does_not_declare(manifest) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(UsageError, match="--content-type"):
-        transform_job_request(
-            manifest,
-            TransformOptions(
-                job_name="t", model_name="m", input_uri="s3://b/in", output_uri="s3://b/o", content_type="image/png"
-            ),
-        )
-
-
-def test_model_and_hosting_requests(manifest) -> None:  # type: ignore[no-untyped-def]
-    model = model_request(manifest, model_name="m", image="img", model_data="s3://b/model.tar.gz", role="arn:r")
-    assert model["PrimaryContainer"] == {"Image": "img", "ModelDataUrl": "s3://b/model.tar.gz"}
-    with pytest.raises(UsageError):
-        model_request(manifest, model_name="m", image="img", model_data="/tmp/model.tar.gz", role="arn:r")
-    config = endpoint_config_request(manifest, config_name="c", model_name="m", instance_type=None, instance_count=2)
-    assert config["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
-    assert config["ProductionVariants"][0]["InitialInstanceCount"] == 2
-    assert endpoint_request(manifest, endpoint_name="e", config_name="c") == {
-        "EndpointName": "e",
-        "EndpointConfigName": "c",
-    }
-    assert invoke_request("e", b"1,2", content_type="text/csv", accept=None, custom_attributes=None) == {
-        "EndpointName": "e",
-        "Body": b"1,2",
-        "ContentType": "text/csv",
-    }

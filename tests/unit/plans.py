@@ -1,0 +1,71 @@
+"""Running ``smbyo ... --dry-run`` in this process with neither Docker nor AWS credentials, and judging
+the printed plan with botocore's own validator and the service model's constraints."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+from sm_byo.aws.service_model import check_request
+from sm_byo.cli import main
+
+REGION = "us-east-1"
+
+
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AWS credentials anywhere, no reachable AWS endpoint and no Docker Engine."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing answers there
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+
+
+def smbyo(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    """``smbyo ARGS --json`` in this process: the exit code and the JSON document on stdout."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--json"])
+    out = capsys.readouterr().out
+    return int(exited.value.code or 0), json.loads(out)
+
+
+def botocore_errors(operation: str, kwargs: dict[str, Any]) -> str:
+    """botocore's ParamValidator report for ``kwargs`` (empty when botocore would send the request)."""
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape = model.operation_model(operation).input_shape
+    return ParamValidator().validate(kwargs, shape).generate_report()
+
+
+def assert_plan_accepted(plan: dict[str, Any], *, local: bool = False) -> list[str]:
+    """Every SageMaker request of a printed plan passes botocore's validator and the service model's
+    patterns, enums and maximums; a local plan may name data as file:// URIs. Returns the operations."""
+    operations = []
+    for step in plan["plan"]:
+        operation, kwargs = step["operation"], step["kwargs"]
+        operations.append(operation)
+        if operation == "Upload":
+            assert not local and kwargs["Destination"].startswith("s3://")
+            continue
+        assert botocore_errors(operation, kwargs) == "", operation
+        violations = check_request(operation, kwargs)
+        if local:
+            violations = [v for v in violations if not _value(kwargs, v.path).startswith("file://")]
+        assert violations == [], (operation, violations)
+    return operations
+
+
+def _value(kwargs: dict[str, Any], path: tuple[str | int, ...]) -> str:
+    value: Any = kwargs
+    for part in path:
+        value = value[part]
+    return str(value)
