@@ -35,13 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from sm_byo.docker import DockerAdapter, connect
 from sm_byo.errors import ChecksFailed, SmByoError, UsageError
 from sm_byo.local.archive import model_directory
 from sm_byo.local.containers import LogPump, container_name, running
 from sm_byo.local.health import PING_TIMEOUT_SECONDS, STARTUP_HEALTH_CHECK_DEFAULT_SECONDS
+from sm_byo.local.http import ContainerClient, NoAnswer
 from sm_byo.local.ping_load import PingUnderLoad, default_concurrency, measure_ping_under_load
 from sm_byo.local.serving import StartupTimedOut, loopback_port, model_volume, wait_until_healthy
 from sm_byo.local.training import local_training_plan, run_training_job
@@ -293,23 +292,17 @@ def probe_serving(
 
 
 def _send_big_request(probe: ServingProbe, url: str, payload: bytes, content_type: str, accept: str) -> None:
-    started = time.monotonic()
     try:
-        response = requests.post(
-            f"{url}/invocations",
-            data=payload,
-            headers={"Content-Type": content_type, "Accept": accept},
-            timeout=120,
-        )
-    except requests.RequestException as exc:
+        answer = ContainerClient(url).invoke(payload, content_type=content_type, accept=accept, timeout=120)
+    except NoAnswer as exc:
         probe.big_error = str(exc)
         return
-    probe.big_seconds = time.monotonic() - started
-    probe.big_status = response.status_code
-    if response.ok:
-        probe.big_lines = len([line for line in response.content.splitlines() if line.strip()])
+    probe.big_seconds = answer.seconds
+    probe.big_status = answer.status
+    if answer.ok:
+        probe.big_lines = len([line for line in answer.body.splitlines() if line.strip()])
     else:
-        probe.big_error = response.text[:300]
+        probe.big_error = answer.body.decode("utf-8", errors="replace")[:300]
 
 
 def _serving_checks(probe: ServingProbe, records: int, size: int, report: ValidationReport, reporter: Reporter) -> None:

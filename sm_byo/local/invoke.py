@@ -12,10 +12,8 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
 from sm_byo.errors import EnvironmentProblem, WorkFailed
-from sm_byo.local.serving import container_error
+from sm_byo.local.http import ContainerClient, NoAnswer
 from sm_byo.specs.hosting import check_realtime_body
 
 INVOKE_TIMEOUT_SECONDS = 70
@@ -50,41 +48,34 @@ def invoke_url(
     timeout: float = INVOKE_TIMEOUT_SECONDS,
 ) -> InvokeResponse:
     """POST ``body`` to ``URL/invocations`` and return the answer; raise on an error answer."""
-    base = url.rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        base = f"http://{base}"
-    target = base if base.endswith("/invocations") else f"{base}/invocations"
+    client = ContainerClient(url)
+    target = f"{client.url}/invocations"
     check_realtime_body(body, target)
-    headers = {"Content-Type": content_type}
-    if accept:
-        headers["Accept"] = accept
-    if custom_attributes:
-        headers["X-Amzn-SageMaker-Custom-Attributes"] = custom_attributes
     try:
-        response = requests.post(target, data=body, headers=headers, timeout=timeout)
-    except requests.ConnectionError as exc:
+        answer = client.invoke(
+            body, content_type=content_type, accept=accept, custom_attributes=custom_attributes, timeout=timeout
+        )
+    except NoAnswer as exc:
+        if exc.timed_out:
+            raise WorkFailed(
+                f"{target} did not answer within {timeout:.0f} s",
+                hint="The predict code may be too slow for one request; send fewer rows per request.",
+            ) from exc
         raise EnvironmentProblem(
-            f"nothing answered at {target}: the model server is not running ({type(exc).__name__})",
+            f"nothing answered at {target}: the model server is not running ({exc})",
             hint="Start it with `smbyo serve --local --model output/model.tar.gz` (in another terminal) "
             "and pass the URL it prints.",
         ) from exc
-    except requests.Timeout as exc:
+    finally:
+        client.close()
+    if answer.status >= 400:
         raise WorkFailed(
-            f"{target} did not answer within {timeout:.0f} s",
-            hint="The predict code may be too slow for one request; send fewer rows per request.",
-        ) from exc
-    if response.status_code >= 400:
-        raise WorkFailed(
-            f"the container refused the request: HTTP {response.status_code}: {container_error(response)}",
+            f"the container refused the request: HTTP {answer.status}: {answer.error()}",
             hint="The container's body limit (SAGEMAKER_MAX_PAYLOAD_IN_MB, 6 MB when unset) is below this "
             "request: send fewer rows per request, or use `smbyo transform` (it splits the input into requests "
             "under the limit)."
-            if response.status_code == 413
+            if answer.status == 413
             else "Fix the request body or the Content-Type/Accept headers as the message says.",
-            details={"status": response.status_code, "url": target},
+            details={"status": answer.status, "url": target},
         )
-    return InvokeResponse(
-        status=response.status_code,
-        content_type=response.headers.get("Content-Type", ""),
-        body=response.content,
-    )
+    return InvokeResponse(status=answer.status, content_type=answer.content_type, body=answer.body)

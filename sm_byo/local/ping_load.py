@@ -12,15 +12,14 @@ use it.
 
 from __future__ import annotations
 
-import http.client
 import math
 import os
 import threading
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from sm_byo.local.health import PING_TIMEOUT_SECONDS
+from sm_byo.local.http import ContainerClient, NoAnswer
 
 # How long the measuring client waits for one /ping: longer than SageMaker's 2 s, so that a slow answer
 # is measured (and reported) instead of only counted as a timeout.
@@ -108,47 +107,33 @@ class PingUnderLoad:
 
 
 def _invoke_loop(
-    host: str, port: int, body: bytes, headers: dict[str, str], stop: threading.Event, result: PingUnderLoad,
-    lock: threading.Lock,
+    client: ContainerClient, body: bytes, content_type: str, accept: str | None, stop: threading.Event,
+    result: PingUnderLoad, lock: threading.Lock,
 ) -> None:  # fmt: skip
-    connection: http.client.HTTPConnection | None = None
     while not stop.is_set():
-        current = connection or http.client.HTTPConnection(host, port, timeout=INVOKE_CLIENT_TIMEOUT_SECONDS)
-        connection = current
         try:
-            current.request("POST", "/invocations", body=body, headers=headers)
-            response = current.getresponse()
-            response.read()
-            outcome = "" if 200 <= response.status < 300 else f"HTTP {response.status}"
-            if response.will_close:
-                current.close()
-                connection = None
-        except (OSError, http.client.HTTPException) as exc:
-            outcome = type(exc).__name__
-            current.close()
-            connection = None
+            answer = client.invoke(
+                body, content_type=content_type, accept=accept, timeout=INVOKE_CLIENT_TIMEOUT_SECONDS
+            )
+            outcome = "" if answer.ok else f"HTTP {answer.status}"
+        except NoAnswer as exc:
+            outcome = "timeout" if exc.timed_out else "no answer"
         with lock:
             if outcome:
                 result.invocation_errors[outcome] = result.invocation_errors.get(outcome, 0) + 1
             else:
                 result.invocations_ok += 1
-    if connection is not None:
-        connection.close()
+    client.close()
 
 
-def _ping_once(host: str, port: int) -> tuple[float, int | None, str]:
-    """(seconds, HTTP status or None, error) of one GET /ping on a new connection."""
-    connection = http.client.HTTPConnection(host, port, timeout=PING_CLIENT_TIMEOUT_SECONDS)
+def _ping_once(client: ContainerClient) -> tuple[float, int | None, str]:
+    """(seconds, HTTP status or None, error) of one GET /ping on a new connection, as a health checker sends it."""
     began = time.perf_counter()
     try:
-        connection.request("GET", "/ping")
-        response = connection.getresponse()
-        response.read()
-        return time.perf_counter() - began, response.status, ""
-    except (OSError, http.client.HTTPException) as exc:
-        return time.perf_counter() - began, None, f"{type(exc).__name__}: {exc}"
-    finally:
-        connection.close()
+        answer = client.ping(PING_CLIENT_TIMEOUT_SECONDS, fresh=True)
+    except NoAnswer as exc:
+        return time.perf_counter() - began, None, str(exc)
+    return answer.seconds, answer.status, ""
 
 
 def measure_ping_under_load(
@@ -163,15 +148,16 @@ def measure_ping_under_load(
 ) -> PingUnderLoad:
     """Keep ``concurrency`` POSTs of ``body`` in flight against ``url``/invocations for ``seconds`` and
     measure /ping every ``interval`` seconds meanwhile. ``url`` is ``http://HOST:PORT``."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    client = ContainerClient(url)
     clients = concurrency or default_concurrency()
-    headers = {"Content-Type": content_type, **({"Accept": accept} if accept else {})}
     result = PingUnderLoad(seconds=seconds, concurrency=clients, body_bytes=len(body))
     stop, lock = threading.Event(), threading.Lock()
     threads = [
         threading.Thread(
-            target=_invoke_loop, args=(host, port, body, headers, stop, result, lock), name=f"load-{i}", daemon=True
+            target=_invoke_loop,
+            args=(client, body, content_type, accept, stop, result, lock),
+            name=f"load-{i}",
+            daemon=True,
         )
         for i in range(clients)
     ]
@@ -181,7 +167,7 @@ def measure_ping_under_load(
     try:
         end = began + seconds
         while time.monotonic() < end:
-            took, status, error = _ping_once(host, port)
+            took, status, error = _ping_once(client)
             if status is None:
                 result.ping_failures.append(f"no answer after {took:.2f} s ({error})")
             else:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import requests
-
 from sm_byo.docker import ContainerHandle
 from sm_byo.errors import JobFailed
 from sm_byo.local.containers import LogPump
 from sm_byo.local.health import PING_TIMEOUT_SECONDS
+from sm_byo.local.http import ContainerClient, NoAnswer
 
 CONTAINER_PORT = "8080/tcp"
 MODEL_MOUNT = "/opt/ml/model"
@@ -54,14 +53,6 @@ def _not_ready(handle: ContainerHandle, pump: LogPump, why: str, kind: type[JobF
     )
 
 
-def _json_error(response: requests.Response) -> str | None:
-    try:
-        payload = response.json()
-    except ValueError:
-        return None
-    return str(payload.get("error")) if isinstance(payload, dict) and payload.get("error") else None
-
-
 def wait_until_healthy(handle: ContainerHandle, pump: LogPump, startup_timeout: float) -> str:
     """Poll /ping until it answers 200 within 2 s; returns the base URL (``http://127.0.0.1:PORT``).
 
@@ -69,25 +60,24 @@ def wait_until_healthy(handle: ContainerHandle, pump: LogPump, startup_timeout: 
     counts as failed (:class:`StartupTimedOut`), as an endpoint's instance launch fails.
     """
     deadline = time.monotonic() + startup_timeout
-    url: str | None = None
-    with requests.Session() as session:
-        while time.monotonic() < deadline:
-            if not handle.running():
-                raise _not_ready(handle, pump, "it exited")
-            if url is None:
-                port = handle.host_port(CONTAINER_PORT)
-                url = f"http://127.0.0.1:{port}" if port else None
-            if url:
-                try:
-                    response = session.get(f"{url}/ping", timeout=PING_TIMEOUT_SECONDS)
-                except requests.RequestException:
-                    response = None
-                if response is not None and response.status_code == 200:
-                    return url
-                error = _json_error(response) if response is not None else None
-                if error and error.startswith(LOAD_FAILED_PREFIX):
-                    raise _not_ready(handle, pump, f"/ping answered {response.status_code}: {error}")  # type: ignore[union-attr]
-            time.sleep(POLL_SECONDS)
+    client: ContainerClient | None = None
+    while time.monotonic() < deadline:
+        if not handle.running():
+            raise _not_ready(handle, pump, "it exited")
+        if client is None:
+            port = handle.host_port(CONTAINER_PORT)
+            client = ContainerClient(f"http://127.0.0.1:{port}") if port else None
+        if client is not None:
+            try:
+                answer = client.ping(PING_TIMEOUT_SECONDS)
+            except NoAnswer:
+                answer = None
+            if answer is not None and answer.status == 200:
+                client.close()
+                return client.url
+            if answer is not None and answer.error().startswith(LOAD_FAILED_PREFIX):
+                raise _not_ready(handle, pump, f"/ping answered {answer.status}: {answer.error()}")
+        time.sleep(POLL_SECONDS)
     raise _not_ready(
         handle,
         pump,
@@ -95,14 +85,3 @@ def wait_until_healthy(handle: ContainerHandle, pump: LogPump, startup_timeout: 
         f"timeout of {startup_timeout:.0f} s",
         StartupTimedOut,
     )
-
-
-def container_error(response: requests.Response, limit: int = 1000) -> str:
-    """The message of a 4xx/5xx from the serving container: its JSON ``error``, else the start of the body."""
-    try:
-        payload = response.json()
-        if isinstance(payload, dict) and payload.get("error"):
-            return str(payload["error"])
-    except ValueError:
-        pass
-    return response.text.strip()[:limit] or response.reason

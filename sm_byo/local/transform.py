@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -28,15 +27,14 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
 
-import requests
-
 from sm_byo.docker import DockerAdapter, connect
 from sm_byo.errors import JobFailed, UsageError
 from sm_byo.local.archive import model_directory
 from sm_byo.local.containers import LogPump, container_name, running
 from sm_byo.local.health import TRANSFORM_STARTUP_HEALTH_CHECK_SECONDS
+from sm_byo.local.http import ContainerClient, NoAnswer
 from sm_byo.local.layout import FILE_URI, data_files, hidden_files, local_path
-from sm_byo.local.serving import container_error, loopback_port, model_volume, wait_until_healthy
+from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
 from sm_byo.manifest import LoadedManifest
 from sm_byo.options import TransformCommand
 from sm_byo.plan import Plan
@@ -239,29 +237,24 @@ class BatchFailed(Exception):
 
 
 class Sender:
-    """POSTs batches to /invocations with one HTTP session per worker thread (keep-alive)."""
+    """POSTs batches to /invocations through the container client (one keep-alive session per worker)."""
 
-    def __init__(self, url: str, settings: TransformSettings, timeout: float):
-        self.url = f"{url}/invocations"
-        headers = {"Content-Type": settings.content_type, "Accept": settings.accept}
-        self.headers = {key: value for key, value in headers.items() if value}
+    def __init__(self, client: ContainerClient, settings: TransformSettings, timeout: float):
+        self.client = client
+        self.content_type = settings.content_type
+        self.accept = settings.accept or None
         self.timeout = timeout
-        self._local = threading.local()
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
 
     def send(self, batch: Batch) -> bytes:
         try:
-            response = self._session().post(self.url, data=batch.body, headers=self.headers, timeout=self.timeout)
-        except requests.RequestException as exc:
+            answer = self.client.invoke(
+                batch.body, content_type=self.content_type, accept=self.accept, timeout=self.timeout
+            )
+        except NoAnswer as exc:
             raise BatchFailed(batch, None, f"the request failed: {exc}") from exc
-        if not 200 <= response.status_code < 300:
-            raise BatchFailed(batch, response.status_code, container_error(response, limit=500))
-        return response.content
+        if not answer.ok:
+            raise BatchFailed(batch, answer.status, answer.error(limit=500))
+        return answer.body
 
 
 class OrderedWriter:
@@ -315,17 +308,6 @@ class OrderedWriter:
 
 
 # --- the job ------------------------------------------------------------------------------------
-
-
-def _execution_parameters(url: str) -> dict[str, Any]:
-    """The container's preferences; a container without the endpoint gets SageMaker's defaults."""
-    try:
-        response = requests.get(f"{url}/execution-parameters", timeout=5)
-        if response.status_code == 200 and isinstance(response.json(), dict):
-            return dict(response.json())
-    except (requests.RequestException, ValueError):
-        pass
-    return {}
 
 
 def merge_settings(
@@ -688,9 +670,9 @@ def run_transform_job(
             labels={"dev.smbyo.job": job.name, "dev.smbyo.kind": "transform"},
         ) as handle:
             pump = LogPump(handle, reporter, "transform", quiet=is_routine_access_line).start()
-            url = wait_until_healthy(handle, pump, startup_timeout)
+            client = ContainerClient(wait_until_healthy(handle, pump, startup_timeout))
             settings = merge_settings(
-                _execution_parameters(url),
+                client.execution_parameters(),
                 content_type=job.content_type,
                 accept=job.accept,
                 split_type=job.split_type,
@@ -703,7 +685,7 @@ def run_transform_job(
                 f"{len(inputs)} file(s)"
             )
             progress = _Progress(total_bytes=sum(item.path.stat().st_size for item in inputs))
-            sender = Sender(url, settings, timeout=job.timeout + REQUEST_TIMEOUT_MARGIN)
+            sender = Sender(client, settings, timeout=job.timeout + REQUEST_TIMEOUT_MARGIN)
             try:
                 outputs = _run_batches(inputs, job.output, settings, sender, reporter, progress, job.assemble_with)
             except BatchFailed as exc:

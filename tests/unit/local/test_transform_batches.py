@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sm_byo.errors import UsageError
+from sm_byo.local.http import ContainerClient
 from sm_byo.local.transform import (
     Batch,
     BatchFailed,
@@ -87,7 +88,8 @@ def _inputs(tmp_path: Path, rows: dict[str, int]) -> Path:
 def _run(tmp_path: Path, url: str, root: Path, settings: TransformSettings) -> tuple[list[Path], _Progress]:
     inputs = list_inputs(root)
     progress = _Progress(total_bytes=sum(i.path.stat().st_size for i in inputs))
-    outputs = _run_batches(inputs, tmp_path / "out", settings, Sender(url, settings, 10), RecordingReporter(), progress)
+    sender = Sender(ContainerClient(url), settings, 10)
+    outputs = _run_batches(inputs, tmp_path / "out", settings, sender, RecordingReporter(), progress)
     return outputs, progress
 
 
