@@ -16,8 +16,8 @@ from typing import Any
 
 from sm_byo.aws import AwsAdapter, connect
 from sm_byo.aws import marketplace as sagemaker
+from sm_byo.cloud.s3 import PlannedUpload, plan_upload_at, run_upload
 from sm_byo.cloud.session import ensure_bucket, plan_account, plan_image, resume_flags
-from sm_byo.cloud.upload import PlannedUpload, plan_upload_at, run_upload
 from sm_byo.errors import JobFailed
 from sm_byo.manifest import LoadedManifest, Manifest
 from sm_byo.plan import Plan, upload_step

@@ -96,14 +96,6 @@ def plan_image(aws: AwsAdapter, loaded: LoadedManifest, account: str, *, dry_run
     return f"{account}.dkr.ecr.{aws.region}.amazonaws.com/{repository_name(loaded.manifest)}:latest"
 
 
-def parse_s3_uri(uri: str, flag: str) -> tuple[str, str]:
-    """``s3://bucket/key/prefix`` -> ``("bucket", "key/prefix")``."""
-    if not uri.startswith("s3://") or len(uri) <= 5:
-        raise UsageError(f"{flag} {uri!r} is not an s3:// URI", hint=f"Pass {flag} s3://bucket/prefix.")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
 def account_registries(aws: AwsAdapter, *, dry_run: bool) -> frozenset[str]:
     """The ECR registry host(s) ECR names for this account: images there are ECR images.
 

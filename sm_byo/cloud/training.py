@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
+from sm_byo.cloud.s3 import PlannedUpload, parse_s3_uri, plan_upload, run_upload
 from sm_byo.cloud.session import (
     account_registries,
     bucket_name,
@@ -24,7 +25,6 @@ from sm_byo.cloud.session import (
     plan_account,
     plan_image,
 )
-from sm_byo.cloud.upload import PlannedUpload, plan_upload, run_upload
 from sm_byo.cloud.waiting import PollSettings, follow
 from sm_byo.hyperparameters import validate_hyperparameters
 from sm_byo.manifest import LoadedManifest
@@ -169,7 +169,7 @@ def _output_archive(aws: AwsAdapter, description: Mapping[str, Any], job_name: s
     output = str(description.get("OutputDataConfig", {}).get("S3OutputPath", ""))
     if not output.startswith("s3://"):
         return None
-    bucket, _, prefix = output.removeprefix("s3://").partition("/")
+    bucket, prefix = parse_s3_uri(output, "OutputDataConfig.S3OutputPath")
     key = f"{prefix.strip('/')}/{job_name}/output/output.tar.gz".lstrip("/")
     return f"s3://{bucket}/{key}" if aws.head_object(bucket, key) is not None else None
 

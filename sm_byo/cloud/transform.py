@@ -17,17 +17,16 @@ from typing import Any
 
 from sm_byo.aws import AwsAdapter
 from sm_byo.cloud.executor import Created
+from sm_byo.cloud.s3 import PlannedUpload, download_outputs, list_outputs, plan_upload, run_upload
 from sm_byo.cloud.session import (
     account_registries,
     bucket_name,
     default_role,
     ensure_bucket,
     open_aws,
-    parse_s3_uri,
     plan_account,
     plan_image,
 )
-from sm_byo.cloud.upload import PlannedUpload, plan_upload, run_upload
 from sm_byo.cloud.waiting import PollSettings, follow
 from sm_byo.errors import UsageError
 from sm_byo.manifest import LoadedManifest
@@ -206,9 +205,9 @@ def run_cloud_transform(
     result.status = followed.outcome.status
     result.elapsed_seconds = followed.outcome.elapsed_seconds
     result.settings = _settings(job, followed.outcome.description)
-    result.outputs = output_files(aws, result.output)
+    result.outputs = list_outputs(aws, result.output, ".out", "--output")
     if options.download is not None:
-        result.downloaded = download_outputs(aws, result.outputs, result.output, options.download)
+        result.downloaded = download_outputs(aws, result.outputs, result.output, options.download, "--download")
     return result
 
 
@@ -235,20 +234,3 @@ def _settings(request: Mapping[str, Any], description: Mapping[str, Any]) -> dic
         "instance_type": value("TransformResources", "InstanceType"),
         "instance_count": value("TransformResources", "InstanceCount"),
     }
-
-
-def output_files(aws: AwsAdapter, output: str) -> list[str]:
-    bucket, prefix = parse_s3_uri(output, "--output")
-    return [f"s3://{bucket}/{item['Key']}" for item in aws.list_objects(bucket, prefix) if item["Key"].endswith(".out")]
-
-
-def download_outputs(aws: AwsAdapter, files: list[str], output: str, target: Path) -> list[str]:
-    _, prefix = parse_s3_uri(output, "--output")
-    saved: list[str] = []
-    for uri in files:
-        bucket, key = parse_s3_uri(uri, "--output")
-        relative = key[len(prefix) :].lstrip("/") or Path(key).name
-        path = target / relative
-        aws.download_file(bucket, key, path)
-        saved.append(str(path))
-    return saved

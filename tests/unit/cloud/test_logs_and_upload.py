@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sm_byo.aws import connect
 from sm_byo.cloud.logs import training_logs
-from sm_byo.cloud.upload import upload_path
+from sm_byo.cloud.s3 import upload_path
 from sm_byo.reporting import RecordingReporter
 from tests.aws.fixtures import *  # noqa: F403 (pytest fixtures)
 from tests.aws.harness import MotoHarness

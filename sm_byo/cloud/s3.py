@@ -1,5 +1,7 @@
-"""Local data -> S3, uploading only what changed.
+"""smbyo's one S3 module: parsing S3 URIs, uploading local data (only what changed), listing and
+downloading a job's outputs without trusting the keys.
 
+Uploads:
 A directory goes under a prefix named after a digest of its content (relative paths + MD5s), so a
 channel's S3 prefix holds exactly the files given, never leftovers of an earlier run; and a file
 whose object already exists with the same size and MD5 (the ETag of a single-part upload, or the
@@ -18,6 +20,14 @@ from sm_byo.errors import UsageError
 from sm_byo.reporting import Reporter
 
 CHUNK = 1024 * 1024
+
+
+def parse_s3_uri(uri: str, flag: str) -> tuple[str, str]:
+    """``s3://bucket/key/prefix`` -> ``("bucket", "key/prefix")``; anything else is a usage error naming ``flag``."""
+    if not uri.startswith("s3://") or len(uri) <= 5:
+        raise UsageError(f"{flag} {uri!r} is not an s3:// URI", hint=f"Pass {flag} s3://bucket/prefix.")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
 
 
 @dataclass(frozen=True)
@@ -89,7 +99,7 @@ def plan_upload(source: Path, bucket: str, base_key: str, flag: str) -> PlannedU
 
 def plan_upload_at(source: Path, uri: str, flag: str) -> PlannedUpload:
     """Where ``source`` goes when the request names the prefix itself (``s3://bucket/prefix/``)."""
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    bucket, prefix = parse_s3_uri(uri, flag)
     return PlannedUpload(source, bucket, prefix.strip("/"), tuple(local_files(source, flag)))
 
 
@@ -120,3 +130,49 @@ def upload_path(
 ) -> UploadOutcome:
     """Upload a file or directory to ``s3://bucket/<base_key>/<digest>/``; returns that prefix URI."""
     return run_upload(aws, plan_upload(source, bucket, base_key, flag), reporter)
+
+
+# --- a job's outputs -------------------------------------------------------------------------------
+
+
+def _as_folder(prefix: str) -> str:
+    """``out`` -> ``out/``: a prefix that matches only what is below it (``out-other/`` is another job's)."""
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+def list_outputs(aws: AwsAdapter, output: str, suffix: str, flag: str) -> list[str]:
+    """The S3 URIs of the objects below the prefix ``output`` whose key ends with ``suffix``."""
+    bucket, prefix = parse_s3_uri(output, flag)
+    folder = _as_folder(prefix)
+    return [
+        f"s3://{bucket}/{item['Key']}"
+        for item in aws.list_objects(bucket, folder)
+        if item["Key"].startswith(folder) and item["Key"].endswith(suffix)
+    ]
+
+
+def download_outputs(aws: AwsAdapter, files: list[str], output: str, target: Path, flag: str) -> list[str]:
+    """Download ``files`` (below ``output``) into ``target``, keeping their paths below the prefix.
+
+    Keys come from S3 and may be anything: one whose path would leave ``target`` (``..``, an absolute
+    path) is refused, and each file is written under a temporary name and renamed when complete.
+    """
+    _, prefix = parse_s3_uri(output, flag)
+    folder = _as_folder(prefix)
+    root = target.resolve()
+    saved: list[str] = []
+    for uri in files:
+        bucket, key = parse_s3_uri(uri, flag)
+        relative = key[len(folder) :] if key.startswith(folder) else ""
+        path = (root / relative).resolve()
+        if not relative or not path.is_relative_to(root) or path == root:
+            raise UsageError(
+                f"{uri}: its key does not name a file below {output}; refusing to write it outside {target}",
+                hint="Download that object by hand if you trust it.",
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.smbyo-partial")
+        aws.download_file(bucket, key, partial)
+        partial.replace(path)
+        saved.append(str(path))
+    return saved
