@@ -721,7 +721,7 @@ def publish_model_package_command(
 @common_options
 def validate(manifest_path: Path, local: bool, startup_timeout: int, image: str | None) -> None:
     """Run the manifest's validation profile locally (train, metrics, serve, /ping, 6 MB, transform)."""
-    from sm_byo.validate import validate_local
+    from sm_byo.local.validate import validate_local
 
     loaded = _load(manifest_path)
     _show(validate_local(loaded, _state().ui, image=image, startup_timeout=startup_timeout), "Validation")

@@ -58,7 +58,7 @@ LAYERS: list[tuple[str, ...]] = [
         "sm_byo.cloud.push",
         "sm_byo.cloud.publish",
     ),
-    ("sm_byo.validate", "sm_byo.local.validate", "sm_byo.cloud.wait"),  # commands built on other commands
+    ("sm_byo.local.validate", "sm_byo.cloud.wait"),  # commands built on other commands
     ("sm_byo.ui",),
     ("sm_byo.cli", "sm_byo.__main__"),
 ]

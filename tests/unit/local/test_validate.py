@@ -9,7 +9,7 @@ import pytest
 from sm_byo.errors import ChecksFailed
 from sm_byo.local.ping_load import PingUnderLoad
 from sm_byo.reporting import RecordingReporter
-from sm_byo.validate import (
+from sm_byo.local.validate import (
     FAIL,
     LOADS,
     PASS,
