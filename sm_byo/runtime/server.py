@@ -24,6 +24,8 @@ from .paths import load_spec, smbyo_home
 from .payload import PayloadLimit, PayloadLimitError, nginx_directives, payload_limit
 
 RUN_DIR = Path(os.environ.get("SMBYO_RUN_DIR", "/tmp/smbyo"))
+# Exists once the model is loaded; nginx then answers /ping itself (nginx.conf.j2, `location = /ping`).
+READY_FILE = "ready"
 SERVICE_USER = os.environ.get("SMBYO_SERVICE_USER", "smbyo")
 STOP_GRACE_SECONDS = 20.0
 LOG_PIPE_BYTES = 1024 * 1024
@@ -50,6 +52,7 @@ def server_conf(port: int, timeout: int, limit: PayloadLimit) -> str:
 
 def write_server_conf(port: int, timeout: int, limit: PayloadLimit) -> None:
     RUN_DIR.mkdir(parents=True, exist_ok=True)
+    (RUN_DIR / READY_FILE).unlink(missing_ok=True)  # written again by the app once this start's model loads
     (RUN_DIR / "server.conf").write_text(server_conf(port, timeout, limit), encoding="utf-8")
 
 
@@ -82,7 +85,7 @@ def start_processes(workers: int, timeout: int) -> dict[str, subprocess.Popen[by
         "wsgi:app",
     ]  # fmt: skip
     nginx = ["nginx", "-c", str(home / "nginx.conf"), "-e", "stderr"]
-    workers_process = subprocess.Popen(gunicorn)
+    workers_process = subprocess.Popen(gunicorn, env={**os.environ, "SMBYO_READY_FILE": str(RUN_DIR / READY_FILE)})
     _wait_for_socket(RUN_DIR / "gunicorn.sock", workers_process)
     return {"gunicorn": workers_process, "nginx": _start_with_own_stdout(nginx)}
 

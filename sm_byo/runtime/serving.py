@@ -152,12 +152,26 @@ def invoke(state: ModelState, config: ServingConfig, body: bytes, headers: Any) 
     return Response(_encode(state, predictions, accept), status=200, mimetype=accept)
 
 
+def _announce_ready(state: ModelState) -> None:
+    """Tell nginx the model is loaded (``SMBYO_READY_FILE``, set by the ``serve`` supervisor).
+
+    From then on a /ping's answer cannot change, so nginx gives it without waiting for a gunicorn
+    worker: each /ping must answer within 2 s even while every worker is busy with a long
+    /invocations (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html).
+    Before, or when the load failed, /ping still reaches the app, which answers 503 with the reason.
+    """
+    ready_file = os.environ.get("SMBYO_READY_FILE")
+    if ready_file and state.ready:
+        Path(ready_file).touch()
+
+
 def create_app(model_dir: str | Path | None = None) -> Flask:
     """The WSGI app; loads the model now so that forked workers share it (copy-on-write)."""
     spec = load_spec()
     config = ServingConfig.from_spec(spec)
     directory = Path(model_dir) if model_dir else MlPaths.from_env().model_dir
     state = ModelState.load(code_dir() / spec["code"]["predict"], directory)
+    _announce_ready(state)
     app = Flask("smbyo_runtime")
     app.config["SMBYO_STATE"] = state
 

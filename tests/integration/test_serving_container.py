@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -217,6 +218,40 @@ def test_a_model_that_cannot_be_loaded_fails_ping_with_the_reason_logged(  # typ
         assert broken.invoke(PAYLOAD).status == 503
     finally:
         broken.handle.remove()
+
+
+def test_ping_answers_within_2_s_while_the_only_worker_is_busy(  # type: ignore[no-untyped-def]
+    docker_adapter, example_image: str, model_dir: Path
+) -> None:
+    """SageMaker gives each /ping 2 s, also under load: a long /invocations must not hold it up."""
+    environment = {"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "100", "MODEL_SERVER_WORKERS": "1"}
+    busy = _start(docker_adapter, example_image, model_dir, "busy", environment)
+    try:
+        assert _wait_until_answering(busy).status == 200
+        body = ROW * (60 * MB // len(ROW))  # seconds of work for the one worker
+        outcome: dict[str, Any] = {}
+
+        def long_request() -> None:
+            started = time.monotonic()
+            outcome["reply"] = busy.invoke(body)
+            outcome["seconds"] = time.monotonic() - started
+
+        worker = threading.Thread(target=long_request)
+        worker.start()
+        time.sleep(0.5)  # the request is in the worker by now
+        pings = []
+        while worker.is_alive():
+            started = time.monotonic()
+            status = busy.request("GET", "/ping").status
+            pings.append((status, time.monotonic() - started))
+            time.sleep(0.1)
+        worker.join()
+        assert outcome["reply"].status == 200 and outcome["seconds"] > 2, outcome.get("seconds")
+        assert pings, "the long request ended before any /ping was sent"
+        assert all(status == 200 for status, _ in pings)
+        assert max(seconds for _, seconds in pings) < 2.0, pings
+    finally:
+        busy.handle.remove()
 
 
 # --- predictions ------------------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from sm_byo.build import build_image
+from sm_byo.local.validate import FAIL, PASS, SKIPPED, validate_local
 from sm_byo.manifest import load_manifest
 from sm_byo.reporting import RecordingReporter
-from sm_byo.local.validate import FAIL, PASS, SKIPPED, validate_local
 from tests.conftest import ca_bundle, run_cli
 
 pytestmark = pytest.mark.docker

@@ -8,7 +8,6 @@ import pytest
 
 from sm_byo.errors import ChecksFailed
 from sm_byo.local.ping_load import PingUnderLoad
-from sm_byo.reporting import RecordingReporter
 from sm_byo.local.validate import (
     FAIL,
     LOADS,
@@ -24,6 +23,7 @@ from sm_byo.local.validate import (
     raise_for_failures,
     six_mb_payload,
 )
+from sm_byo.reporting import RecordingReporter
 
 
 def test_payload_is_the_largest_whole_record_count_within_the_limit(tmp_path: Path) -> None:
