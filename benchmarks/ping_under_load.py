@@ -45,9 +45,10 @@ from sm_byo.local.containers import LogPump, container_name, running
 from sm_byo.local.health import PING_TIMEOUT_SECONDS, STARTUP_HEALTH_CHECK_DEFAULT_SECONDS
 from sm_byo.local.ping_load import default_concurrency, measure_ping_under_load
 from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
-from sm_byo.local.training import train_local
+from sm_byo.local.training import local_training_plan, run_training_job
 from sm_byo.local.transform import is_routine_access_line, transform_local
 from sm_byo.manifest import load_manifest
+from sm_byo.options import TrainCommand
 from sm_byo.reporting import RecordingReporter
 from sm_byo.runtime.payload import MB, REALTIME_MAX_PAYLOAD_BYTES
 
@@ -60,7 +61,8 @@ def iris_rows() -> list[str]:
 
 def rows_body(size: int) -> bytes:
     """The example's Iris rows repeated into the largest body of whole rows within ``size`` bytes."""
-    chunks, total = [], 0
+    chunks: list[bytes] = []
+    total = 0
     for row in itertools.cycle(iris_rows()):
         line = (row + "\n").encode()
         if total + len(line) > size:
@@ -147,9 +149,10 @@ def transform_runs(image: str, model: Path, model_dir: Path, work: Path, megabyt
         )  # fmt: skip
         wall = time.perf_counter() - began
         assert result.records == rows, (result.records, rows)
-        served = result.records / result.seconds
+        assert result.records is not None and result.elapsed_seconds is not None
+        served = result.records / result.elapsed_seconds
         lines.append(
-            f"| {payload_mb} | {result.settings.concurrency} | {result.requests} | {result.seconds:.1f} | "
+            f"| {payload_mb} | {result.settings['concurrency']} | {result.requests} | {result.elapsed_seconds:.1f} | "
             f"{served:,.0f} | {served / limit:.3f} |"
         )
         print(f"  MaxPayloadInMB {payload_mb}: {result.to_dict()} (wall {wall:.1f} s)", file=sys.stderr)
@@ -183,11 +186,13 @@ def main() -> None:
                 load_manifest(EXAMPLE / "smbyo.yaml"), RecordingReporter(), tag=args.image, base_image=BASE_IMAGE,
                 network="host", ca_bundle=CA_BUNDLE if CA_BUNDLE.is_file() else None, docker=adapter,
             )  # fmt: skip
-        trained = train_local(
-            load_manifest(EXAMPLE / "smbyo.yaml"), RecordingReporter(), image=args.image,
-            data={"training": str(EXAMPLE / "data" / "training")}, out_dir=work / "train", docker=adapter,
-        )  # fmt: skip
-        model_dir = model_directory(trained.model_path, work)
+        options = TrainCommand(
+            local=True, image=args.image, data={"training": str(EXAMPLE / "data" / "training")}, out=work / "train"
+        )
+        plan = local_training_plan(load_manifest(EXAMPLE / "smbyo.yaml"), options)
+        trained = run_training_job(plan.request("CreateTrainingJob").kwargs, RecordingReporter(), docker=adapter)
+        model_path = Path(str(trained.model_artifacts))
+        model_dir = model_directory(model_path, work)
         print(f"/ping under load ({args.concurrency} clients, {args.seconds:g} s per body) ...", file=sys.stderr)
         print(
             f"/ping while clients keep /invocations busy ({args.seconds:g} s per real-time body, at least 20 s per "
@@ -200,7 +205,7 @@ def main() -> None:
         if not args.no_transform:
             print("\ntransform ...", file=sys.stderr)
             print()
-            for line in transform_runs(args.image, trained.model_path, model_dir, work, args.megabytes, args.seconds):
+            for line in transform_runs(args.image, model_path, model_dir, work, args.megabytes, args.seconds):
                 print(line)
         print(f"\nmachine: {os.cpu_count()} cores; load average {os.getloadavg()}")
     finally:
