@@ -310,6 +310,40 @@ class OrderedWriter:
 # --- the job ------------------------------------------------------------------------------------
 
 
+# What a container may answer in /execution-parameters: SageMaker's own bounds for these job fields
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html).
+CONTAINER_BOUNDS = {"MaxPayloadInMB": (0, 100), "MaxConcurrentTransforms": (1, 1024)}
+
+
+def _container_number(container: dict[str, Any], key: str, default: int) -> int:
+    """A number from /execution-parameters, or the default; an answer outside SageMaker's bounds fails the job."""
+    if key not in container:
+        return default
+    value = container[key]
+    low, high = CONTAINER_BOUNDS[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise JobFailed(
+            f"the container's GET /execution-parameters answered {key}={value!r}; SageMaker takes an integer "
+            f"from {low} to {high}",
+            hint="Fix the container's /execution-parameters (or its SAGEMAKER_* environment), or set the "
+            "value on the command line (--max-payload-mb / --concurrency).",
+        )
+    return value
+
+
+def _container_strategy(container: dict[str, Any]) -> str | None:
+    if "BatchStrategy" not in container:
+        return None
+    strategy = STRATEGY_FROM_CONTAINER.get(str(container["BatchStrategy"]).upper())
+    if strategy is None:
+        raise JobFailed(
+            f"the container's GET /execution-parameters answered BatchStrategy={container['BatchStrategy']!r}; "
+            f"SageMaker takes {' or '.join(STRATEGY_FROM_CONTAINER)}",
+            hint="Fix the container's /execution-parameters, or pass --strategy.",
+        )
+    return strategy
+
+
 def merge_settings(
     container: dict[str, Any],
     *,
@@ -320,17 +354,21 @@ def merge_settings(
     max_payload_mb: int | None,
     concurrency: int | None,
 ) -> TransformSettings:
-    """Flags win over /execution-parameters, which win over SageMaker's defaults."""
-    from_container = STRATEGY_FROM_CONTAINER.get(str(container.get("BatchStrategy", "")).upper())
+    """The request's values win over /execution-parameters, which win over SageMaker's defaults.
+
+    A container's answer is only read for what the request leaves out, and checked like a request value.
+    """
     return TransformSettings(
         content_type=content_type,
         accept=accept,
         split_type=split_type or "Line",
-        strategy=strategy or from_container or DEFAULT_STRATEGY,
-        max_payload_mb=int(container.get("MaxPayloadInMB", DEFAULT_MAX_PAYLOAD_MB))
-        if max_payload_mb is None
-        else max_payload_mb,
-        concurrency=max(1, int(concurrency or container.get("MaxConcurrentTransforms") or DEFAULT_CONCURRENCY)),
+        strategy=strategy or _container_strategy(container) or DEFAULT_STRATEGY,
+        max_payload_mb=max_payload_mb
+        if max_payload_mb is not None
+        else _container_number(container, "MaxPayloadInMB", DEFAULT_MAX_PAYLOAD_MB),
+        concurrency=concurrency
+        if concurrency is not None
+        else _container_number(container, "MaxConcurrentTransforms", DEFAULT_CONCURRENCY),
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sm_byo.errors import UsageError
+from sm_byo.errors import JobFailed, UsageError
 from sm_byo.local.http import ContainerClient
 from sm_byo.local.transform import (
     Batch,
@@ -157,6 +157,36 @@ def test_flags_win_over_the_container_and_the_container_over_defaults() -> None:
     )
     defaults = merge_settings({}, strategy=None, max_payload_mb=None, concurrency=None, **common)
     assert (defaults.strategy, defaults.max_payload_mb, defaults.concurrency) == ("MultiRecord", 6, 1)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"MaxPayloadInMB": -1},
+        {"MaxPayloadInMB": 101},
+        {"MaxPayloadInMB": "6"},
+        {"MaxPayloadInMB": 6.5},
+        {"MaxPayloadInMB": True},
+        {"MaxConcurrentTransforms": 0},
+        {"MaxConcurrentTransforms": None},
+        {"BatchStrategy": "ALL_AT_ONCE"},
+    ],
+)
+def test_a_container_answer_outside_sagemakers_bounds_fails_the_job_naming_it(answer: dict[str, object]) -> None:
+    common = dict(content_type="text/csv", accept="text/csv", split_type="Line")
+    with pytest.raises(JobFailed) as failed:
+        merge_settings(answer, strategy=None, max_payload_mb=None, concurrency=None, **common)
+    (key,) = answer
+    assert f"{key}={answer[key]!r}" in failed.value.message
+
+
+def test_a_request_value_makes_the_containers_answer_irrelevant() -> None:
+    common = dict(content_type="text/csv", accept="text/csv", split_type="Line")
+    settings = merge_settings(
+        {"MaxPayloadInMB": -1, "MaxConcurrentTransforms": 0, "BatchStrategy": "?"},
+        strategy="SingleRecord", max_payload_mb=4, concurrency=2, **common,
+    )  # fmt: skip
+    assert (settings.strategy, settings.max_payload_mb, settings.concurrency) == ("SingleRecord", 4, 2)
 
 
 def test_missing_or_empty_input_is_a_usage_error(tmp_path: Path) -> None:
