@@ -121,3 +121,15 @@ def test_invoke_endpoint_refuses_a_body_over_6_mb_before_calling_aws() -> None:
     assert aws.calls == []
     invoke_endpoint("my-endpoint", b"1" * REALTIME_MAX_PAYLOAD_BYTES, content_type="text/csv", aws=aws)  # type: ignore[arg-type]
     assert len(aws.calls) == 1
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+def test_a_local_container_is_reached_directly_whatever_the_proxy_settings(
+    url: str, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """Payloads for a container on this machine never go through a proxy (they could be data)."""
+    monkeypatch.setenv(variable, "http://127.0.0.1:9")  # nothing listens there: a proxied request would fail
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    response = invoke_url(url, b"1,2,3,4\n", content_type="text/csv")
+    assert response.status == 200 and SEEN == [("POST", "/invocations", 8)]
