@@ -12,6 +12,7 @@ wrong, written to follow the name of the field or flag that carried the value.
 from __future__ import annotations
 
 import re
+from pathlib import PurePath
 
 # Names of SageMaker resources (jobs, models, endpoints, algorithms, model packages):
 # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTrainingJob.html#sagemaker-CreateTrainingJob-request-TrainingJobName
@@ -128,3 +129,12 @@ def transform_payload_problem(max_payload_mb: int | None, concurrency: int | Non
             f"{MAX_TRANSFORM_PAYLOAD_IN_FLIGHT_MB} MB: lower one of them"
         )
     return None
+
+
+def is_hidden(relative: PurePath) -> bool:
+    """A path with a part starting with '.' (``.env``, ``.git/config``, ``.ipynb_checkpoints/x.csv``).
+
+    Such files are data to SageMaker like any other object under a prefix; smbyo sends them too (so both
+    modes see the same files) but names them, because they are rarely meant as training data.
+    """
+    return any(part.startswith(".") for part in relative.parts)

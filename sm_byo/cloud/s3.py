@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
 from sm_byo.errors import UsageError
 from sm_byo.reporting import Reporter
+from sm_byo.rules import is_hidden
 
 CHUNK = 1024 * 1024
 
@@ -107,6 +108,12 @@ def run_upload(aws: AwsAdapter, planned: PlannedUpload, reporter: Reporter) -> U
     """Send the planned files that S3 does not already hold (same size and MD5)."""
     bucket, prefix = planned.bucket, planned.prefix
     outcome = UploadOutcome(uri=planned.uri)
+    hidden = [item.relative for item in planned.files if is_hidden(PurePosixPath(item.relative))]
+    if hidden:
+        reporter.warn(
+            f"{planned.source}: {len(hidden)} hidden file(s) (e.g. {hidden[0]}) are uploaded too: SageMaker hands "
+            "every object under the prefix to the job. Remove them if they are not data (.env, .git, ...)."
+        )
     for item in planned.files:
         key = f"{prefix}/{item.relative}"
         if _unchanged(aws.head_object(bucket, key), item):

@@ -22,6 +22,7 @@ from typing import IO, Any
 from urllib.parse import unquote
 
 from sm_byo.errors import UsageError
+from sm_byo.rules import is_hidden
 from sm_byo.runtime.paths import MlPaths
 
 CONTAINER_ROOT = "/opt/ml"
@@ -82,7 +83,7 @@ def hidden_files(path: Path) -> list[Path]:
     """Files under ``path`` with a hidden part (``.DS_Store``, ``.ipynb_checkpoints/...``)."""
     if not path.is_dir():
         return []
-    return [p for p in data_files(path) if any(part.startswith(".") for part in p.relative_to(path).parts)]
+    return [p for p in data_files(path) if is_hidden(p.relative_to(path))]
 
 
 def local_path(uri: str, field: str, *, hint: str | None = None) -> Path:

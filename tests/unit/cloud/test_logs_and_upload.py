@@ -61,3 +61,18 @@ def test_unchanged_files_are_not_uploaded_again(aws_env, tmp_path: Path) -> None
     assert changed.uri != first.uri, "changed data goes to a new prefix: no stale files in the channel"
     keys = sorted(item["Key"] for item in aws.list_objects("smbyo-cloud-data", changed.uri.split("/", 3)[3]))
     assert [key.split("/", 3)[3] for key in keys] == ["a.csv", "sub/b.csv"]
+
+
+def test_hidden_files_are_uploaded_like_any_data_and_named_in_a_warning(aws_env, tmp_path: Path) -> None:
+    aws = connect()
+    aws.create_bucket("smbyo-cloud-data")
+    data = tmp_path / "data"
+    (data / ".git").mkdir(parents=True)
+    (data / "a.csv").write_text("1,2\n")
+    (data / ".env").write_text("SECRET=1\n")
+    (data / ".git" / "config").write_text("[core]\n")
+    reporter = RecordingReporter()
+    outcome = upload_path(aws, data, "smbyo-cloud-data", "in/training", reporter, "--data")
+    assert outcome.uploaded == 3  # as a local run mounts them: both modes see the same files
+    (warning,) = [str(args[0]) for args in reporter.of_kind("warn")]
+    assert "2 hidden file(s)" in warning and ".env" in warning
