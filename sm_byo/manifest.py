@@ -490,11 +490,19 @@ def file_problems(loaded: LoadedManifest) -> list[tuple[Loc, str]]:
     for loc, rel in named:
         if rel is None:
             continue
+        real = _real(loaded.resolve(rel))  # where it leads, links followed: that is what gets copied
         if loc[0] in ("code", "image") and not loaded.resolve(rel).is_relative_to(loaded.root):
             found.append((loc, f"{rel!r} is outside the project directory {loaded.root}"))
+        elif loc[0] in ("code", "image") and not real.is_relative_to(_real(loaded.root)):
+            found.append((loc, f"{rel!r} leads out of the project directory {loaded.root} through a link (to {real})"))
         elif not loaded.resolve(rel).exists():
             found.append((loc, f"{rel!r} not found (relative to {loaded.root})"))
     return found
+
+
+def _real(path: Path) -> Path:
+    """``path`` with every symbolic link resolved (a loop is left as it is, never raised)."""
+    return Path(os.path.realpath(path))
 
 
 def json_schema() -> dict[str, Any]:

@@ -3,13 +3,21 @@
 Templates use StrictUndefined (a missing variable is an error, never an empty string), keep their
 trailing newline and their executable bits (``train``/``serve``). Output is assembled in a sibling
 temporary directory and moved into place only when complete, so an error leaves nothing half-written.
+
+The output directory is replaced whole, so it must be one smbyo rendered (it carries the marker file
+:data:`RENDER_MARKER`), an empty directory, or a new path: anything else is refused (exit 2), since
+``render -o .`` would otherwise delete a project. User code is copied with every path resolved: a file
+or a symbolic link (at any depth of an included directory) that leads out of the project is refused,
+so a ``helpers -> ~/.aws`` link cannot carry credentials into the build context and the image.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +31,11 @@ PACKAGE_DIR = Path(__file__).parent
 CONTAINER_TEMPLATES = PACKAGE_DIR / "templates" / "container"
 RUNTIME_DIR = PACKAGE_DIR / "runtime"
 TEMPLATE_SUFFIX = ".j2"
+# Written into every rendered directory: only a directory holding it is ever replaced by a render.
+RENDER_MARKER = ".smbyo-render"
+MARKER_TEXT = "smbyo rendered this directory; `smbyo render` replaces it whole (your own files do not belong here).\n"
+# Not copied from an included directory (build leftovers and hidden files).
+IGNORED_CODE = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
 
 class RenderError(SmByoError):
@@ -84,26 +97,87 @@ def _copy_runtime(dest: Path) -> None:
 def _copy_user_code(loaded: LoadedManifest, dest: Path) -> None:
     """User code keeps its path relative to the manifest, under ``code/`` (→ /opt/program/code)."""
     code = loaded.manifest.code
-    entries = [p for p in (code.train if loaded.manifest.training else None, code.predict, *code.include) if p]
+    entries = [("code.train", code.train if loaded.manifest.training else None), ("code.predict", code.predict)]
+    entries += [(f"code.include[{index}]", entry) for index, entry in enumerate(code.include)]
     target_root = dest / "code"
     target_root.mkdir(parents=True, exist_ok=True)
-    for entry in entries:
+    root = loaded.root.resolve()
+    for field, entry in entries:
+        if not entry:
+            continue
         source = loaded.resolve(entry)
         target = target_root / source.relative_to(loaded.root)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(
-                source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
-            )
-        else:
-            shutil.copy2(source, target)
+        _copy_inside(source, target, _CodeEntry(field, entry, root), frozenset())
+
+
+@dataclass(frozen=True)
+class _CodeEntry:
+    """What is being copied (a manifest field and its value), for messages, and the project it must stay in."""
+
+    field: str
+    value: str
+    root: Path
+
+    def refuse(self, path: Path, why: str) -> UsageError:
+        return UsageError(
+            f"{self.field} {self.value!r}: {path} {why}",
+            hint="Keep the code, and everything its links point to, inside the project directory "
+            f"{self.root}: copy the files in (a link out of the project would copy what it points to into "
+            "the image), or remove the link.",
+        )
+
+
+def _first_link(path: Path, root: Path) -> Path | None:
+    """The first component of ``path`` under ``root`` that is a symbolic link (what a message names)."""
+    current = root
+    for part in path.relative_to(root).parts if path.is_relative_to(root) else ():
+        current = current / part
+        if current.is_symlink():
+            return current
+    return None
+
+
+def _copy_inside(source: Path, target: Path, entry: _CodeEntry, visiting: frozenset[Path]) -> None:
+    """Copy ``source`` (a file or a directory tree) to ``target``, following links only while they stay in
+    the project; a link out of it, a dangling link, a link loop or a special file is refused."""
+    try:
+        real = source.resolve(strict=True)
+    except FileNotFoundError:
+        why = "is a dangling symbolic link" if source.is_symlink() else "does not exist (any more)"
+        raise entry.refuse(source, why) from None
+    except (OSError, RuntimeError):  # ELOOP; Python 3.11 raises RuntimeError for a loop
+        raise entry.refuse(source, "is a symbolic link loop") from None
+    if not real.is_relative_to(entry.root):
+        link = _first_link(source, entry.root) or source
+        raise entry.refuse(
+            link, f"is a symbolic link to {os.readlink(link) if link.is_symlink() else real}, outside the project"
+        )
+    mode = real.stat().st_mode
+    if stat.S_ISREG(mode):
+        shutil.copy2(real, target)
+    elif stat.S_ISDIR(mode):
+        if real in visiting:
+            raise entry.refuse(source, f"is a symbolic link to {real}, a directory that contains it (a loop)")
+        target.mkdir(exist_ok=True)
+        names = sorted(os.listdir(real))
+        ignored = IGNORED_CODE(str(real), names)
+        for name in names:
+            if name not in ignored:
+                _copy_inside(source / name, target / name, entry, visiting | {real})
+    else:
+        raise entry.refuse(source, "is not a regular file or directory (a FIFO, socket or device)")
 
 
 def _write_requirements(loaded: LoadedManifest, dest: Path) -> None:
     requirements = loaded.manifest.image.requirements
     target = dest / "requirements.txt"
     if requirements:
-        shutil.copyfile(loaded.resolve(requirements), target)
+        entry = _CodeEntry("image.requirements", requirements, loaded.root.resolve())
+        source = loaded.resolve(requirements)
+        if source.is_dir():
+            raise entry.refuse(source, "is a directory, not a requirements file")
+        _copy_inside(source, target, entry, frozenset())
     else:
         target.write_text("# no requirements declared in the manifest\n", encoding="utf-8")
 
@@ -142,22 +216,77 @@ def _chmod_like_mkdir(directory: Path) -> None:
     directory.chmod(0o777 & ~umask)
 
 
+def _is_earlier_render(directory: Path) -> bool:
+    """``directory`` holds smbyo's marker as a regular file (not a link someone placed)."""
+    try:
+        with open(directory / RENDER_MARKER, "rb", opener=_no_follow) as marker:
+            return marker.read(len(MARKER_TEXT) + 1) == MARKER_TEXT.encode()
+    except OSError:
+        return False
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK)
+
+
+def _replaceable(dest: Path) -> bool:
+    """Whether a directory is at ``dest`` to be replaced (False: nothing there). Only a directory an
+    earlier render wrote (it has the marker), or an empty one, may be replaced: UsageError otherwise."""
+    if not os.path.lexists(dest):
+        return False
+    if not dest.is_dir():
+        raise UsageError(
+            f"{dest}: not a directory; smbyo renders a build context into a directory",
+            hint="Pass -o with a new directory, or one an earlier `smbyo render` wrote.",
+        )
+    if _is_earlier_render(dest) or not any(dest.iterdir()):
+        return True
+    raise UsageError(
+        f"{dest}: refusing to render into this directory: it holds files smbyo did not render (it has no "
+        f"{RENDER_MARKER} marker), and rendering replaces the whole directory",
+        hint="Pass -o with a new or empty directory (the default is build/ next to the manifest). If this is "
+        "the output of an earlier smbyo render from before the marker existed, delete it yourself once.",
+    )
+
+
+def _move_into_place(staging: Path, dest: Path) -> None:
+    """Rename ``staging`` to ``dest``; an earlier render (or empty directory) there is set aside first and
+    removed only once the new one is in place (put back if the rename fails)."""
+    if not _replaceable(dest):
+        staging.rename(dest)
+        return
+    previous = dest.with_name(f".{dest.name}.previous-{secrets.token_hex(4)}")
+    dest.rename(previous)
+    try:
+        staging.rename(dest)
+    except BaseException:
+        previous.rename(dest)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
+
+
 def render_context(
     loaded: LoadedManifest, dest: Path, *, base_image: str | None = None, ca_bundle: Path | None = None
 ) -> BuildContext:
-    """Render the full build context into ``dest`` atomically (replacing what was there)."""
+    """Render the full build context into ``dest`` atomically, replacing an earlier render there.
+
+    ``dest`` must be new, empty, or a directory an earlier render wrote (:func:`_replaceable`); the
+    context is assembled in a sibling staging directory and renamed into place only when complete.
+    """
     _check_ca_bundle(ca_bundle)
     dest = dest.resolve()
+    _replaceable(dest)  # refuse before any work
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         _assemble(loaded, staging, base_image, ca_bundle)
+        (staging / RENDER_MARKER).write_text(MARKER_TEXT, encoding="utf-8")
         _chmod_like_mkdir(staging)
-        if dest.exists():
-            shutil.rmtree(dest)
-        staging.rename(dest)
+        _move_into_place(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    files = tuple(sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()))
+    files = tuple(
+        sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file() and p.name != RENDER_MARKER)
+    )
     return BuildContext(path=dest, files=files)

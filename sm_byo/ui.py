@@ -9,12 +9,20 @@ a coloured ✓/✗ mark for the item's ``status`` or ``state``; a list of plain 
 one per line. That one rule serves every command, so a command with a list in its result reads well
 without code of its own. A result or an error may offer a ``human_view`` (a mapping rendered by the
 same rule) when its JSON shape, kept stable for scripts, is not what a person should read.
+
+Text that reaches a terminal passes :func:`printable` first, here and nowhere else: container and
+CloudWatch log lines, failure reasons and response bodies come from code smbyo does not control, and a
+terminal obeys the control sequences in them (screen clears, cursor moves, a ``\\r`` that overwrites a
+status line, OSC 52 clipboard writes). Colour codes (SGR) are dropped, every other control character is
+shown escaped (``\\x1b``), so the sequence is visible but inert. JSON output needs nothing more:
+``json.dumps`` escapes every control character and, with ``ensure_ascii``, every non-ASCII one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -39,6 +47,27 @@ LOG_WIDTH = 10_000
 UNICODE_MARKS: Mapping[str, str] = {"green": "✓", "red": "✗", "dim": "-"}
 ASCII_MARKS: Mapping[str, str] = {"green": "ok", "red": "FAIL", "dim": "-"}
 _MARK_STYLES: Mapping[str, str] = {"green": "bold green", "red": "bold red", "dim": "dim"}
+
+
+# Select Graphic Rendition (colours, bold...): a terminal only restyles text with it, so it is dropped.
+SGR_SEQUENCE = re.compile(r"\x1b\[[0-9;:]*m")
+# What a terminal acts on instead of printing: C0 controls but tab and newline, DEL, C1 controls (U+0080-
+# U+009F; U+009B alone starts a sequence on some terminals), and the Unicode bidirectional controls that
+# reorder what is shown.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: SGR colour codes dropped, every other control character
+    (ESC, CR, BEL, backspace, C1, bidi overrides) written out as ``\\xNN``/``\\uNNNN``; tabs and
+    newlines kept (a CR before a newline is a Windows line end and goes quietly)."""
+    text = SGR_SEQUENCE.sub("", text.replace("\r\n", "\n"))
+    return CONTROL_CHARACTER.sub(_escaped_character, text)
+
+
+def _escaped_character(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _jsonable(value: Any) -> Any:
@@ -132,8 +161,12 @@ class ConsoleUI:
         self.out.print(render(view if view is not None else data, title=title, marks=console_marks(self.out)))
 
     def raw(self, body: bytes) -> None:
-        """Bytes for stdout exactly as received (e.g. an inference response)."""
-        sys.stdout.buffer.write(body)
+        """Bytes for stdout exactly as received (e.g. an inference response); on a terminal, as
+        :func:`printable` text, since the bytes come from a container."""
+        if sys.stdout.isatty():
+            sys.stdout.write(printable(body.decode("utf-8", errors="replace")))
+        else:
+            sys.stdout.buffer.write(body)
         sys.stdout.flush()
 
     def error(self, error: SmByoError) -> None:
@@ -179,7 +212,7 @@ class _StatusTicker:
         from rich.spinner import Spinner
 
         elapsed = _format_elapsed(time.monotonic() - self.started)
-        return Spinner("dots", text=f"{self.subject}: {self.status} ({elapsed})", style="yellow")
+        return Spinner("dots", text=_escape(f"{self.subject}: {self.status} ({elapsed})"), style="yellow")
 
 
 def log_width() -> int | None:
@@ -198,9 +231,11 @@ def log_width() -> int | None:
 
 
 def _escape(text: str) -> str:
+    """Every piece of text this module prints passes here: control sequences made inert, then rich
+    markup (``[bold]``) escaped."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(printable(text))
 
 
 # --- rendering results ----------------------------------------------------------------------------
@@ -221,7 +256,7 @@ def render(
     lists = {key: value for key, value in data.items() if is_rows(value)}
     parts: list[RenderableType] = []
     if title:
-        parts.append(Text(title, style="bold"))
+        parts.append(Text(printable(title), style="bold"))
     if plain:
         parts.append(_pairs_table(plain, marks))
     for key, rows in lists.items():

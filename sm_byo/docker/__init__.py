@@ -55,6 +55,16 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
+@dataclass(frozen=True)
+class Bind:
+    """A host path mounted into a container (``--mount type=bind``). A list of these, unlike a mapping
+    keyed by host path, can mount one host path at several places."""
+
+    source: str
+    target: str
+    read_only: bool = False
+
+
 @dataclass
 class BuildOutcome:
     image_id: str
@@ -241,22 +251,27 @@ class DockerAdapter:
         image: str,
         command: list[str],
         *,
-        volumes: dict[str, dict[str, str]] | None = None,
+        volumes: dict[str, dict[str, str]] | list[Bind] | None = None,
         environment: dict[str, str] | None = None,
         ports: dict[str, int | tuple[str, int | None] | None] | None = None,
         network_mode: str | None = None,
         name: str | None = None,
         labels: dict[str, str] | None = None,
     ) -> ContainerHandle:
-        """Start a detached container (removed by :meth:`ContainerHandle.remove`)."""
+        """Start a detached container (removed by :meth:`ContainerHandle.remove`). ``volumes``: docker-py's
+        mapping of host path to ``{"bind", "mode"}``, or a list of :class:`Bind`."""
         from docker.errors import APIError, ImageNotFound
+        from docker.types import Mount
 
+        binds = volumes if isinstance(volumes, list) else []
+        mounts = [Mount(b.target, b.source, type="bind", read_only=b.read_only) for b in binds]
         try:
             container = self.client.containers.run(
                 image,
                 command,
                 detach=True,
-                volumes=volumes or {},
+                volumes={} if isinstance(volumes, list) else volumes or {},
+                mounts=mounts,
                 environment=environment or {},
                 ports=ports or {},
                 network_mode=network_mode,

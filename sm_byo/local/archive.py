@@ -1,4 +1,12 @@
-"""model.tar.gz in and out: pack /opt/ml/model, and extract a user's archive without trusting it.
+"""model.tar.gz in and out: pack /opt/ml/model, and extract a user's archive, trusting neither.
+
+Packing reads a tree a container wrote (:mod:`sm_byo.local.untrusted`): only regular files and
+directories really inside it are packed, opened without following links; symbolic links, FIFOs,
+sockets and devices are left out and named, so the caller can warn. SageMaker cannot deploy a
+model.tar.gz that holds symbolic links (endpoint creation fails to extract it:
+https://repost.aws/knowledge-center/sagemaker-endpoint-creation-fail), so leaving links out loses
+nothing a deployment could use. The archive is written under a temporary name beside its final one
+and renamed when complete.
 
 A model archive can come from anywhere (a colleague, a bucket), so extraction refuses absolute
 paths, ``..`` components, links that point outside the target, and device files, before writing a
@@ -7,29 +15,128 @@ single byte. The result is world-readable: the serving container reads it as an 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 import stat
 import tarfile
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from sm_byo.errors import UsageError
+from sm_byo.local.outputs import temporary_beside
+from sm_byo.local.untrusted import DIRECTORY_FLAGS, FILE_FLAGS, kind, open_below, open_directory, opened
 
 READABLE_DIR = 0o755
 READABLE_FILE = 0o644
 
 
-def pack_directory(source: Path, archive: Path) -> Path:
-    """``source``'s contents (not the directory itself) into a gzipped tar, as SageMaker packs model/."""
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    partial = archive.with_name(archive.name + ".partial")
-    with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
-        if source.is_dir():
-            for entry in sorted(source.iterdir()):
-                tar.add(entry, arcname=entry.name)
-    partial.replace(archive)
-    return archive
+@dataclass
+class Packed:
+    """An archive :func:`pack_directory` wrote, and what it left out (``"sub/link: a symbolic link"``)."""
+
+    path: Path
+    files: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def pack_directory(source: Path, archive: Path, *, root: Path | None = None) -> Packed:
+    """``source``'s contents (not the directory itself) into a gzipped tar, as SageMaker packs model/.
+
+    ``root``: a directory the host made that holds ``source`` (default: its parent); every component
+    below it is opened without following links, so a container cannot swap a directory on the way for
+    a link to a host directory. Only regular files and directories are packed.
+    """
+    root = root or source.parent
+    relative = source.relative_to(root).as_posix()
+    descriptor, partial = temporary_beside(archive)
+    packed = Packed(archive)
+    try:
+        with os.fdopen(descriptor, "wb") as stream, tarfile.open(fileobj=stream, mode="w:gz", compresslevel=6) as tar:
+            _add_source(tar, root, relative, packed)
+        os.replace(partial, archive)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
+    return packed
+
+
+def _add_source(tar: tarfile.TarFile, root: Path, relative: str, packed: Packed) -> None:
+    with opened(open_directory(root)) as root_fd:
+        try:
+            source_fd = open_below(root_fd, relative, DIRECTORY_FLAGS)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:  # a link or a file where the directory should be
+                packed.skipped.append(_blocking_component(root_fd, relative))
+            return
+        with opened(source_fd):
+            _add_directory(tar, source_fd, "", packed)
+
+
+def _blocking_component(directory_fd: int, relative: str) -> str:
+    """The first component of ``relative`` that is not a directory, and what it is (``output: a symbolic link``)."""
+    parts = relative.split("/")
+    current = os.dup(directory_fd)
+    try:
+        for depth, part in enumerate(parts):
+            mode = os.stat(part, dir_fd=current, follow_symlinks=False).st_mode
+            if not stat.S_ISDIR(mode):
+                return f"{'/'.join(parts[: depth + 1])}: {kind(mode)}"
+            following = os.open(part, DIRECTORY_FLAGS, dir_fd=current)
+            os.close(current)
+            current = following
+    except OSError as exc:
+        return f"{relative}: {os.strerror(exc.errno or 0)}"
+    finally:
+        os.close(current)
+    return f"{relative}: changed while it was packed"
+
+
+def _tarinfo(name: str, status: os.stat_result) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mode = stat.S_IMODE(status.st_mode)
+    info.mtime = int(status.st_mtime)
+    info.uid, info.gid = status.st_uid, status.st_gid
+    if stat.S_ISDIR(status.st_mode):
+        info.type = tarfile.DIRTYPE
+    else:
+        info.size = status.st_size
+    return info
+
+
+def _add_directory(tar: tarfile.TarFile, directory_fd: int, prefix: str, packed: Packed) -> None:
+    """Add every regular file and directory under the open directory; record everything else as skipped.
+
+    Each entry is opened with O_NOFOLLOW (and O_NONBLOCK) and checked with fstat after opening, so an
+    entry that changed kind between listing and opening is skipped rather than followed.
+    """
+    for name in sorted(os.listdir(directory_fd)):
+        path = f"{prefix}{name}"
+        try:
+            mode = os.stat(name, dir_fd=directory_fd, follow_symlinks=False).st_mode
+            if stat.S_ISDIR(mode):
+                with opened(os.open(name, DIRECTORY_FLAGS, dir_fd=directory_fd)) as child:
+                    tar.addfile(_tarinfo(path, os.fstat(child)))
+                    _add_directory(tar, child, f"{path}/", packed)
+                continue
+            if not stat.S_ISREG(mode):
+                packed.skipped.append(f"{path}: {kind(mode)}")
+                continue
+            with opened(os.open(name, FILE_FLAGS, dir_fd=directory_fd)) as child:
+                status = os.fstat(child)
+                if not stat.S_ISREG(status.st_mode):
+                    packed.skipped.append(f"{path}: {kind(status.st_mode)}")
+                    continue
+                with os.fdopen(os.dup(child), "rb") as stream:
+                    tar.addfile(_tarinfo(path, status), stream)
+                packed.files += 1
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT, errno.ENXIO):
+                raise
+            packed.skipped.append(f"{path}: changed while it was packed ({os.strerror(exc.errno)})")
 
 
 def _unsafe_reason(member: tarfile.TarInfo, target: Path) -> str | None:
@@ -47,6 +154,14 @@ def _unsafe_reason(member: tarfile.TarInfo, target: Path) -> str | None:
         return "has a '..' component"
     if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
         return "is a device, FIFO or other special file"
+    try:
+        return _leaves_target(member, name, target)
+    except (OSError, RuntimeError):  # ELOOP; Python 3.11's Path.resolve raises RuntimeError on a loop
+        return "is reached through a symbolic link loop"
+
+
+def _leaves_target(member: tarfile.TarInfo, name: PurePosixPath, target: Path) -> str | None:
+    """Why ``member`` would land, or link, outside ``target`` once the links on disk are followed."""
     # The member's own name is not followed when it is a link (a link replaces, not writes through).
     parent = (target / member.name).parent.resolve()
     destination = parent / name.name if member.issym() or member.islnk() else (target / member.name).resolve()
@@ -125,7 +240,8 @@ def make_readable(root: Path) -> None:
     os.chmod(root, READABLE_DIR)
     for directory, dirs, files in os.walk(root):
         for name in dirs:
-            os.chmod(Path(directory) / name, READABLE_DIR)
+            if not (Path(directory) / name).is_symlink():  # a link's target is not this tree's to change
+                os.chmod(Path(directory) / name, READABLE_DIR)
         for name in files:
             path = Path(directory) / name
             if not path.is_symlink():

@@ -2,8 +2,16 @@
 
 Config files follow the contract (every hyperparameter a string; one inputdataconfig entry per
 channel; resourceconfig for a single host ``algo-1``). File-mode channels are bind-mounted read-only
-at ``/opt/ml/input/data/<channel>``; Pipe-mode channels are FIFOs ``<channel>_<epoch>`` in the tree,
-fed from host threads, one epoch after another, as SageMaker does.
+at ``/opt/ml/input/data/<channel>`` (one mount per channel, even when two name the same data);
+Pipe-mode channels are FIFOs ``<channel>_<epoch>`` in the tree, fed from host threads, one epoch
+after another, as SageMaker does.
+
+The container owns the tree while it runs (root, read-write), so the host does not trust it
+(:mod:`sm_byo.local.untrusted`): each FIFO is made under a temporary name and renamed into place
+(a rename replaces a link planted at the name, never writes through it), and is opened, through the
+directory the host opened before the container started, only while it is still that FIFO (lstat
+before opening, fstat after, no link followed). The failure file is read the same way, as at most
+a few KB of a regular file.
 """
 
 from __future__ import annotations
@@ -13,15 +21,19 @@ import fcntl
 import gzip
 import json
 import os
+import secrets
+import stat
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
 
+from sm_byo.docker import Bind
 from sm_byo.errors import UsageError
+from sm_byo.local.untrusted import UnexpectedFile, open_below, open_directory, read_regular_file
 from sm_byo.rules import is_hidden
 from sm_byo.runtime.paths import MlPaths
 
@@ -142,25 +154,53 @@ class PipeFeeder:
     epochs_fed: int = 0
     error: str | None = None
     _thread: threading.Thread | None = None
+    _directory: int | None = None  # data_dir, opened before the container could replace it
+    _made: dict[int, tuple[int, int]] = field(default_factory=dict)  # epoch -> (st_dev, st_ino) of its FIFO
+
+    def _name(self, epoch: int) -> str:
+        return f"{self.channel.name}_{epoch}"
 
     def fifo(self, epoch: int) -> Path:
-        path = self.data_dir / f"{self.channel.name}_{epoch}"
-        if not path.exists():
-            os.mkfifo(path, 0o666)
-        return path
+        """Make the epoch's FIFO (once): under a temporary name, then renamed over whatever is at its name."""
+        if epoch not in self._made:
+            assert self._directory is not None, "start() opens the data directory first"
+            temporary = f".{self._name(epoch)}.{secrets.token_hex(4)}"
+            os.mkfifo(temporary, 0o666, dir_fd=self._directory)
+            made = os.stat(temporary, dir_fd=self._directory, follow_symlinks=False)
+            os.rename(temporary, self._name(epoch), src_dir_fd=self._directory, dst_dir_fd=self._directory)
+            self._made[epoch] = (made.st_dev, made.st_ino)
+        return self.data_dir / self._name(epoch)
 
     def start(self) -> PipeFeeder:
+        self._directory = open_directory(self.data_dir)
         self.fifo(0)
         self._thread = threading.Thread(target=self._run, name=f"pipe-{self.channel.name}", daemon=True)
         self._thread.start()
         return self
 
-    def _open_writer(self, path: Path) -> int | None:
-        """Wait for the container to open the FIFO for reading (or for the job to end)."""
+    def _is_mine(self, epoch: int) -> Callable[[os.stat_result], bool]:
+        def check(status: os.stat_result) -> bool:
+            return stat.S_ISFIFO(status.st_mode) and (status.st_dev, status.st_ino) == self._made[epoch]
+
+        return check
+
+    def _open_writer(self, epoch: int) -> int | None:
+        """Wait for the container to open the epoch's FIFO for reading (or for the job to end); refuse
+        anything but the FIFO this feeder made (a link, a file or a device planted in its place)."""
+        assert self._directory is not None
         while not self.stop_event.is_set():
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                fd = open_below(self._directory, self._name(epoch), os.O_WRONLY | os.O_NONBLOCK, self._is_mine(epoch))
+            except UnexpectedFile as exc:
+                raise UnexpectedFile(
+                    f"/opt/ml/input/data/{self._name(epoch)}", f"{exc.found}, not the FIFO smbyo made"
+                ) from None
             except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOENT):
+                    found = "a symbolic link" if exc.errno == errno.ELOOP else "missing"
+                    raise UnexpectedFile(
+                        f"/opt/ml/input/data/{self._name(epoch)}", f"{found}, not the FIFO smbyo made"
+                    ) from None
                 if exc.errno != errno.ENXIO:
                     raise
                 time.sleep(PIPE_OPEN_POLL_SECONDS)
@@ -180,7 +220,8 @@ class PipeFeeder:
         epoch = 0
         try:
             while not self.stop_event.is_set():
-                fd = self._open_writer(self.fifo(epoch))
+                self.fifo(epoch)
+                fd = self._open_writer(epoch)
                 if fd is None:
                     return
                 with os.fdopen(fd, "wb", buffering=0) as pipe:
@@ -192,6 +233,8 @@ class PipeFeeder:
                 self.epochs_fed = epoch = epoch + 1
         except BrokenPipeError:
             return  # the reader stopped early: its choice, as on SageMaker
+        except UnexpectedFile as exc:
+            self.error = f"feeding Pipe channel {self.channel.name!r} stopped: {exc} (smbyo feeds only its own FIFOs)"
         except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
             self.error = f"feeding Pipe channel {self.channel.name!r} failed: {exc}"
 
@@ -199,6 +242,9 @@ class PipeFeeder:
         self.stop_event.set()
         if self._thread:
             self._thread.join(timeout=5)
+        if self._directory is not None and not (self._thread and self._thread.is_alive()):
+            os.close(self._directory)
+            self._directory = None
 
 
 @dataclass(frozen=True)
@@ -240,9 +286,10 @@ class MlTree(MlPaths):
             },
         )
 
-    def volumes(self, channels: list[ChannelInput]) -> dict[str, dict[str, str]]:
-        """The tree at /opt/ml, File-mode channels read-only inside it (no copy of the data)."""
-        volumes = {str(self.root): {"bind": CONTAINER_ROOT, "mode": "rw"}}
+    def volumes(self, channels: list[ChannelInput]) -> list[Bind]:
+        """The tree at /opt/ml, each File-mode channel read-only inside it (no copy of the data); a
+        mount per channel, so two channels of the same data each get it."""
+        mounts = [Bind(str(self.root), CONTAINER_ROOT)]
         for channel in channels:
             if channel.input_mode != "File":
                 continue
@@ -251,16 +298,17 @@ class MlTree(MlPaths):
             inside = f"{CONTAINER_ROOT}/input/data/{channel.name}"
             if channel.path.is_file():
                 inside = f"{inside}/{channel.path.name}"
-            volumes[str(channel.path)] = {"bind": inside, "mode": "ro"}
-        return volumes
+            mounts.append(Bind(str(channel.path), inside, read_only=True))
+        return mounts
 
     def start_pipes(self, channels: list[ChannelInput]) -> list[PipeFeeder]:
         return [PipeFeeder(channel, self.data_dir).start() for channel in channels if channel.input_mode == "Pipe"]
 
     def failure_reason(self, limit: int = 1024) -> str | None:
-        if not self.failure_file.is_file():
-            return None
-        return self.failure_file.read_text(encoding="utf-8", errors="replace")[:limit]
+        """The first ``limit`` characters of output/failure, if the container left a regular file there
+        (a link, FIFO or device in its place, or on the way to it, is not opened)."""
+        data = read_regular_file(self.root, "output/failure", limit * 4)  # UTF-8: at most 4 bytes a character
+        return None if data is None else data.decode("utf-8", errors="replace")[:limit]
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -8,6 +8,13 @@ stopping condition. It prepares the /opt/ml tree, runs ``IMAGE train`` with logs
 metrics scanned with the request's MetricDefinitions, and packs model/ and output/data/ as SageMaker's
 model.tar.gz and output.tar.gz. A failed job raises :class:`JobFailed` with the container's
 /opt/ml/output/failure text as the failure reason.
+
+The results land in ``--out`` through :class:`~sm_byo.local.outputs.OutputDirectory`: written under
+temporary names, renamed when complete, and never over a file smbyo did not write (refused before
+Docker is contacted). After the run, each of model.tar.gz and output.tar.gz in ``--out`` is this run's
+or absent: an earlier run's that this run did not replace (a failed run writes no model) is renamed to
+``<name>.previous``. The container's tree is read without trusting it (links, FIFOs and devices are
+neither followed nor packed; see :mod:`sm_byo.local.untrusted`).
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from sm_byo.local.layout import (
     file_uri,
     hidden_files,
 )
+from sm_byo.local.outputs import OutputDirectory
+from sm_byo.local.untrusted import entries
 from sm_byo.manifest import LoadedManifest, MetricSpec
 from sm_byo.metrics import MetricScanner, metric_specs
 from sm_byo.options import TrainCommand
@@ -45,6 +54,11 @@ from sm_byo.specs.names import local_image_tag, unique_name
 from sm_byo.specs.training import LOCAL_ROLE, TrainingOptions, training_job_request
 
 FAILURE_REASON_LIMIT = 1024
+MODEL_ARCHIVE = "model.tar.gz"
+OUTPUT_ARCHIVE = "output.tar.gz"
+RESULTS = (MODEL_ARCHIVE, OUTPUT_ARCHIVE)
+PREVIOUS = ".previous"
+SKIPPED_SHOWN = 5
 # SageMaker stops a job at MaxRuntimeInSeconds with SIGTERM and 120 s to finish
 # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StoppingCondition.html).
 STOP_GRACE_SECONDS = 120
@@ -160,6 +174,8 @@ def run_training_job(
     hyperparameters = {str(key): str(value) for key, value in (request.get("HyperParameters") or {}).items()}
     metrics = metric_specs(request.get("AlgorithmSpecification", {}).get("MetricDefinitions") or [])
     _warn_about_data(channels, reporter)
+    results = OutputDirectory(out_dir, "--out")
+    results.refuse_foreign([*RESULTS, *(name + PREVIOUS for name in RESULTS)])
     adapter = docker or connect()
     adapter.inspect_image(image)
     started = time.monotonic()
@@ -173,7 +189,10 @@ def run_training_job(
             adapter, image, name, tree, channels, scanner, reporter, _job_environment(request), max_runtime
         )
         reporter.status(name, "Completed" if exit_code == 0 else "Failed", time.monotonic() - started)
-        output_path = _pack_output(tree, out_dir)
+        output_path = _pack_output(tree, results, reporter)
+        completed = exit_code == 0 and not timed_out
+        model_path = _pack(tree, "model", results, MODEL_ARCHIVE, reporter) if completed else None
+        _set_aside_earlier_results(results, {MODEL_ARCHIVE: model_path, OUTPUT_ARCHIVE: output_path}, reporter)
         if timed_out:
             raise _failure(
                 name,
@@ -184,7 +203,6 @@ def run_training_job(
             )
         if exit_code != 0:
             raise _failure(name, _container_reason(tree, exit_code), scanner, output_path, exit_code)
-        model_path = pack_directory(tree.model_dir, out_dir / "model.tar.gz")
     _warn_about_silent_metrics(metrics, scanner.finals(), reporter)
     return TrainingResult(
         job_name=name,
@@ -282,11 +300,41 @@ def _run_container(
                 reporter.warn(feeder.error)
 
 
-def _pack_output(tree: MlTree, out_dir: Path) -> Path | None:
+def _pack(tree: MlTree, relative: str, results: OutputDirectory, archive: str, reporter: Reporter) -> Path:
+    """/opt/ml/<relative> -> <--out>/<archive>: regular files and directories only, links not followed."""
+    packed = pack_directory(tree.root / relative, results.claim(archive), root=tree.root)
+    if packed.skipped:
+        more = len(packed.skipped) - SKIPPED_SHOWN
+        shown = "; ".join(packed.skipped[:SKIPPED_SHOWN]) + (f"; and {more} more" if more > 0 else "")
+        reporter.warn(
+            f"/opt/ml/{relative}: left out of {archive} what is not a regular file or directory ({shown}). smbyo "
+            "follows no link the container made; SageMaker cannot deploy a model.tar.gz holding links. "
+            "Write the files themselves."
+        )
+    return packed.path
+
+
+def _pack_output(tree: MlTree, results: OutputDirectory, reporter: Reporter) -> Path | None:
     """output/data -> output.tar.gz when the job wrote anything there (also for failed jobs)."""
-    if not any(tree.output_data_dir.iterdir()):
+    names = entries(tree.root, "output/data")
+    if names is None:
+        reporter.warn("/opt/ml/output/data is not a directory (or is reached through a link): not packed")
+    if not names:
         return None
-    return pack_directory(tree.output_data_dir, out_dir / "output.tar.gz")
+    return _pack(tree, "output/data", results, OUTPUT_ARCHIVE, reporter)
+
+
+def _set_aside_earlier_results(
+    results: OutputDirectory, written: Mapping[str, Path | None], reporter: Reporter
+) -> None:
+    """An earlier run's model.tar.gz or output.tar.gz that this run did not replace becomes
+    ``<name>.previous``: after a failed run, nothing in --out may pass for its result."""
+    for archive, path in written.items():
+        if path is None and (aside := results.set_aside(archive, PREVIOUS)) is not None:
+            reporter.warn(
+                f"{results.path / archive} was an earlier run's and this run wrote none: it is now {aside.name}, "
+                "so it is not taken for this run's result"
+            )
 
 
 def _container_reason(tree: MlTree, exit_code: int) -> str:

@@ -11,6 +11,12 @@ MaxPayloadInMB, or SingleRecord), send them with MaxConcurrentTransforms paralle
 assemble each file's answers in input order into ``<relative path>.out`` (AssembleWith Line or None).
 Every file under the input is data, hidden ones too, as under an S3 prefix. Blank input lines are not
 records and are skipped.
+
+Each ``.out`` is written under a temporary name in its directory and renamed when its input file is
+done, so a failed job leaves no partial ``.out`` (its temporary files are removed; the files finished
+before the failure stay, as on SageMaker). A ``.out`` replaces an existing file only if an earlier
+smbyo run wrote it (:class:`~sm_byo.local.outputs.OutputDirectory`; SageMaker replaces S3 objects of
+the same name); any other file at an output's name is refused before the container starts (exit 2).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from sm_byo.local.containers import LogPump, container_name, running
 from sm_byo.local.health import TRANSFORM_STARTUP_HEALTH_CHECK_SECONDS
 from sm_byo.local.http import ContainerClient, NoAnswer
 from sm_byo.local.layout import FILE_URI, data_files, hidden_files, local_path
+from sm_byo.local.outputs import OutputDirectory, temporary_beside
 from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
 from sm_byo.manifest import LoadedManifest
 from sm_byo.options import TransformCommand
@@ -261,33 +268,49 @@ class OrderedWriter:
     """Writes answers to ``<file>.out`` in input order, whatever order the requests finish in.
 
     AssembleWith ``Line`` ends every answer with a newline (adding one when it has none); ``None``
-    writes the answers exactly as received, one after another.
+    writes the answers exactly as received, one after another. Each ``.out`` is written under a
+    temporary name and renamed once its file is done (:meth:`finish`, or the next file's first
+    answer); :meth:`close` before that discards the unfinished one.
     """
 
     def __init__(self, inputs: list[InputFile], output_dir: Path, assemble_with: str = "Line"):
         self.inputs = inputs
         self.output_dir = output_dir
+        self.results = OutputDirectory(output_dir, "--output")
         self.by_line = assemble_with == "Line"
         self.outputs: list[Path] = []
-        self._current: tuple[int, IO[bytes]] | None = None
+        self._done = 0  # inputs whose .out is in place
+        self._current: tuple[int, IO[bytes], Path] | None = None  # index, handle, temporary path
+
+    def _name(self, index: int) -> str:
+        return self.inputs[index].output_path(self.output_dir).relative_to(self.output_dir).as_posix()
 
     def _open_through(self, index: int) -> IO[bytes]:
-        """Open the .out of file ``index`` (creating empty .out files for inputs without records)."""
+        """The .out of file ``index``, the files before it completed (empty .out files for inputs
+        without records)."""
         if self._current and self._current[0] == index:
             return self._current[1]
-        start = self._current[0] + 1 if self._current else 0
-        self.close()
-        handle: IO[bytes] | None = None
-        for position in range(start, index + 1):
-            path = self.inputs[position].output_path(self.output_dir)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.outputs.append(path)
-            handle = path.open("wb")
-            if position < index:
-                handle.close()
-        assert handle is not None
-        self._current = (index, handle)
+        self._complete()
+        while self._done < index:
+            self._start(self._done)
+            self._complete()
+        return self._start(index)
+
+    def _start(self, index: int) -> IO[bytes]:
+        descriptor, temporary = temporary_beside(self.inputs[index].output_path(self.output_dir))
+        handle = os.fdopen(descriptor, "wb")
+        self._current = (index, handle, temporary)
         return handle
+
+    def _complete(self) -> None:
+        """Close the current .out and rename it to its final name."""
+        if self._current is None:
+            return
+        index, handle, temporary = self._current
+        self._current = None
+        handle.close()
+        self.outputs.append(self.results.publish(temporary, self._name(index)))
+        self._done = index + 1
 
     def write(self, batch: Batch, answer: bytes) -> None:
         handle = self._open_through(batch.file_index)
@@ -296,15 +319,26 @@ class OrderedWriter:
             handle.write(b"\n")
 
     def finish(self) -> list[Path]:
-        if len(self.outputs) < len(self.inputs):
+        if self._done < len(self.inputs):
             self._open_through(len(self.inputs) - 1)
-        self.close()
+        self._complete()
         return self.outputs
 
     def close(self) -> None:
-        if self._current:
-            self._current[1].close()
+        """Discard the unfinished .out, if any (a failed job leaves no partial file under a final name)."""
+        if self._current is None:
+            return
+        _, handle, temporary = self._current
         self._current = None
+        handle.close()
+        temporary.unlink(missing_ok=True)
+
+
+def refuse_foreign_outputs(inputs: list[InputFile], output_dir: Path) -> None:
+    """Exit 2 before the job starts when an output's name holds a file smbyo did not write."""
+    OutputDirectory(output_dir, "--output").refuse_foreign(
+        item.output_path(output_dir).relative_to(output_dir).as_posix() for item in inputs
+    )
 
 
 # --- the job ------------------------------------------------------------------------------------
@@ -690,6 +724,7 @@ def run_transform_job(
     """
     job = _read_requests(transform_request, model_request)
     inputs = list_inputs(job.input)
+    refuse_foreign_outputs(inputs, job.output)
     _warn_about_inputs(job, reporter)
     adapter = docker or connect()
     adapter.inspect_image(job.image)

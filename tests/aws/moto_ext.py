@@ -298,6 +298,7 @@ def _as_local_transform(
 
 def _run_transform(harness: MotoHarness, job: Any) -> None:
     """Run the job's CreateTransformJob request with smbyo's local executor, as SageMaker would run it."""
+    from sm_byo.local.outputs import RECORD_NAME
     from sm_byo.local.transform import run_transform_job
 
     sink = CloudWatchSink(harness, TRANSFORM_GROUP, f"{job.transform_job_name}/i-{secrets.token_hex(4)}")
@@ -308,6 +309,7 @@ def _run_transform(harness: MotoHarness, job: Any) -> None:
             root = Path(scratch)
             transform, model = _as_local_transform(harness, sent, model, root)
             run_transform_job(transform, model, sink, docker=_docker(harness))
+            (root / "output" / RECORD_NAME).unlink(missing_ok=True)  # the local run's bookkeeping, not an output
             upload_tree(harness, root / "output", sent["TransformOutput"]["S3OutputPath"])
         job.transform_job_status = "Completed"
     except Exception as exc:

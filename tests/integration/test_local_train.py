@@ -26,11 +26,11 @@ from sm_byo.manifest import load_manifest
 from sm_byo.options import TrainCommand
 from sm_byo.reporting import RecordingReporter
 from sm_byo.results import TrainingResult
-from tests.conftest import EXAMPLE_DIR, ca_bundle, probe_report, run_cli
+from tests.conftest import EXAMPLE_DIR, EXAMPLE_TAG, ca_bundle, probe_report, run_cli
 from tests.integration.local_helpers import local_containers, trained_example
 
 pytestmark = pytest.mark.docker
-FAILING_IMAGE = "smbyo-local-failing-train:latest"
+FAILING_IMAGE = EXAMPLE_TAG.rsplit(":", 1)[0] + "-failing:" + EXAMPLE_TAG.rsplit(":", 1)[1]  # own tag per run
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,8 @@ LAYERS: list[tuple[str, ...]] = [
         "sm_byo.cloud.waiting",
         "sm_byo.cloud.executor",
         "sm_byo.local.archive",
+        "sm_byo.local.outputs",
+        "sm_byo.local.untrusted",
         "sm_byo.local.containers",
         "sm_byo.local.layout",
         "sm_byo.local.serving",

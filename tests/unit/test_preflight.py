@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +54,11 @@ def variant(**changes: Any) -> dict[str, Any]:
 
 def written(tmp_path: Path, data: dict[str, Any]) -> LoadedManifest:
     """A real manifest file (so lines are known) next to the example's data."""
-    for item in ("data", "train.py", "predictor.py", "requirements.txt"):
-        link = tmp_path / item
-        if not link.exists():
-            link.symlink_to((EXAMPLE_DIR / item).resolve())
+    if not (tmp_path / "data").exists():
+        (tmp_path / "data").symlink_to((EXAMPLE_DIR / "data").resolve())
+    for item in ("train.py", "predictor.py", "requirements.txt"):  # copies: code must not link out of the project
+        if not (tmp_path / item).exists():
+            shutil.copyfile(EXAMPLE_DIR / item, tmp_path / item)
     path = tmp_path / "smbyo.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return load_manifest(path)

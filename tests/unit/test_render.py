@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sm_byo.errors import UsageError
 from sm_byo.manifest import load_manifest
 from sm_byo.render import RenderError, render_context, render_tree
 from tests.conftest import EXAMPLE_DIR, run_cli
@@ -92,7 +93,7 @@ def test_failed_render_keeps_the_previous_output_and_no_staging(project: Path) -
     render_context(loaded, dest)
     before = sorted(p.name for p in dest.rglob("*"))
     (project / "predictor.py").unlink()  # vanishes between validation and rendering
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(UsageError, match=r"predictor\.py does not exist"):
         render_context(loaded, dest)
     assert sorted(p.name for p in dest.rglob("*")) == before
     assert [p.name for p in project.iterdir() if p.name.startswith(".build.")] == []
@@ -139,3 +140,169 @@ def test_rendered_directory_has_the_usual_mode_not_the_staging_one(tmp_path: Pat
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "build").stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+# --- render -o replaces only what smbyo rendered ------------------------------------------------------
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_render_refuses_a_directory_of_user_files_and_keeps_every_file(project: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    (mine / ".git" / "objects").mkdir(parents=True)
+    (mine / ".git" / "objects" / "ab").write_bytes(b"object")
+    (mine / "notes.txt").write_text("keep me")
+    before = _tree(mine)
+    result = run_cli("render", "-f", str(project / "smbyo.yaml"), "-o", str(mine))
+    assert result.returncode == 2, result.stderr
+    assert str(mine) in result.stderr and ".smbyo-render" in result.stderr
+    assert "new or empty directory" in result.stderr  # the fix
+    assert _tree(mine) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".mine")] == []  # no staging left
+
+
+def test_render_dot_in_a_project_keeps_the_project(project: Path) -> None:
+    """`render -o .` once deleted the project it was run in, .git included."""
+    (project / ".git").mkdir()
+    (project / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    before = _tree(project)
+    result = run_cli("render", "-o", ".", cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert _tree(project) == before
+
+
+def test_rerendering_replaces_an_earlier_render_whole(project: Path) -> None:
+    loaded = load_manifest(project / "smbyo.yaml")
+    dest = project / "build"
+    render_context(loaded, dest)
+    (dest / "stale.txt").write_text("from an earlier render")  # replaced with the rest
+    context = render_context(loaded, dest)
+    assert not (dest / "stale.txt").exists()
+    assert (dest / "Dockerfile").is_file() and (dest / ".smbyo-render").is_file()
+    assert ".smbyo-render" not in context.files
+    assert sorted(p.name for p in project.iterdir() if p.name.startswith(".build")) == []  # nothing set aside
+    result = run_cli("render", "-f", str(project / "smbyo.yaml"))  # the CLI's default, twice
+    assert result.returncode == 0, result.stderr
+
+
+def test_render_into_an_empty_directory_is_fine(project: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    render_context(load_manifest(project / "smbyo.yaml"), tmp_path / "empty")
+    assert (tmp_path / "empty" / "Dockerfile").is_file()
+
+
+def test_a_marker_that_is_a_link_does_not_make_a_directory_replaceable(project: Path, tmp_path: Path) -> None:
+    earlier = tmp_path / "earlier"
+    render_context(load_manifest(project / "smbyo.yaml"), earlier)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "precious.txt").write_text("keep me")
+    (mine / ".smbyo-render").symlink_to(earlier / ".smbyo-render")
+    with pytest.raises(UsageError, match="did not render"):
+        render_context(load_manifest(project / "smbyo.yaml"), mine)
+    assert (mine / "precious.txt").read_text() == "keep me"
+
+
+# --- user code stays inside the project ---------------------------------------------------------------
+
+
+def _with_include(project: Path, *entries: str) -> Path:
+    manifest = project / "smbyo.yaml"
+    listed = ", ".join(entries)
+    manifest.write_text(
+        manifest.read_text().replace("  predict: predictor.py\n", f"  predict: predictor.py\n  include: [{listed}]\n")
+    )
+    return manifest
+
+
+@pytest.fixture
+def secrets_dir(tmp_path: Path) -> Path:
+    """Stands in for ~/.aws: outside the project, never to be copied."""
+    directory = tmp_path / "home" / ".aws"
+    directory.mkdir(parents=True)
+    (directory / "credentials").write_text("[default]\naws_secret_access_key = SECRET\n")
+    return directory
+
+
+def _render_fails(manifest: Path, out: Path, *needles: str) -> None:
+    result = run_cli("render", "-f", str(manifest), "-o", str(out))
+    assert result.returncode == 2, result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+    assert not out.exists()  # nothing rendered, so no credentials in any build context
+
+
+def test_an_include_that_is_a_link_out_of_the_project_is_refused(
+    project: Path, secrets_dir: Path, tmp_path: Path
+) -> None:
+    (project / "helpers").symlink_to(secrets_dir)
+    _render_fails(
+        _with_include(project, "helpers"), tmp_path / "out", "code.include[0]", "through a link", str(secrets_dir)
+    )
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+def test_a_link_out_of_the_project_inside_an_included_directory_is_refused(
+    project: Path, secrets_dir: Path, tmp_path: Path, kind: str
+) -> None:
+    (project / "helpers" / "deep").mkdir(parents=True)
+    (project / "helpers" / "util.py").write_text("X = 1\n")
+    link = project / "helpers" / "deep" / "creds"
+    link.symlink_to(secrets_dir / "credentials" if kind == "file" else secrets_dir)
+    _render_fails(
+        _with_include(project, "helpers"), tmp_path / "out", "code.include[0]", str(link), "outside the project"
+    )
+
+
+@pytest.mark.parametrize("entry", ["../outside.py", "helpers/../../outside.py"])
+def test_dotdot_paths_out_of_the_project_are_refused(project: Path, tmp_path: Path, entry: str) -> None:
+    (project / "helpers").mkdir()
+    (project.parent / "outside.py").write_text("SECRET = 1\n")
+    _render_fails(_with_include(project, entry), tmp_path / "out", "code.include[0]", "outside the project directory")
+
+
+@pytest.mark.parametrize("field", ["train.py", "requirements.txt"])
+def test_a_named_file_that_links_out_of_the_project_is_refused(
+    project: Path, secrets_dir: Path, tmp_path: Path, field: str
+) -> None:
+    (project / field).unlink()
+    (project / field).symlink_to(secrets_dir / "credentials")
+    _render_fails(project / "smbyo.yaml", tmp_path / "out", "through a link", str(secrets_dir / "credentials"))
+
+
+def test_links_that_stay_in_the_project_are_copied_as_files(project: Path, tmp_path: Path) -> None:
+    (project / "common").mkdir()
+    (project / "common" / "shared.py").write_text("SHARED = 1\n")
+    (project / "helpers").mkdir()
+    (project / "helpers" / "shared").symlink_to("../common")  # through '..', but inside the project
+    (project / "helpers" / "alias.py").symlink_to(project / "common" / "shared.py")
+    render_context(load_manifest(_with_include(project, "helpers")), tmp_path / "out")
+    code = tmp_path / "out" / "code" / "helpers"
+    assert (code / "shared" / "shared.py").read_text() == "SHARED = 1\n"
+    assert (code / "alias.py").read_text() == "SHARED = 1\n" and not (code / "alias.py").is_symlink()
+
+
+@pytest.mark.parametrize("kind", ["loop", "dangling", "fifo"])
+def test_loops_dangling_links_and_fifos_in_an_include_are_refused(project: Path, tmp_path: Path, kind: str) -> None:
+    helpers = project / "helpers"
+    (helpers / "sub").mkdir(parents=True)
+    if kind == "loop":
+        (helpers / "sub" / "again").symlink_to("..")  # copying it would never end
+    elif kind == "dangling":
+        (helpers / "sub" / "gone.py").symlink_to(project / "no-such-file.py")
+    else:
+        os.mkfifo(helpers / "sub" / "pipe")  # reading it would block the render forever
+    loaded = load_manifest(_with_include(project, "helpers"))
+    with pytest.raises(UsageError, match=r"code\.include\[0\]"):
+        render_context(loaded, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_example_code_is_the_code_smbyo_init_writes() -> None:
+    """The example's code files are copies (a link out of the project is refused), kept equal to the scaffold's."""
+    templates = EXAMPLE_DIR.parent.parent / "sm_byo" / "templates" / "project"
+    for name in ("train.py", "predictor.py", "requirements.txt"):
+        assert not (EXAMPLE_DIR / name).is_symlink(), name
+        assert (EXAMPLE_DIR / name).read_bytes() == (templates / name).read_bytes(), name

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from sm_byo.errors import ChecksFailed, JobFailed
-from sm_byo.ui import LOG_WIDTH, ConsoleUI, log_width
+from sm_byo.ui import LOG_WIDTH, ConsoleUI, log_width, printable
 
 
 def terminal_ui() -> tuple[ConsoleUI, io.StringIO]:
@@ -257,3 +257,99 @@ def test_a_terminal_is_measured_by_rich(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.setattr(os, "get_terminal_size", lambda _descriptor: os.terminal_size((100, 40)))
     assert log_width() is None
+
+
+# --- text from containers and CloudWatch cannot drive the terminal -----------------------------------
+
+HOSTILE = {
+    # name: (what a container prints, what reaches the terminal)
+    "OSC 52 clipboard write": ("\x1b]52;c;Y3VybCBldmlsfHNo\x07", "\\x1b]52;c;Y3VybCBldmlsfHNo\\x07"),
+    "OSC 8 hyperlink with ST": (
+        "\x1b]8;;http://evil\x1b\\x\x1b]8;;\x1b\\",
+        "\\x1b]8;;http://evil\\x1b\\x\\x1b]8;;\\x1b\\",
+    ),
+    "screen clear": ("\x1b[2J\x1b[H", "\\x1b[2J\\x1b[H"),
+    "cursor up and erase line": ("\x1b[1A\x1b[2K", "\\x1b[1A\\x1b[2K"),
+    "fake status via carriage return": ("Failed\rCompleted", "Failed\\x0dCompleted"),
+    "backspaces over text": ("rm -rf /\x08\x08\x08\x08\x08\x08\x08\x08ls", "rm -rf /" + "\\x08" * 8 + "ls"),
+    "bell": ("ding\x07", "ding\\x07"),
+    "title set": ("\x1b]0;pwned\x07", "\\x1b]0;pwned\\x07"),
+    "8-bit CSI": ("\x9b2J", "\\x9b2J"),
+    "C1 next line": ("a\x85b", "a\\x85b"),
+    "DEL": ("a\x7fb", "a\\x7fb"),
+    "NUL": ("a\x00b", "a\\x00b"),
+    "device status query": ("\x1b[6n", "\\x1b[6n"),
+    "keypad mode": ("\x1b=", "\\x1b="),
+    "bidi override": ("invoice\u202egpj.exe", "invoice\\u202egpj.exe"),
+    "colours are dropped": ("\x1b[1;31merror\x1b[0m done", "error done"),
+    "colour with colon params": ("\x1b[38:5:196mred\x1b[m", "red"),
+    "tabs stay": ("a\tb", "a\tb"),
+    "windows line end": ("line\r\n", "line\n"),
+    "plain text and unicode stay": ("accuracy: 0.97 ✓ é", "accuracy: 0.97 ✓ é"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_printable_makes_every_control_sequence_inert(name: str) -> None:
+    sent, shown = HOSTILE[name]
+    assert printable(sent) == shown
+    assert "\x1b" not in printable(sent) and "\r" not in printable(sent) and "\x9b" not in printable(sent)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_log_lines_reach_the_terminal_inert(name: str) -> None:
+    ui, stream = terminal_ui()
+    ui.err = Console(file=stream, force_terminal=True, width=200, highlight=False)  # as ConsoleUI makes it
+    sent, shown = HOSTILE[name]
+    ui.log("train", f"before {sent} after")
+    text = stream.getvalue()
+    assert shown.rstrip("\n").split("\t")[0] in text  # (rich expands tabs to spaces)
+    for dangerous in ("\x1b]", "\x1b[2", "\x1b[1A", "\x1b[6n", "\x1b=", "\r", "\x07", "\x08", "\x9b", "\x85", "\u202e"):
+        assert dangerous not in text, repr(text)
+
+
+def test_every_output_path_for_people_escapes_container_text(capsys: pytest.CaptureFixture[str]) -> None:
+    """Failure reasons and container bodies arrive in errors, warnings, details and results as well as logs."""
+    evil = "bad\x1b]52;c;ZXZpbA==\x07\x1b[2J\rfine"
+    ui, out, err = plain_ui()
+    ui.error(JobFailed(f"training job j failed: {evil}", hint=f"look {evil}"))
+    ui.warn(evil)
+    ui.detail(evil)
+    ui.step(evil)
+    ui.status(evil, evil)
+    ui.progress(evil, 1, 2)
+    ui.result({"failure_reason": evil, "checks": [{"check": evil, "status": "fail", "detail": evil}]}, title=evil)
+    for text in (text_of(out), text_of(err)):
+        assert "\x1b" not in text and "\r" not in text and "\x07" not in text
+        assert "\\x1b]52;c;ZXZpbA==\\x07" in text
+
+
+def test_json_documents_carry_control_characters_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    evil = "bad\x1b]52;c;ZXZpbA==\x07\x1b[2J\r\x9b\u202e"
+    ConsoleUI(json_mode=True).error(JobFailed(f"failed: {evil}", details={"failure_reason": evil}))
+    ConsoleUI(json_mode=True).result({"failure_reason": evil})
+    captured = capsys.readouterr()
+    for raw in ("\x1b", "\r", "\x07", "\x9b", "\u202e"):
+        assert raw not in captured.out and raw not in captured.err
+    documents = [json.loads(part) for part in captured.out.replace("}\n{", "}\n\x00{").split("\x00")]
+    assert documents[0]["details"]["failure_reason"] == evil  # the exact text, for scripts
+    assert documents[1]["failure_reason"] == evil
+
+
+def test_raw_bytes_are_exact_in_a_pipe_and_inert_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    body = b"label\r\n\x1b]52;c;ZXZpbA==\x07ok\n"
+    piped = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", piped)
+    ConsoleUI().raw(body)
+    assert piped.buffer.getvalue() == body  # type: ignore[attr-defined]
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    ConsoleUI().raw(body)
+    assert terminal.getvalue() == "label\n\\x1b]52;c;ZXZpbA==\\x07ok\n"

@@ -37,7 +37,8 @@ def test_pack_then_extract_round_trips(tmp_path: Path) -> None:
     (model / "sub").mkdir(parents=True)
     (model / "model.npz").write_bytes(b"weights")
     (model / "sub" / "vocab.txt").write_text("a\nb\n")
-    archive = pack_directory(model, tmp_path / "out" / "model.tar.gz")
+    archive = pack_directory(model, tmp_path / "out" / "model.tar.gz").path
+    assert archive.stat().st_mode & 0o044 == 0o044  # readable by others, as the model it replaces was
     with tarfile.open(archive) as tar:
         assert sorted(tar.getnames()) == ["model.npz", "sub", "sub/vocab.txt"]  # contents, not the directory
     extracted = model_directory(archive, tmp_path)
@@ -156,3 +157,152 @@ def test_a_file_written_through_an_inside_link_stays_inside(tmp_path: Path) -> N
     extracted = safe_extract(archive, tmp_path / "target")
     assert (extracted / "weights.bin").read_bytes() == b"evil"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.tar.gz", "target"]
+
+
+# --- more link-chain classes: loops, links already in the target, devices ----------------------------
+
+
+def _device(name: str, kind: bytes) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.devmajor, info.devminor = 1, 3
+    return info
+
+
+@pytest.mark.parametrize("kind", [tarfile.CHRTYPE, tarfile.BLKTYPE], ids=["char-device", "block-device"])
+def test_device_members_are_refused(tmp_path: Path, kind: bytes) -> None:
+    archive = _malicious(tmp_path / "bad.tar.gz", _device("dev", kind))
+    with pytest.raises(UsageError, match="special file"):
+        safe_extract(archive, tmp_path / "target")
+    assert list((tmp_path / "target").iterdir()) == []
+
+
+LOOPS = {
+    "two links pointing at each other": [
+        _link("a", "b", tarfile.SYMTYPE),
+        _link("b", "a", tarfile.SYMTYPE),
+        _file("a/evil"),
+    ],
+    "a link to itself": [_link("self", "self", tarfile.SYMTYPE), _file("self/evil")],
+    "a hard link through a loop": [
+        _link("a", "b", tarfile.SYMTYPE),
+        _link("b", "a", tarfile.SYMTYPE),
+        _link("h", "a/outside.txt", tarfile.LNKTYPE),
+    ],
+}
+
+
+@pytest.mark.parametrize("with_data_filter", [True, False], ids=["filter", "no-filter"])
+@pytest.mark.parametrize("name", sorted(LOOPS))
+def test_link_loops_are_a_usage_error_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, with_data_filter: bool
+) -> None:
+    """Python 3.11's Path.resolve raises RuntimeError on a loop; that must not escape as a bug report."""
+    if not with_data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    elif not hasattr(tarfile, "data_filter"):
+        pytest.skip("this Python has no tar data filter")
+    target = tmp_path / "target"
+    target.mkdir()
+    archive = _chain(tmp_path / "loop.tar.gz", LOOPS[name])
+    with pytest.raises(UsageError, match=r"refusing to extract|not a readable") as caught:
+        safe_extract(archive, target)
+    assert caught.value.exit_code == 2
+    assert list(target.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        [_file("planted/evil")],  # a file written through the link
+        [_link("planted/x", ".", tarfile.SYMTYPE)],  # a link made inside it
+        [tarfile.TarInfo("planted")],  # replacing the link with a file must not write through it
+        [_link("h", "planted/outside.txt", tarfile.LNKTYPE)],  # a hard link to what it points at
+        [_file("unrelated.npz")],  # extracted; making the tree readable must not chmod through the link
+    ],
+    ids=["file-through", "link-inside", "same-name", "hard-link-through", "unrelated"],
+)
+def test_a_link_already_in_the_target_is_not_followed_out(tmp_path: Path, members: list[tarfile.TarInfo]) -> None:
+    jail = tmp_path / "jail"
+    (jail / "outside").mkdir(parents=True)
+    (jail / "outside" / "outside.txt").write_text("secret")
+    target = jail / "target"
+    target.mkdir()
+    (target / "planted").symlink_to(jail / "outside")
+    (jail / "outside").chmod(0o700)
+    archive = _chain(tmp_path / "planted.tar.gz", members)
+    try:
+        safe_extract(archive, target)
+    except UsageError as exc:
+        assert exc.exit_code == 2
+    assert sorted(p.name for p in (jail / "outside").iterdir()) == ["outside.txt"]
+    assert (jail / "outside" / "outside.txt").read_text() == "secret"
+    assert not (target / "h").exists() or (target / "h").read_text() != "secret"
+    assert (jail / "outside").stat().st_mode & 0o777 == 0o700  # making the model readable did not reach it
+
+
+# --- packing a tree a container wrote ---------------------------------------------------------------
+
+
+def test_pack_leaves_out_links_fifos_and_what_they_point_to(tmp_path: Path) -> None:
+    import os
+
+    secret_dir = tmp_path / "host"
+    secret_dir.mkdir()
+    (secret_dir / "credentials").write_text("secret")
+    model = tmp_path / "ml" / "model"
+    (model / "sub").mkdir(parents=True)
+    (model / "model.npz").write_bytes(b"weights")
+    (model / "sub" / "vocab.txt").write_text("a\n")
+    (model / "creds").symlink_to(secret_dir / "credentials")
+    (model / "hostdir").symlink_to(secret_dir)
+    (model / "sub" / "alias.npz").symlink_to(model / "model.npz")  # even a link inside the tree
+    os.mkfifo(model / "pipe")  # opening it for reading would block
+    packed = pack_directory(model, tmp_path / "out" / "model.tar.gz", root=tmp_path / "ml")
+    with tarfile.open(packed.path) as tar:
+        assert sorted(tar.getnames()) == ["model.npz", "sub", "sub/vocab.txt"]
+        assert all(member.isfile() or member.isdir() for member in tar.getmembers())
+    assert packed.files == 2
+    assert sorted(packed.skipped) == [
+        "creds: a symbolic link",
+        "hostdir: a symbolic link",
+        "pipe: a FIFO",
+        "sub/alias.npz: a symbolic link",
+    ]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["model.tar.gz"]  # no temporary left
+
+
+@pytest.mark.parametrize("planted", ["model", "output"], ids=["the-directory", "a-directory-on-the-way"])
+def test_pack_does_not_follow_a_linked_directory_or_one_on_the_way(tmp_path: Path, planted: str) -> None:
+    host = tmp_path / "host"
+    (host / "data").mkdir(parents=True)
+    (host / "data" / "id_rsa").write_text("secret")
+    (host / "id_rsa").write_text("secret")
+    root = tmp_path / "ml"
+    root.mkdir()
+    (root / planted).symlink_to(host)
+    source = root / "model" if planted == "model" else root / "output" / "data"
+    packed = pack_directory(source, tmp_path / "out.tar.gz", root=root)
+    with tarfile.open(packed.path) as tar:
+        assert tar.getnames() == []
+    assert packed.skipped and "symbolic link" in packed.skipped[0]
+
+
+def test_pack_writes_under_a_temporary_name_and_leaves_nothing_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.npz").write_bytes(b"weights")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.tar.gz").write_bytes(b"the earlier one")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(tarfile.TarFile, "addfile", broken)
+    with pytest.raises(OSError, match="disk full"):
+        pack_directory(model, out / "model.tar.gz")
+    assert sorted(p.name for p in out.iterdir()) == ["model.tar.gz"]
+    assert (out / "model.tar.gz").read_bytes() == b"the earlier one"  # untouched until a complete one is ready

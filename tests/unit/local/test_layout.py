@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sm_byo.docker import Bind
 from sm_byo.errors import UsageError
 from sm_byo.local.layout import ChannelInput, MlTree, PipeFeeder, channels_from_request, data_files, hidden_files
 
@@ -96,11 +97,22 @@ def test_file_channels_are_mounted_read_only_without_copying(tmp_path: Path) -> 
         ChannelInput("extra", single, "text/csv", "File", "None"),
         ChannelInput("piped", data, "text/csv", "Pipe", "None"),
     ]
-    assert tree.volumes(channels) == {
-        str(tree.root): {"bind": "/opt/ml", "mode": "rw"},
-        str(data): {"bind": "/opt/ml/input/data/training", "mode": "ro"},
-        str(single): {"bind": "/opt/ml/input/data/extra/one.csv", "mode": "ro"},
-    }
+    assert tree.volumes(channels) == [
+        Bind(str(tree.root), "/opt/ml"),
+        Bind(str(data), "/opt/ml/input/data/training", read_only=True),
+        Bind(str(single), "/opt/ml/input/data/extra/one.csv", read_only=True),
+    ]
+
+
+def test_two_channels_of_the_same_data_get_a_mount_each(tmp_path: Path) -> None:
+    """Keyed by host path, the second channel's mount replaced the first: one channel came up empty."""
+    data = _data(tmp_path, "a.csv")
+    tree = MlTree.create(tmp_path / "ml")
+    channels = [ChannelInput(name, data, "text/csv", "File", "None") for name in ("training", "validation")]
+    assert tree.volumes(channels)[1:] == [
+        Bind(str(data), "/opt/ml/input/data/training", read_only=True),
+        Bind(str(data), "/opt/ml/input/data/validation", read_only=True),
+    ]
 
 
 def _read_fifo(path: Path, into: list[bytes]) -> threading.Thread:
@@ -169,3 +181,89 @@ def test_links_that_leave_a_channel_directory_are_found(tmp_path: Path) -> None:
     (data / "escape.csv").symlink_to(outside)
     channel = ChannelInput("training", data.resolve(), "text/csv", "File", "None")
     assert [link.name for link in channel.links_leaving()] == ["escape.csv"]
+
+
+# --- the tree is the container's: the host follows none of its links ---------------------------------
+
+
+def _victim(tmp_path: Path) -> Path:
+    victim = tmp_path / "host" / "victim.txt"
+    victim.parent.mkdir()
+    victim.write_text("host file\n")
+    return victim
+
+
+def _plant(path: Path, kind: str, victim: Path) -> None:
+    import os
+
+    if kind == "link":
+        path.symlink_to(victim)
+    elif kind == "file":
+        path.write_text("planted\n")
+    elif kind == "fifo":
+        os.mkfifo(path)
+
+
+@pytest.mark.parametrize("kind", ["link", "file", "fifo"])
+def test_a_feeder_does_not_write_through_what_the_container_put_at_the_next_fifo(tmp_path: Path, kind: str) -> None:
+    """Planted before the host makes the next epoch's FIFO: the rename replaces it, data goes to the FIFO."""
+    victim = _victim(tmp_path)
+    channel = ChannelInput("training", _data(tmp_path, "a.csv"), "text/csv", "Pipe", "None")
+    tree = MlTree.create(tmp_path / "ml")
+    _plant(tree.data_dir / "training_1", kind, victim)
+    feeder = PipeFeeder(channel, tree.data_dir).start()
+    try:
+        epochs: list[bytes] = []
+        for epoch in range(2):
+            _read_fifo(tree.data_dir / f"training_{epoch}", epochs).join(timeout=10)
+        assert epochs == [b"part0\n", b"part0\n"]
+    finally:
+        feeder.stop()
+    assert victim.read_text() == "host file\n"
+    assert feeder.error is None
+
+
+@pytest.mark.parametrize("kind", ["link", "file"])
+def test_a_feeder_refuses_a_fifo_the_container_swapped_while_it_waits(tmp_path: Path, kind: str) -> None:
+    """Swapped after the host made it (while the host waits for a reader): nothing is written, the error says
+    why. (A FIFO swapped for another FIFO may get the freed inode number back and pass: harmless, it is a FIFO.)"""
+    import time
+
+    victim = _victim(tmp_path)
+    channel = ChannelInput("training", _data(tmp_path, "a.csv"), "text/csv", "Pipe", "None")
+    tree = MlTree.create(tmp_path / "ml")
+    feeder = PipeFeeder(channel, tree.data_dir).start()
+    try:
+        (tree.data_dir / "training_0").unlink()
+        _plant(tree.data_dir / "training_0", kind, victim)
+        deadline = time.monotonic() + 10
+        while feeder.error is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        feeder.stop()
+    assert victim.read_text() == "host file\n"
+    assert feeder.error is not None and "not the FIFO smbyo made" in feeder.error
+    if kind == "file":
+        assert (tree.data_dir / "training_0").read_text() == "planted\n"
+
+
+@pytest.mark.parametrize("kind", ["link", "fifo", "dir-link"])
+def test_the_failure_reason_is_read_only_from_a_regular_file(tmp_path: Path, kind: str) -> None:
+    import os
+
+    victim = _victim(tmp_path)
+    tree = MlTree.create(tmp_path / "ml")
+    if kind == "dir-link":  # output/ itself replaced by a link to a host directory holding "failure"
+        (victim.parent / "failure").write_text("host secret\n")
+        os.rename(tree.root / "output", tree.root / "output.moved")
+        (tree.root / "output").symlink_to(victim.parent)
+    else:
+        _plant(tree.failure_file, kind, victim)
+    assert tree.failure_reason() is None  # neither followed nor blocking on the FIFO
+
+
+def test_the_failure_reason_is_cut_at_the_limit_and_decoded_leniently(tmp_path: Path) -> None:
+    tree = MlTree.create(tmp_path / "ml")
+    tree.failure_file.write_bytes("é".encode() * 3000 + b"\xff")
+    reason = tree.failure_reason(1024)
+    assert reason == "é" * 1024
