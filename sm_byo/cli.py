@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sm_byo import __version__
+from sm_byo import __version__, signals
 from sm_byo.errors import Interrupted, SmByoError, UsageError
 from sm_byo.local.health import (
     STARTUP_HEALTH_CHECK_DEFAULT_SECONDS,
@@ -426,6 +426,13 @@ def train(
     help="Max request size in MB (default: the container's, 6).",
 )
 @click.option("--concurrency", type=click.IntRange(min=1, max=64), help="Parallel requests (default: the container's).")
+@click.option(
+    "--invocations-max-retries",
+    type=click.IntRange(min=0, max=3),  # sm_byo.specs.transform: SageMaker's range and default
+    metavar="N",
+    help="ModelClientConfig.InvocationsMaxRetries: send a request that got no answer or a 5xx up to N more "
+    "times (0-3; default 3, SageMaker's).",
+)
 @click.option("--instance-type", help="Instance type of the request (default: the manifest's first transform type).")
 @click.option("--role", help="Cloud: IAM role ARN for the model (when given a model artifact).")
 @click.option("--download", type=click.Path(path_type=Path), help="Cloud: download the .out files here.")
@@ -446,6 +453,7 @@ def transform(
     strategy: str | None,
     max_payload_mb: int | None,
     concurrency: int | None,
+    invocations_max_retries: int | None,
     instance_type: str | None,
     role: str | None,
     download: Path | None,
@@ -475,6 +483,7 @@ def transform(
         strategy=strategy,
         max_payload_mb=max_payload_mb,
         concurrency=concurrency,
+        invocations_max_retries=invocations_max_retries,
         instance_type=instance_type,
         role=role,
         download=download,
@@ -775,32 +784,58 @@ def _report(app: AppState, error: SmByoError) -> int:
     return error.exit_code
 
 
+def _interrupted(exc: BaseException) -> Interrupted:
+    signum = signals.signum_of(exc)
+    return Interrupted(f"interrupted by {signals.describe(signum)}", signum=signum)
+
+
+def _run(app: AppState, args: list[str]) -> int:
+    """Run the command; every way it can end becomes an exit code (and a message). Once it has ended, stop
+    signals are only recorded (``settle``), so that reporting the outcome is never cut in two."""
+    try:
+        with cli.make_context("smbyo", args, obj=app) as ctx:
+            cli.invoke(ctx)
+        signals.settle()
+        return 0
+    except click.exceptions.Exit as exc:
+        signals.settle()
+        return exc.exit_code
+    except click.ClickException as exc:
+        signals.settle()
+        return _report(app, UsageError(exc.format_message(), hint=_usage_hint(exc)))
+    except click.exceptions.Abort:
+        signals.settle()
+        return _report(app, Interrupted("interrupted"))
+    except KeyboardInterrupt as exc:  # also SIGTERM and SIGHUP (sm_byo.signals.Stopped): 128 + the signal
+        signals.settle()
+        return _report(app, _interrupted(exc))
+    except SmByoError as exc:
+        signals.settle()
+        return _report(app, exc)
+    except Exception as exc:
+        signals.settle()
+        app.ui.unexpected(exc)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI and turn every failure into a message and the contract's exit code."""
+    """Entry point: run the CLI and turn every failure into a message and the contract's exit code.
+
+    SIGINT, SIGTERM and SIGHUP are handled here, for every command (``sm_byo.signals``): what the command
+    started is stopped and removed on the way out, and the exit code is 128 + the signal's number."""
     args = list(sys.argv[1:] if argv is None else argv)
     if os.environ.get(COMPLETE_VAR):
         from click.shell_completion import shell_complete
 
         sys.exit(shell_complete(cli, {}, "smbyo", COMPLETE_VAR, os.environ[COMPLETE_VAR]))
     app = AppState(json_mode="--json" in args)
-    try:
-        with cli.make_context("smbyo", args, obj=app) as ctx:
-            cli.invoke(ctx)
-        code = 0
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.ClickException as exc:
-        code = _report(app, UsageError(exc.format_message(), hint=_usage_hint(exc)))
-    except click.exceptions.Abort:
-        code = _report(app, Interrupted("interrupted"))
-    except KeyboardInterrupt:
-        code = _report(app, Interrupted("interrupted"))
-    except SmByoError as exc:
-        code = _report(app, exc)
-    except Exception as exc:
-        app.ui.unexpected(exc)
-        code = 1
-    finally:
-        if app._ui is not None:
-            app.ui.close()
+    with signals.stop_on_signals():
+        try:
+            code = _run(app, args)
+        except KeyboardInterrupt as exc:  # a signal between the command's end and settle(): still reported
+            signals.settle()
+            code = _report(app, _interrupted(exc))
+        finally:
+            if app._ui is not None:
+                app.ui.close()
     sys.exit(code)

@@ -1,12 +1,14 @@
 """One error hierarchy for smbyo.
 
 Every failure a user can meet is a :class:`SmByoError` carrying the exit code of the CLI contract
-(0 success, 1 work failed, 2 usage/manifest, 3 environment, 130 interrupted). The CLI turns these into
-a one-paragraph message at a single boundary; anything else is a bug and is reported as such.
+(0 success, 1 work failed, 2 usage/manifest, 3 environment, 128 + N stopped by signal N: 130 for Ctrl-C,
+143 for SIGTERM). The CLI turns these into a one-paragraph message at a single boundary; anything else is
+a bug and is reported as such.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -141,11 +143,24 @@ class RegistryAuthError(EnvironmentProblem):
     title = "Registry authentication"
 
 
-# --- exit code 130: interrupted -----------------------------------------------------------------
+# --- exit code 128 + N: interrupted by signal N ------------------------------------------------
 
 
 class Interrupted(SmByoError):
-    """Ctrl-C. For cloud work, ``hint`` carries the command that resumes waiting."""
+    """Ctrl-C, or another stop signal (``sm_byo.signals``): the exit code is 128 + the signal's number
+    (130 SIGINT, 143 SIGTERM, 129 SIGHUP). For cloud work, ``hint`` carries the command that resumes waiting."""
 
     exit_code = 130
     title = "Interrupted"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        signum: int = signal.SIGINT,
+        hint: str | None = None,
+        details: dict[str, Any] | None = None,
+    ):
+        super().__init__(message, hint=hint, details=details)
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum

@@ -98,6 +98,7 @@ class TransformCommand(CommandOptions):
     strategy: str | None = None
     max_payload_mb: int | None = None
     concurrency: int | None = None
+    invocations_max_retries: int | None = None
     instance_type: str | None = None
     role: str | None = None
     download: Path | None = None

@@ -3,8 +3,9 @@
 A :class:`Watch` says how to describe the thing and how to read its status; :func:`poll` calls it
 with exponential backoff (capped, so a finished job is noticed within ``Backoff.cap`` seconds),
 reports status changes with the elapsed time, retries throttling and network errors instead of
-abandoning a job that is still running, honours a timeout, and turns Ctrl-C into
-:class:`Interrupted` whose hint is the ``smbyo wait KIND NAME`` command that resumes. The clock and
+abandoning a job that is still running, honours a timeout, and turns Ctrl-C (or SIGTERM, SIGHUP:
+``sm_byo.signals``) into :class:`Interrupted` whose hint is the ``smbyo wait KIND NAME`` command that
+resumes. The clock and
 sleep are injectable so tests and ``benchmarks/polling.py`` run hours of polling in milliseconds.
 This module imports no boto3: the describe callable comes from the AWS adapter.
 """
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sm_byo import signals
 from sm_byo.aws.errors import AwsUnreachable, TransientAwsError
 from sm_byo.errors import Interrupted, JobFailed, WorkFailed
 from sm_byo.reporting import Reporter
@@ -171,9 +173,11 @@ def poll(
                     )
                 delay = min(delay, timeout - elapsed)  # one last look exactly at the deadline
             sleep(delay)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (sm_byo.signals): the same, 128 + the signal
+        signum = signals.signum_of(exc)
         raise Interrupted(
-            f"stopped waiting for {subject}; it keeps running on AWS",
+            f"stopped waiting for {subject} ({signals.describe(signum)}); it keeps running on AWS",
+            signum=signum,
             hint=f"Resume waiting with `{watch.resume_command}`.",
             details={"kind": watch.kind, "name": watch.name, "resume": watch.resume_command},
         ) from None

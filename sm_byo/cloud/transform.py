@@ -126,6 +126,7 @@ def cloud_transform_plan(
                 strategy=options.strategy,
                 max_payload_mb=options.max_payload_mb,
                 concurrency=options.concurrency,
+                invocations_max_retries=options.invocations_max_retries,
                 instance_type=options.instance_type,
                 flags={} if artifact else {"model_name": "--model"},
             ),

@@ -1,4 +1,9 @@
-"""Running a local SageMaker container: its name, log streaming, and removal that always happens."""
+"""Running a local SageMaker container: its name, log streaming, and removal that always happens.
+
+A stop signal (Ctrl-C, SIGTERM, SIGHUP: ``sm_byo.signals``) stops a container as SageMaker stops one:
+SIGTERM, then SIGKILL when the grace period is over (``docker stop``). A second signal kills it at once.
+Either way the container is removed before the command exits.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sm_byo import signals
 from sm_byo.docker import ContainerHandle, DockerAdapter
 from sm_byo.errors import Interrupted
 from sm_byo.reporting import Reporter
 
 CONTAINER_PREFIX = "smbyo-local-"
 LOG_TAIL_LINES = 40
+# SageMaker stops a serving container with SIGTERM and kills it 30 s later (docs/container-contract.md).
+SERVING_STOP_SECONDS = 30
 
 
 def container_name(kind: str) -> str:
@@ -22,20 +30,69 @@ def container_name(kind: str) -> str:
     return f"{CONTAINER_PREFIX}{kind}-{secrets.token_hex(4)}"
 
 
+def stop_gracefully(handle: ContainerHandle, grace: int, reporter: Reporter | None, name: str) -> bool:
+    """SIGTERM, and SIGKILL after ``grace`` seconds (``docker stop``); a second stop signal kills it at once.
+
+    True when the container stopped (by itself or at the end of the grace period) and is still there to be
+    read; False when a second signal had it killed and removed."""
+    if reporter is not None:
+        reporter.step(f"Stopping {name} (SIGTERM, up to {grace} s; a second Ctrl-C or SIGTERM kills it now)")
+    done = threading.Event()
+
+    def stop() -> None:
+        try:
+            handle.stop(timeout=grace)
+        except Exception:  # removed meanwhile (a second signal), or Docker went away: removal reports that
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=stop, name=f"stop-{name}", daemon=True).start()
+    if signals.wait_unless_hurried(done):
+        return True
+    if reporter is not None:
+        reporter.step(f"Killing {name} (a second stop signal)")
+    handle.remove()
+    return False
+
+
 @contextmanager
-def running(adapter: DockerAdapter, image: str, command: list[str], **options: Any) -> Iterator[ContainerHandle]:
-    """Start a container and remove it on the way out, whatever happens (Ctrl-C -> Interrupted, exit 130)."""
-    handle = adapter.run(image, command, **options)
+def running(
+    adapter: DockerAdapter,
+    image: str,
+    command: list[str],
+    *,
+    stop_grace: int = SERVING_STOP_SECONDS,
+    reporter: Reporter | None = None,
+    **options: Any,
+) -> Iterator[ContainerHandle]:
+    """Start a container and remove it on the way out, whatever happens.
+
+    Ctrl-C or another stop signal -> the container is stopped gracefully (SIGTERM, ``stop_grace`` seconds),
+    removed, and :class:`Interrupted` (exit 128 + the signal's number) is raised. No container is started
+    once a stop signal has arrived."""
+    stopping = signals.received()
+    if stopping is not None:
+        raise Interrupted(f"interrupted by {signals.describe(stopping)}; no container started", signum=stopping)
+    name = str(options.get("name") or image)
+    handle: ContainerHandle | None = None
     try:
+        with signals.held():  # a signal now is raised once the container is known, so that it is removed
+            handle = adapter.run(image, command, **options)
         yield handle
-    except KeyboardInterrupt:
-        handle.remove()
+    except KeyboardInterrupt as exc:
+        if handle is not None:
+            stop_gracefully(handle, stop_grace, reporter, name)
+        signum = signals.signum_of(exc)
         raise Interrupted(
-            "interrupted; the local container was stopped and removed",
+            f"interrupted by {signals.describe(signum)}; the local container was stopped and removed",
+            signum=signum,
             hint="Run the command again to start over.",
         ) from None
     finally:
-        handle.remove()
+        if handle is not None:
+            with signals.held():
+                handle.remove()
 
 
 class LogPump:

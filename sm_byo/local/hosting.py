@@ -1,8 +1,9 @@
 """``smbyo serve --local``: the serving container in the foreground, like SageMaker hosting on a laptop.
 
-Logs stream until Ctrl-C; then the container gets SIGTERM (the 30 s SageMaker allows for a clean
-shutdown) and is removed, and the command ends with exit 0. A container that dies on its own, or a
-model that cannot be loaded (its /ping says so), is a failure (exit 1) with the reason.
+Logs stream until Ctrl-C (or SIGTERM, or SIGHUP: ``sm_byo.signals``); then the container gets SIGTERM
+(the 30 s SageMaker allows for a clean shutdown; a second signal kills it at once) and is removed, and the
+command ends with exit 0: a stop signal is how a server is meant to end. A container that dies on its
+own, or a model that cannot be loaded (its /ping says so), is a failure (exit 1) with the reason.
 """
 
 from __future__ import annotations
@@ -11,23 +12,23 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sm_byo import signals
 from sm_byo.docker import ContainerHandle, DockerAdapter, connect
 from sm_byo.errors import SmByoError, WorkFailed
 from sm_byo.local.archive import model_directory
-from sm_byo.local.containers import LogPump, container_name
+from sm_byo.local.containers import SERVING_STOP_SECONDS, LogPump, container_name, stop_gracefully
 from sm_byo.local.health import STARTUP_HEALTH_CHECK_DEFAULT_SECONDS
 from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
 from sm_byo.manifest import LoadedManifest
 from sm_byo.reporting import Reporter
 from sm_byo.specs.names import local_image_tag
 
-STOP_TIMEOUT_SECONDS = 30
+STOP_TIMEOUT_SECONDS = SERVING_STOP_SECONDS
+KILLED_EXIT_CODE = 137  # 128 + SIGKILL: a second stop signal had the container killed
 
 
 @dataclass
@@ -48,27 +49,6 @@ class ServeResult:
             "exit_code": self.exit_code,
             "seconds": round(self.seconds, 2),
         }
-
-
-@contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
-    """A `kill` (SIGTERM) of smbyo stops the container cleanly too, instead of leaving it running."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    # A shell without job control starts background commands with SIGINT ignored; `kill -INT` (or a
-    # script's Ctrl-C) must still stop the server cleanly instead of being silently dropped.
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
 
 
 @dataclass
@@ -96,10 +76,16 @@ def _watch_health(
     reporter.status(f"{url} (POST {url}/invocations; Ctrl-C stops)", "healthy", time.monotonic() - started)
 
 
+def _stopped_by(exc: BaseException) -> str:
+    """``Ctrl-C`` (SIGINT, as the result always said), else the signal's name (``SIGTERM``, ``SIGHUP``)."""
+    signum = signals.signum_of(exc)
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+
+
 def _follow_until_stopped(
     handle: ContainerHandle, reporter: Reporter, name: str, url: str, health: _Health, startup_timeout: float
 ) -> tuple[int, str, LogPump]:
-    """Stream the log until the container exits or Ctrl-C, which stops it gracefully (SIGTERM)."""
+    """Stream the log until the container exits or a stop signal, which stops it gracefully (SIGTERM)."""
     pump = LogPump(handle, reporter, "serve")
     threading.Thread(
         target=_watch_health, args=(handle, pump, reporter, url, health, startup_timeout), name="ping", daemon=True
@@ -107,10 +93,11 @@ def _follow_until_stopped(
     try:
         pump.follow()
         return handle.wait(), "container exited", pump
-    except KeyboardInterrupt:
-        reporter.step(f"Stopping {name} (SIGTERM, up to {STOP_TIMEOUT_SECONDS} s)")
-        handle.stop(timeout=STOP_TIMEOUT_SECONDS)
-        return handle.wait(timeout=5), "Ctrl-C", pump
+    except KeyboardInterrupt as exc:
+        stopped_by = _stopped_by(exc)
+        if not stop_gracefully(handle, STOP_TIMEOUT_SECONDS, reporter, name):
+            return KILLED_EXIT_CODE, stopped_by, pump
+        return handle.wait(timeout=5), stopped_by, pump
 
 
 def serve_local(
@@ -131,28 +118,30 @@ def serve_local(
     url = f"http://127.0.0.1:{port}"
     name = container_name("serve")
     started = time.monotonic()
-    with (
-        tempfile.TemporaryDirectory(prefix="smbyo-local-serve-", ignore_cleanup_errors=True) as scratch,
-        _sigterm_as_ctrl_c(),
-    ):
+    with tempfile.TemporaryDirectory(prefix="smbyo-local-serve-", ignore_cleanup_errors=True) as scratch:
         model_dir = model_directory(Path(model), Path(scratch))
         reporter.step(f"Serving {model} with {image} on {url} (container {name})")
-        handle = adapter.run(
-            image,
-            ["serve"],
-            volumes=model_volume(model_dir),
-            ports=loopback_port(port),
-            name=name,
-            labels={"dev.smbyo.kind": "serve", "dev.smbyo.port": str(port)},
-        )
         health = _Health()
+        handle: ContainerHandle | None = None
         try:
+            with signals.held():  # a signal now is raised once the container is known, so that it is removed
+                handle = adapter.run(
+                    image,
+                    ["serve"],
+                    volumes=model_volume(model_dir),
+                    ports=loopback_port(port),
+                    name=name,
+                    labels={"dev.smbyo.kind": "serve", "dev.smbyo.port": str(port)},
+                )
             exit_code, stopped_by, pump = _follow_until_stopped(handle, reporter, name, url, health, startup_timeout)
         finally:
-            handle.remove()
-    if health.failure is not None and stopped_by != "Ctrl-C":
+            if handle is not None:
+                with signals.held():
+                    handle.remove()
+    by_signal = stopped_by != "container exited"
+    if health.failure is not None and not by_signal:
         raise health.failure
-    if stopped_by != "Ctrl-C" and exit_code != 0:
+    if not by_signal and exit_code != 0:
         raise WorkFailed(
             f"the serving container exited with code {exit_code}:\n{pump.tail_text()}",
             hint="See the log above: the model server could not start (nginx/gunicorn) or load_model crashed.",

@@ -62,6 +62,11 @@ SKIPPED_SHOWN = 5
 # SageMaker stops a job at MaxRuntimeInSeconds with SIGTERM and 120 s to finish
 # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StoppingCondition.html).
 STOP_GRACE_SECONDS = 120
+# A stop signal to smbyo (Ctrl-C, SIGTERM, SIGHUP) stops the container the same way, SIGTERM then SIGKILL,
+# with a shorter grace: an interrupted local job keeps no output, so the 120 s StopTrainingJob gives a job
+# to save its model (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopTrainingJob.html)
+# would only delay the exit, and could outlast a CI runner's own grace before it kills smbyo.
+INTERRUPT_GRACE_SECONDS = 10
 
 
 # --- the plan -------------------------------------------------------------------------------------
@@ -285,6 +290,8 @@ def _run_container(
             network_mode="none",
             name=container_name("train"),
             labels={"dev.smbyo.job": name, "dev.smbyo.kind": "train"},
+            stop_grace=INTERRUPT_GRACE_SECONDS,
+            reporter=reporter,
         ) as handle:
             timer = _stop_after(handle, max_runtime, fired)
             try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -50,7 +51,13 @@ from sm_byo.results import TransformResult
 from sm_byo.runtime.payload import MB, TRANSFORM_DEFAULT_MAX_PAYLOAD_MB
 from sm_byo.specs.names import local_image_tag, unique_name
 from sm_byo.specs.training import LOCAL_ROLE
-from sm_byo.specs.transform import ModelOptions, TransformOptions, model_request, transform_job_request
+from sm_byo.specs.transform import (
+    TRANSFORM_DEFAULT_INVOCATIONS_MAX_RETRIES,
+    ModelOptions,
+    TransformOptions,
+    model_request,
+    transform_job_request,
+)
 
 # A blank line after another line, and a blank first line (two patterns: each starts with a literal, fast).
 BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
@@ -61,8 +68,13 @@ DEFAULT_STRATEGY = "MultiRecord"
 DEFAULT_MAX_PAYLOAD_MB = TRANSFORM_DEFAULT_MAX_PAYLOAD_MB
 DEFAULT_CONCURRENCY = 1
 REQUEST_TIMEOUT_MARGIN = 30
-# ModelClientConfig.InvocationsTimeoutInSeconds when the request leaves it out (SageMaker's default).
+# ModelClientConfig.InvocationsTimeoutInSeconds and InvocationsMaxRetries when the request leaves them out
+# (SageMaker's defaults: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ModelClientConfig.html).
 DEFAULT_INVOCATION_TIMEOUT_SECONDS = 600
+DEFAULT_INVOCATIONS_MAX_RETRIES = TRANSFORM_DEFAULT_INVOCATIONS_MAX_RETRIES
+# Seconds before the 1st, 2nd, 3rd retry of a batch (SageMaker documents none): time for a crashed worker
+# to be replaced and load the model again.
+RETRY_BACKOFF_SECONDS = (1.0, 2.0, 4.0)
 # nginx access lines of answered requests: one per request, thousands per job; failures still show.
 SUCCESSFUL_ACCESS_LINE = re.compile(r'"(?:GET /ping|GET /execution-parameters|POST /invocations) HTTP/[0-9.]+" 2\d\d ')
 
@@ -238,30 +250,91 @@ def batches(inputs: list[InputFile], settings: TransformSettings) -> Iterator[Ba
 
 
 class BatchFailed(Exception):
-    def __init__(self, batch: Batch, status: int | None, message: str):
+    def __init__(self, batch: Batch, status: int | None, message: str, attempts: int = 1):
         super().__init__(message)
-        self.batch, self.status, self.message = batch, status, message
+        self.batch, self.status, self.message, self.attempts = batch, status, message, attempts
+
+
+def _retryable(status: int | None) -> bool:
+    """No answer (refused, reset, timed out) or a 5xx: the container failed, the input may be fine. A 4xx is
+    the container refusing the input, which another attempt would not change."""
+    return status is None or status >= 500
 
 
 class Sender:
-    """POSTs batches to /invocations through the container client (one keep-alive session per worker)."""
+    """POSTs batches to /invocations through the container client (one keep-alive session per worker).
 
-    def __init__(self, client: ContainerClient, settings: TransformSettings, timeout: float):
+    A batch that gets no answer or a 5xx is sent again, up to ``max_retries`` more times
+    (ModelClientConfig.InvocationsMaxRetries, SageMaker's default 3) after a short backoff, each retry
+    reported; a 4xx fails it at once. Only the answer of the attempt that succeeded is returned, so an
+    attempt cut off half-way (a connection reset mid-answer) never reaches the output.
+    """
+
+    def __init__(
+        self,
+        client: ContainerClient,
+        settings: TransformSettings,
+        timeout: float,
+        *,
+        max_retries: int = DEFAULT_INVOCATIONS_MAX_RETRIES,
+        backoff: tuple[float, ...] = RETRY_BACKOFF_SECONDS,
+        reporter: Reporter | None = None,
+        inputs: list[InputFile] | None = None,
+    ):
         self.client = client
         self.content_type = settings.content_type
         self.accept = settings.accept or None
         self.timeout = timeout
+        self.max_retries = max(0, max_retries)
+        self.backoff = backoff or (0.0,)
+        self.reporter = reporter
+        self.inputs = inputs
+        self.retries = 0  # retries made, all batches together
+        self._stopped = threading.Event()
+        self._counting = threading.Lock()
 
-    def send(self, batch: Batch) -> bytes:
+    def stop(self) -> None:
+        """The job is ending: no more retries, and backoff waits end now."""
+        self._stopped.set()
+
+    def _attempt(self, batch: Batch, attempts: int) -> bytes | BatchFailed:
         try:
             answer = self.client.invoke(
                 batch.body, content_type=self.content_type, accept=self.accept, timeout=self.timeout
             )
         except NoAnswer as exc:
-            raise BatchFailed(batch, None, f"the request failed: {exc}") from exc
+            return BatchFailed(batch, None, f"the request failed: {exc}", attempts)
         if not answer.ok:
-            raise BatchFailed(batch, answer.status, answer.error(limit=500))
+            return BatchFailed(batch, answer.status, answer.error(limit=500), attempts)
         return answer.body
+
+    def send(self, batch: Batch) -> bytes:
+        attempts = 0
+        while True:
+            attempts += 1
+            outcome = self._attempt(batch, attempts)
+            if not isinstance(outcome, BatchFailed):
+                return outcome
+            if not _retryable(outcome.status) or attempts > self.max_retries or self._stopped.is_set():
+                raise outcome
+            delay = self.backoff[min(attempts, len(self.backoff)) - 1]
+            self._report_retry(outcome, attempts, delay)
+            if self._stopped.wait(delay):
+                raise outcome
+
+    def _report_retry(self, failure: BatchFailed, attempts: int, delay: float) -> None:
+        with self._counting:  # workers retry concurrently
+            self.retries += 1
+        if self.reporter is None:
+            return
+        batch = failure.batch
+        where = batch.describe(self.inputs) if self.inputs else f"lines {batch.first_line}-{batch.last_line}"
+        status = f"HTTP {failure.status}" if failure.status else "no answer"
+        why = failure.message.splitlines()[0] if failure.message else ""
+        self.reporter.warn(
+            f"{where}: {status} ({why}); retry {attempts} of {self.max_retries} in {delay:g} s "
+            "(ModelClientConfig.InvocationsMaxRetries)"
+        )
 
 
 class OrderedWriter:
@@ -464,6 +537,7 @@ def _run_batches(
             settle_first()
         return writer.finish()
     finally:
+        sender.stop()  # requests still retrying give up: the job is over (or being stopped)
         writer.close()
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -528,6 +602,7 @@ def local_transform_plan(loaded: LoadedManifest, options: TransformCommand) -> P
             strategy=options.strategy,
             max_payload_mb=options.max_payload_mb,
             concurrency=options.concurrency,
+            invocations_max_retries=options.invocations_max_retries,
             instance_type=options.instance_type,
         ),
     )
@@ -628,6 +703,7 @@ class _Job:
     instance_type: str
     instance_count: int
     timeout: float
+    max_retries: int
     environment: dict[str, str]
 
 
@@ -689,6 +765,11 @@ def _read_requests(transform: Mapping[str, Any], model: Mapping[str, Any]) -> _J
         instance_type=str(resources.get("InstanceType", "")),
         instance_count=int(resources.get("InstanceCount", 1)),
         timeout=float(client.get("InvocationsTimeoutInSeconds") or DEFAULT_INVOCATION_TIMEOUT_SECONDS),
+        max_retries=int(
+            DEFAULT_INVOCATIONS_MAX_RETRIES
+            if client.get("InvocationsMaxRetries") is None
+            else client["InvocationsMaxRetries"]
+        ),
         environment=environment,
     )
 
@@ -741,6 +822,7 @@ def run_transform_job(
             ports=loopback_port(None),
             name=container_name("transform"),
             labels={"dev.smbyo.job": job.name, "dev.smbyo.kind": "transform"},
+            reporter=reporter,
         ) as handle:
             pump = LogPump(handle, reporter, "transform", quiet=is_routine_access_line).start()
             client = ContainerClient(wait_until_healthy(handle, pump, startup_timeout))
@@ -755,10 +837,17 @@ def run_transform_job(
             )
             reporter.detail(
                 f"{settings.strategy}, {settings.max_payload_mb} MB payloads, {settings.concurrency} in flight, "
-                f"{len(inputs)} file(s)"
+                f"{len(inputs)} file(s), up to {job.max_retries} retries per request"
             )
             progress = _Progress(total_bytes=sum(item.path.stat().st_size for item in inputs))
-            sender = Sender(client, settings, timeout=job.timeout + REQUEST_TIMEOUT_MARGIN)
+            sender = Sender(
+                client,
+                settings,
+                timeout=job.timeout + REQUEST_TIMEOUT_MARGIN,
+                max_retries=job.max_retries,
+                reporter=reporter,
+                inputs=inputs,
+            )
             try:
                 outputs = _run_batches(inputs, job.output, settings, sender, reporter, progress, job.assemble_with)
             except BatchFailed as exc:
@@ -789,17 +878,23 @@ def run_transform_job(
 
 def _batch_failure(name: str, exc: BatchFailed, inputs: list[InputFile], pump: LogPump) -> JobFailed:
     status = f"HTTP {exc.status}" if exc.status else "no answer"
-    tail = pump.tail_text() if exc.status is None or exc.status >= 500 else ""
+    retryable = _retryable(exc.status)
+    tail = pump.tail_text() if retryable else ""
+    tries = f" after {exc.attempts} attempts" if exc.attempts > 1 else ""
     return JobFailed(
-        f"transform job {name} failed at {exc.batch.describe(inputs)} ({status}): {exc.message}"
+        f"transform job {name} failed at {exc.batch.describe(inputs)} ({status}{tries}): {exc.message}"
         + (f"\n--- last lines of the container's log ---\n{tail}" if tail else ""),
-        hint="Fix those records (or the content type / split type), then run the transform again.",
+        hint="The container failed on these records (it crashed, timed out or answered 5xx) every time: see its "
+        "log above, fix predictor.py, rebuild, and run the transform again."
+        if retryable
+        else "Fix those records (or the content type / split type), then run the transform again.",
         details={
             "job_name": name,
             "file": inputs[exc.batch.file_index].relative,
             "first_line": exc.batch.first_line,
             "last_line": exc.batch.last_line,
             "status": exc.status,
+            "attempts": exc.attempts,
             "error": exc.message,
         },
     )

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from sm_byo.docker import DockerAdapter, connect
-from sm_byo.errors import ChecksFailed, SmByoError, UsageError
+from sm_byo.errors import ChecksFailed, Interrupted, SmByoError, UsageError
 from sm_byo.local.archive import model_directory
 from sm_byo.local.containers import LogPump, container_name, running
 from sm_byo.local.health import PING_TIMEOUT_SECONDS, STARTUP_HEALTH_CHECK_DEFAULT_SECONDS
@@ -268,6 +268,7 @@ def probe_serving(
         ports=loopback_port(None),
         name=container_name("validate"),
         labels={"dev.smbyo.kind": "validate"},
+        reporter=reporter,
     ) as handle:
         started = time.monotonic()
         pump = LogPump(handle, reporter, "serve", quiet=is_routine_access_line).start()
@@ -383,6 +384,8 @@ def _transform_checks(
             startup_timeout=startup_timeout,
             docker=adapter,
         )
+    except Interrupted:
+        raise  # a stop signal ends the whole profile, not just this check
     except SmByoError as exc:
         report.add("batch transform", FAIL, exc.message.splitlines()[0], reporter)
         return
@@ -425,8 +428,8 @@ def _train(
         options = TrainCommand(local=True, image=image, data=data, hyperparameters=values, out=scratch / "train")
         plan = local_training_plan(loaded, options)
         result = run_training_job(plan.request("CreateTrainingJob").kwargs, tee, docker=adapter)
-    except UsageError:
-        raise
+    except (UsageError, Interrupted):
+        raise  # a stop signal ends the whole profile, not just this check
     except SmByoError as exc:
         report.add("training job", FAIL, exc.message.splitlines()[0], reporter)
     else:

@@ -20,6 +20,11 @@ from sm_byo.manifest import Manifest
 from sm_byo.specs.request import Origin, Request, RequestPath
 from sm_byo.specs.training import check_instance_type, tags
 
+# ModelClientConfig.InvocationsMaxRetries: how many more times SageMaker sends an invocation that failed
+# (default 3, range 0-3: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ModelClientConfig.html).
+TRANSFORM_DEFAULT_INVOCATIONS_MAX_RETRIES = 3
+TRANSFORM_MAX_INVOCATIONS_MAX_RETRIES = 3
+
 
 @dataclass(frozen=True)
 class ModelOptions:
@@ -51,6 +56,7 @@ class TransformOptions:
     instance_type: str | None = None
     instance_count: int = 1
     assemble_with: str = "Line"
+    invocations_max_retries: int | None = None  # None: SageMaker's default, written out so the plan shows it
     environment: Mapping[str, str] = field(default_factory=dict)
     # Which flag gave each value: model_name ("--model" for an existing model), environment, instance_count.
     flags: Mapping[str, str] = field(default_factory=dict)
@@ -114,6 +120,7 @@ def _transform_origins(options: TransformOptions) -> dict[RequestPath, Origin]:
         ("BatchStrategy",): ("--strategy",),
         ("MaxPayloadInMB",): ("--max-payload-mb",),
         ("MaxConcurrentTransforms",): ("--concurrency",),
+        ("ModelClientConfig", "InvocationsMaxRetries"): ("--invocations-max-retries",),
         ("Tags",): ("tags",),
     }
     for key, path in (("environment", ("Environment",)), ("instance_count", ("TransformResources", "InstanceCount"))):
@@ -145,6 +152,11 @@ def transform_job_request(manifest: Manifest, options: TransformOptions) -> Requ
             "AssembleWith": options.assemble_with,
         },
         "TransformResources": {"InstanceType": instance_type, "InstanceCount": options.instance_count},
+        "ModelClientConfig": {
+            "InvocationsMaxRetries": TRANSFORM_DEFAULT_INVOCATIONS_MAX_RETRIES
+            if options.invocations_max_retries is None
+            else options.invocations_max_retries
+        },
     }
     if options.strategy:
         kwargs["BatchStrategy"] = options.strategy

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
+import re
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import docker
 
@@ -60,3 +68,74 @@ def local_containers(**labels: str) -> list[str]:
         ]
     finally:
         client.close()
+
+
+@dataclass
+class Signalled:
+    """How an smbyo subprocess that got a stop signal ended, and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    match: re.Match[str]
+
+
+def stop_with_signal(
+    args: list[str],
+    *,
+    cwd: Path,
+    tmpdir: Path,
+    ready: str,
+    signals: list[int],
+    when: Callable[[re.Match[str]], bool] | None = None,
+    between: str | None = None,
+    ignore_sigint: bool = False,
+    timeout: float = 120,
+) -> Signalled:
+    """Run ``smbyo ARGS`` (TMPDIR=``tmpdir``), wait for a stderr line matching ``ready`` and for ``when(match)``,
+    then send ``signals`` in order (after the first, wait for a stderr line matching ``between`` first).
+
+    ``ignore_sigint`` starts it as a shell without job control starts a background command: SIGINT ignored."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sm_byo", *args],
+        cwd=cwd,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stderr is not None
+        match = _read_until(process.stderr, ready, lines)
+        assert match, f"smbyo never printed {ready!r}:\n{''.join(lines)}"
+        deadline = time.monotonic() + timeout
+        while when is not None and not when(match):
+            assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.1)
+        process.send_signal(signals[0])
+        for signum in signals[1:]:
+            if between:
+                assert _read_until(process.stderr, between, lines), "".join(lines)
+            process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return Signalled(process.returncode, stdout, "".join(lines) + stderr, match)
+
+
+def _read_until(stream: IO[str], pattern: str, lines: list[str]) -> re.Match[str] | None:
+    for line in stream:
+        lines.append(line)
+        match = re.search(pattern, line)
+        if match:
+            return match
+    return None
+
+
+def smbyo_temp_dirs(tmpdir: Path) -> list[str]:
+    """What smbyo's temporary trees left under ``tmpdir`` (smbyo-local-*, smbyo-validate-*)."""
+    return sorted(path.name for path in tmpdir.glob("smbyo-*"))

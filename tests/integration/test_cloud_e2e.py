@@ -358,12 +358,16 @@ def test_wait_timeout_exits_1_and_says_how_to_resume(
     assert "smbyo wait training-job smbyo-cloud-slow-job" in result["data"]["hint"]
 
 
-def test_ctrl_c_while_waiting_exits_130_with_the_resume_command(
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_while_waiting_exits_with_the_resume_command(
     cloud_project: Path,
     aws_env: dict[str, str],
     moto: MotoHarness,
+    signum: int,
+    code: int,
 ) -> None:
-    name = "smbyo-cloud-held-job"
+    """Ctrl-C, or a CI cancel (SIGTERM): smbyo stops waiting, the job keeps running, the message says how to resume."""
+    name = f"smbyo-cloud-held-job-{code}"
     _held_training_job(moto, name)
     process = subprocess.Popen(
         [sys.executable, "-m", "sm_byo", "wait", "training-job", name],
@@ -379,9 +383,9 @@ def test_ctrl_c_while_waiting_exits_130_with_the_resume_command(
     while "InProgress" not in seen and time.monotonic() < deadline:
         seen += process.stderr.readline()
     assert "InProgress" in seen
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, rest = process.communicate(timeout=60)
-    assert process.returncode == 130, seen + rest
+    assert process.returncode == code, seen + rest
     assert f"smbyo wait training-job {name}" in seen + rest
     assert moto.client("sagemaker").describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "InProgress"
 

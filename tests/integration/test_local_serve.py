@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,13 @@ import pytest
 import requests
 
 from tests.conftest import EXAMPLE_DIR, run_cli
-from tests.integration.local_helpers import free_port, local_containers, trained_example
+from tests.integration.local_helpers import (
+    free_port,
+    local_containers,
+    smbyo_temp_dirs,
+    stop_with_signal,
+    trained_example,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -88,3 +95,38 @@ def test_a_model_that_cannot_be_loaded_ends_serve_with_the_reason(example_image:
     assert result.returncode == 1, result.stderr
     assert "model could not be loaded" in result.stderr and "model.npz" in result.stderr
     assert local_containers(**{"dev.smbyo.port": str(port)}) == []
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/ping", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("signum", "ignore_sigint", "stopped_by"),
+    [(signal.SIGTERM, False, "SIGTERM"), (signal.SIGINT, True, "Ctrl-C")],
+    ids=["sigterm", "sigint-while-ignored"],
+)
+def test_a_stop_signal_ends_serve_cleanly(
+    example_image: str, tmp_path: Path, signum: int, ignore_sigint: bool, stopped_by: str
+) -> None:
+    """`systemctl stop`, `timeout`, a CI cancel (SIGTERM), or `kill -INT` of a server a script started in the
+    background (SIGINT ignored): the container is stopped gracefully and removed, and serve ends with exit 0."""
+    model = trained_example(example_image)["model_artifacts"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    ended = stop_with_signal(
+        ["--json", "serve", "--local", "--image", example_image, "--model", model, "--port", str(port),
+         "--container-startup-health-check-timeout", "60"],
+        cwd=EXAMPLE_DIR, tmpdir=tmpdir, ready=r"Serving ", when=lambda _match: _healthy(url), signals=[signum],
+        ignore_sigint=ignore_sigint,
+    )  # fmt: skip
+    assert ended.returncode == 0, ended.stderr
+    assert json.loads(ended.stdout)["stopped_by"] == stopped_by
+    assert "Stopping smbyo-local-serve-" in ended.stderr
+    assert local_containers(**{"dev.smbyo.port": str(port)}) == []
+    assert smbyo_temp_dirs(tmpdir) == []

@@ -9,8 +9,6 @@ import json
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -27,7 +25,13 @@ from sm_byo.options import TrainCommand
 from sm_byo.reporting import RecordingReporter
 from sm_byo.results import TrainingResult
 from tests.conftest import EXAMPLE_DIR, EXAMPLE_TAG, ca_bundle, probe_report, run_cli
-from tests.integration.local_helpers import local_containers, trained_example
+from tests.integration.local_helpers import (
+    Signalled,
+    local_containers,
+    smbyo_temp_dirs,
+    stop_with_signal,
+    trained_example,
+)
 
 pytestmark = pytest.mark.docker
 FAILING_IMAGE = EXAMPLE_TAG.rsplit(":", 1)[0] + "-failing:" + EXAMPLE_TAG.rsplit(":", 1)[1]  # own tag per run
@@ -140,39 +144,69 @@ def test_a_pipe_mode_channel_trains_to_the_same_model_as_file_mode(example_image
     shutil.rmtree(data)
 
 
-def test_ctrl_c_removes_the_training_container_and_exits_130(example_image: str, tmp_path: Path) -> None:
-    # Enough rows that training lasts a few seconds, so Ctrl-C lands while the container runs.
-    data = tmp_path / "data"
-    data.mkdir()
+@pytest.fixture(scope="module")
+def long_training_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough rows that training lasts a few seconds, so a signal lands while the container runs."""
+    data = tmp_path_factory.mktemp("long-training")
     rows = (EXAMPLE_DIR / "data" / "training" / "iris.csv").read_text()
     (data / "big.csv").write_text(rows * 8000)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sm_byo", "train", "--local", "--image", example_image,
-         "--data", f"training={data}", "--out", str(tmp_path / "out")],
-        cwd=EXAMPLE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    return data
+
+
+def _stop_training(
+    image: str, data: Path, tmp_path: Path, signals: list[int], *, ignore_sigint: bool = False
+) -> tuple[Signalled, str]:
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+
+    def container_up(match: re.Match[str]) -> bool:
+        return bool(local_containers(**{"dev.smbyo.job": match.group(1)}))
+
+    ended = stop_with_signal(
+        ["train", "--local", "--image", image, "--data", f"training={data}", "--out", str(tmp_path / "out")],
+        cwd=EXAMPLE_DIR, tmpdir=tmpdir, ready=r"Training (\S+) locally", when=container_up, signals=signals,
+        between=r"Stopping smbyo-local-train-", ignore_sigint=ignore_sigint, timeout=90,
     )  # fmt: skip
-    try:
-        assert server.stderr is not None
-        job = ""
-        for line in server.stderr:
-            match = re.search(r"Training (\S+) locally", line)
-            if match:
-                job = match.group(1)
-                break
-        assert job, "smbyo never announced the training job"
-        deadline = time.monotonic() + 60
-        while not local_containers(**{"dev.smbyo.job": job}) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert local_containers(**{"dev.smbyo.job": job}), "the training container never appeared"
-        server.send_signal(signal.SIGINT)
-        _, stderr = server.communicate(timeout=60)
-    finally:
-        if server.poll() is None:
-            server.kill()
-    assert server.returncode == 130, stderr
-    assert "interrupted" in stderr.lower()
-    assert local_containers(**{"dev.smbyo.job": job}) == []
+    job = ended.match.group(1)
+    assert local_containers(**{"dev.smbyo.job": job}) == [], "the training container was left behind"
+    assert smbyo_temp_dirs(tmpdir) == [], "the job's temporary tree (config, FIFOs) was left behind"
     assert not (tmp_path / "out" / "model.tar.gz").exists()
+    return ended, job
+
+
+@pytest.mark.parametrize(
+    ("signum", "ignore_sigint", "code", "named"),
+    [
+        (signal.SIGINT, False, 130, "Ctrl-C (SIGINT)"),
+        (signal.SIGTERM, False, 143, "SIGTERM"),  # a CI cancel, `timeout`, systemd
+        (signal.SIGINT, True, 130, "Ctrl-C (SIGINT)"),  # started by a shell without job control
+    ],
+    ids=["ctrl-c", "sigterm", "sigint-while-ignored"],
+)
+def test_a_stop_signal_stops_and_removes_the_container_and_its_temporary_tree(
+    example_image: str,
+    long_training_data: Path,
+    tmp_path: Path,
+    signum: int,
+    ignore_sigint: bool,
+    code: int,
+    named: str,
+) -> None:
+    ended, _ = _stop_training(example_image, long_training_data, tmp_path, [signum], ignore_sigint=ignore_sigint)
+    assert ended.returncode == code, ended.stderr
+    assert f"interrupted by {named}" in ended.stderr
+    assert "Stopping smbyo-local-train-" in ended.stderr and "(SIGTERM, up to 10 s" in ended.stderr
+
+
+def test_a_second_signal_kills_the_container_at_once(
+    example_image: str, long_training_data: Path, tmp_path: Path
+) -> None:
+    # The example's training process is PID 1 without a SIGTERM handler, so it would sit out the 10 s grace.
+    began = time.monotonic()
+    ended, _ = _stop_training(example_image, long_training_data, tmp_path, [signal.SIGTERM, signal.SIGTERM])
+    assert ended.returncode == 143, ended.stderr  # the first signal's code
+    assert "Killing smbyo-local-train-" in ended.stderr
+    assert time.monotonic() - began < 60
 
 
 def test_the_container_gets_exactly_what_the_request_says(probe_image: str, tmp_path: Path) -> None:

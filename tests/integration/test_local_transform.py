@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
+import signal
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -14,8 +16,12 @@ import numpy as np
 import pytest
 
 from sm_byo.local.archive import safe_extract
+from sm_byo.local.http import ContainerClient
+from sm_byo.local.transform import transform_local
+from sm_byo.manifest import load_manifest
+from sm_byo.reporting import RecordingReporter
 from tests.conftest import EXAMPLE_DIR, run_cli
-from tests.integration.local_helpers import local_containers, trained_example
+from tests.integration.local_helpers import local_containers, smbyo_temp_dirs, stop_with_signal, trained_example
 
 pytestmark = pytest.mark.docker
 PADDING = "0" * 2500  # trailing zeros keep every value equal while making rows (and files) big
@@ -145,3 +151,53 @@ def test_hidden_files_are_transformed_too_with_a_warning(model: Path, example_im
     assert "2 hidden file(s)" in result.stderr
     outs = {(output / f"{name}.out").read_text() for name in names}
     assert len(outs) == 1 and len(outs.pop().splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    ("signum", "ignore_sigint", "code"),
+    [(signal.SIGTERM, False, 143), (signal.SIGINT, True, 130)],
+    ids=["sigterm", "sigint-while-ignored"],
+)
+def test_a_stop_signal_stops_the_job_and_removes_its_container_and_temporary_tree(
+    model: Path, example_image: str, tmp_path: Path, signum: int, ignore_sigint: bool, code: int
+) -> None:
+    data = tmp_path / "in"
+    data.mkdir()
+    rows = (EXAMPLE_DIR / "data" / "transform" / "iris.csv").read_text()
+    (data / "rows.csv").write_text(rows * 400)  # one request per row: the job lasts long enough to be stopped
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    ended = stop_with_signal(
+        ["transform", "--local", "--image", example_image, "--model", str(model), "--input", str(data),
+         "--output", str(tmp_path / "out"), "--strategy", "SingleRecord", "--concurrency", "1"],
+        cwd=EXAMPLE_DIR, tmpdir=tmpdir, ready=r"in flight", signals=[signum], ignore_sigint=ignore_sigint,
+    )  # fmt: skip
+    assert ended.returncode == code, ended.stderr
+    job = re.search(r"Batch transform (\S+) locally", ended.stderr)
+    assert job is not None
+    assert "interrupted by" in ended.stderr and "Stopping smbyo-local-transform-" in ended.stderr
+    assert local_containers(**{"dev.smbyo.job": job.group(1)}) == []
+    assert smbyo_temp_dirs(tmpdir) == []  # the model's extracted copy
+
+
+def test_a_normal_job_sends_each_batch_once(
+    model: Path, inputs: Path, example_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retries are for failures only: a job whose container answers every request makes one request per batch."""
+    sent: list[int] = []
+    invoke = ContainerClient.invoke
+
+    def counted(self: ContainerClient, body: bytes, **kwargs: Any) -> Any:
+        sent.append(len(body))
+        return invoke(self, body, **kwargs)
+
+    monkeypatch.setattr(ContainerClient, "invoke", counted)
+    reporter = RecordingReporter()
+    result = transform_local(
+        load_manifest(EXAMPLE_DIR / "smbyo.yaml"), reporter, image=example_image, model=model, input=inputs,
+        output=tmp_path / "out", max_payload_mb=1, concurrency=4,
+    )  # fmt: skip
+    assert len(sent) == result.requests and result.requests >= 5
+    assert sum(sent) == result.input_bytes  # every byte once (no blank lines in these inputs)
+    assert not any("retry" in str(args[0]) for args in reporter.of_kind("warn"))
+    assert any("up to 3 retries per request" in str(args[0]) for args in reporter.of_kind("detail"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sm_byo.local.validate import FAIL, PASS, SKIPPED, validate_local
 from sm_byo.manifest import load_manifest
 from sm_byo.reporting import RecordingReporter
 from tests.conftest import ca_bundle, run_cli
+from tests.integration.local_helpers import local_containers, smbyo_temp_dirs, stop_with_signal
 
 pytestmark = pytest.mark.docker
 
@@ -93,3 +95,24 @@ def test_predictor_that_cannot_read_the_model_fails_the_load_row(
     assert statuses["inference image loads the trained model"] == FAIL
     assert statuses["batch transform"] == SKIPPED
     assert "weights.npz" in result.stderr
+
+
+def test_sigterm_stops_the_whole_profile_and_leaves_nothing_behind(
+    example_image: str, project: Path, tmp_path: Path
+) -> None:
+    """A stop signal during the training job ends validate (it does not go on to serve and transform as if
+    the job had failed), with the container and the temporary trees removed."""
+    rows = (project / "data" / "training" / "iris.csv").read_text()
+    (project / "data" / "training" / "iris.csv").write_text(rows * 8000)  # a job long enough to be stopped
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    ended = stop_with_signal(
+        ["validate", "--local", "--image", example_image],
+        cwd=project, tmpdir=tmpdir, ready=r"Training (\S+) locally", signals=[signal.SIGTERM],
+        when=lambda match: bool(local_containers(**{"dev.smbyo.job": match.group(1)})),
+    )  # fmt: skip
+    assert ended.returncode == 143, ended.stderr
+    assert "interrupted by SIGTERM" in ended.stderr
+    assert "Serving the trained model" not in ended.stderr  # the profile ended there
+    assert local_containers(**{"dev.smbyo.job": ended.match.group(1)}) == []
+    assert smbyo_temp_dirs(tmpdir) == []

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "sm_byo"
 
 # Lowest first. A module may import its own layer or lower ones, never a higher one.
 LAYERS: list[tuple[str, ...]] = [
-    ("sm_byo", "sm_byo.errors", "sm_byo.runtime", "sm_byo.rules", "sm_byo.reporting"),
+    ("sm_byo", "sm_byo.errors", "sm_byo.runtime", "sm_byo.rules", "sm_byo.reporting", "sm_byo.signals"),
     ("sm_byo.manifest",),
     (
         "sm_byo.specs",

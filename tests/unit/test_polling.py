@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,7 @@ from sm_byo.aws.errors import AwsCredentialsError, TransientAwsError
 from sm_byo.errors import Interrupted, JobFailed
 from sm_byo.polling import Backoff, PollTimeout, Watch, poll
 from sm_byo.reporting import RecordingReporter
+from sm_byo.signals import Stopped
 
 
 class FakeClock:
@@ -109,6 +111,21 @@ def test_ctrl_c_becomes_interrupted_130_with_the_resume_command() -> None:
         poll(watch, RecordingReporter(), clock=clock, sleep=interrupted_sleep)
     assert stopped.value.exit_code == 130
     assert stopped.value.hint == "Resume waiting with `smbyo wait endpoint ep-1 --region eu-west-1`."
+
+
+def test_sigterm_while_waiting_is_ctrl_c_with_its_own_exit_code() -> None:
+    """A CI cancel (SIGTERM) while waiting: exit 143, the job keeps running, the resume command is given."""
+    clock = FakeClock()
+    describe, _ = job_finishing_at(clock, 10_000)
+
+    def terminated_sleep(_seconds: float) -> None:
+        raise Stopped(signal.SIGTERM)
+
+    with pytest.raises(Interrupted) as stopped:
+        poll(training_watch(describe), RecordingReporter(), clock=clock, sleep=terminated_sleep)
+    assert stopped.value.exit_code == 143
+    assert "SIGTERM" in stopped.value.message and "keeps running on AWS" in stopped.value.message
+    assert stopped.value.hint == "Resume waiting with `smbyo wait training-job job-1`."
 
 
 def test_transient_errors_are_retried_not_fatal() -> None:

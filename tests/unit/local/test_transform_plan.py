@@ -35,6 +35,7 @@ def test_the_plan_is_what_sagemaker_would_accept_with_local_data_as_file_uris(
     code, plan = dry_run(
         capsys, model, "--strategy", "SingleRecord", "--max-payload-mb", "2", "--concurrency", "3",
         "--accept", "application/json", "--split-type", "None", "--instance-type", "ml.c5.xlarge",
+        "--invocations-max-retries", "1",
     )  # fmt: skip
     assert code == 0, plan
     assert plan["target"] == "local"
@@ -58,6 +59,7 @@ def test_the_plan_is_what_sagemaker_would_accept_with_local_data_as_file_uris(
         3,
     )
     assert create_job["TransformResources"] == {"InstanceType": "ml.c5.xlarge", "InstanceCount": 1}
+    assert create_job["ModelClientConfig"] == {"InvocationsMaxRetries": 1}
 
 
 @pytest.mark.parametrize(
@@ -67,6 +69,7 @@ def test_the_plan_is_what_sagemaker_would_accept_with_local_data_as_file_uris(
         (["--accept", "image/png"], "--accept"),
         (["--instance-type", "ml.bad"], "--instance-type"),
         (["--instance-type", "ml.zz.large"], "--instance-type"),  # well formed, but no such transform instance
+        (["--invocations-max-retries", "4"], "--invocations-max-retries"),  # SageMaker's range is 0-3
     ],
 )
 def test_a_bad_value_exits_2_naming_its_flag(

@@ -82,6 +82,17 @@ def test_every_option_lands_in_the_request_and_names_its_flag(manifest: Manifest
         assert request.origin_of(path) == (flag,), path
 
 
+def test_invocation_retries_are_written_out_with_their_flag(manifest: Manifest) -> None:
+    """ModelClientConfig.InvocationsMaxRetries: SageMaker's default 3 unless the flag says otherwise, always in the
+    request so that the plan shows how often a failed request is sent again (and the local executor reads it)."""
+    default = transform_job_request(manifest, job())
+    assert default.kwargs["ModelClientConfig"] == {"InvocationsMaxRetries": 3}
+    assert default.origin_of(("ModelClientConfig", "InvocationsMaxRetries")) == ("--invocations-max-retries",)
+    assert transform_job_request(manifest, job(invocations_max_retries=0)).kwargs["ModelClientConfig"] == {
+        "InvocationsMaxRetries": 0
+    }
+
+
 @pytest.mark.parametrize(
     ("changes", "flag"),
     [({"content_type": "image/png"}, "--content-type"), ({"accept": "text/nope"}, "--accept")],
