@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -134,8 +136,32 @@ def _hand_back_outputs(paths: MlPaths) -> None:
                 os.lchown(path, int(uid), int(gid))
 
 
+class Stopped(BaseException):
+    """SIGTERM arrived: SageMaker is stopping the job (StopTrainingJob, or MaxRuntimeInSeconds reached)."""
+
+
+def _stop_on_sigterm(signum: int, _frame: object) -> None:
+    raise Stopped(f"the job was stopped (signal {signum})")
+
+
 def run(paths: MlPaths) -> int:
-    """Train once; returns the process exit code."""
+    """Train once; returns the process exit code.
+
+    SageMaker stops a training job by sending the container SIGTERM and waiting 120 s before it kills it
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopTrainingJob.html). The runtime is
+    PID 1 in the container, where SIGTERM does nothing unless handled: it is turned into an exception in
+    ``train(env)``, so ``finally`` blocks run, the reason is written, and the container exits 143 at once.
+    """
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main_thread else None
+    try:
+        return _train(paths)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _train(paths: MlPaths) -> int:
     for directory in (paths.model_dir, paths.output_data_dir):
         directory.mkdir(parents=True, exist_ok=True)
     try:
@@ -146,6 +172,10 @@ def run(paths: MlPaths) -> int:
         if not callable(train):
             raise TypeError(f"{spec['code']['train']} must define a function train(env)")
         train(env)
+    except Stopped as exc:
+        print(str(exc), file=sys.stderr, flush=True)
+        _write_failure(paths, str(exc))
+        return 128 + signal.SIGTERM
     except BaseException as exc:
         if isinstance(exc, SystemExit) and exc.code in (0, None):
             return 0
