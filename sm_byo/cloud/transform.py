@@ -36,7 +36,7 @@ from sm_byo.reporting import Reporter
 from sm_byo.results import TransformResult
 from sm_byo.specs.names import unique_name
 from sm_byo.specs.request import Request
-from sm_byo.specs.transform import ModelOptions, TransformOptions, model_request, transform_job_request
+from sm_byo.specs.transform import ModelOptions, model_request, transform_job_request, transform_options
 
 
 @dataclass(frozen=True)
@@ -112,26 +112,15 @@ def cloud_transform_plan(
                 ),
             )
         )
-    steps.append(
-        transform_job_request(
-            manifest,
-            TransformOptions(
-                job_name=name,
-                model_name=model_name,
-                input_uri=input_uri,
-                output_uri=options.output,
-                content_type=options.content_type,
-                accept=options.accept,
-                split_type=options.split_type,
-                strategy=options.strategy,
-                max_payload_mb=options.max_payload_mb,
-                concurrency=options.concurrency,
-                invocations_max_retries=options.invocations_max_retries,
-                instance_type=options.instance_type,
-                flags={} if artifact else {"model_name": "--model"},
-            ),
-        )
+    options_for_request = transform_options(
+        options,
+        job_name=name,
+        model_name=model_name,
+        input_uri=input_uri,
+        output_uri=options.output,
+        flags={} if artifact else {"model_name": "--model"},
     )
+    steps.append(transform_job_request(manifest, options_for_request))
     registries = account_registries(aws, dry_run=options.dry_run) if artifact else frozenset()
     plan = Plan("sagemaker", tuple(steps)).check(loaded, registries=registries)
     return CloudTransformPlan(plan, bucket, tuple(uploads))

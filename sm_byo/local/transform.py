@@ -54,9 +54,9 @@ from sm_byo.specs.training import LOCAL_ROLE
 from sm_byo.specs.transform import (
     TRANSFORM_DEFAULT_INVOCATIONS_MAX_RETRIES,
     ModelOptions,
-    TransformOptions,
     model_request,
     transform_job_request,
+    transform_options,
 )
 
 # A blank line after another line, and a blank first line (two patterns: each starts with a literal, fast).
@@ -591,19 +591,8 @@ def local_transform_plan(loaded: LoadedManifest, options: TransformCommand) -> P
     )
     create_job = transform_job_request(
         manifest,
-        TransformOptions(
-            job_name=name,
-            model_name=name,
-            input_uri=_uri(source),
-            output_uri=_uri(Path(options.output)),
-            content_type=options.content_type,
-            accept=options.accept,
-            split_type=options.split_type,
-            strategy=options.strategy,
-            max_payload_mb=options.max_payload_mb,
-            concurrency=options.concurrency,
-            invocations_max_retries=options.invocations_max_retries,
-            instance_type=options.instance_type,
+        transform_options(
+            options, job_name=name, model_name=name, input_uri=_uri(source), output_uri=_uri(Path(options.output))
         ),
     )
     return Plan("local", (create_model, create_job)).check(loaded)

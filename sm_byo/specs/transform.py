@@ -17,6 +17,7 @@ from typing import Any
 
 from sm_byo.errors import UsageError
 from sm_byo.manifest import Manifest
+from sm_byo.options import TransformCommand
 from sm_byo.specs.request import Origin, Request, RequestPath
 from sm_byo.specs.training import check_instance_type, tags
 
@@ -60,6 +61,34 @@ class TransformOptions:
     environment: Mapping[str, str] = field(default_factory=dict)
     # Which flag gave each value: model_name ("--model" for an existing model), environment, instance_count.
     flags: Mapping[str, str] = field(default_factory=dict)
+
+
+def transform_options(
+    command: TransformCommand,
+    *,
+    job_name: str,
+    model_name: str,
+    input_uri: str,
+    output_uri: str,
+    flags: Mapping[str, str] | None = None,
+) -> TransformOptions:
+    """The request's options from what the user asked (``smbyo transform``), in either mode: only the
+    locations and names differ between local Docker and SageMaker."""
+    return TransformOptions(
+        job_name=job_name,
+        model_name=model_name,
+        input_uri=input_uri,
+        output_uri=output_uri,
+        content_type=command.content_type,
+        accept=command.accept,
+        split_type=command.split_type,
+        strategy=command.strategy,
+        max_payload_mb=command.max_payload_mb,
+        concurrency=command.concurrency,
+        invocations_max_retries=command.invocations_max_retries,
+        instance_type=command.instance_type,
+        flags=dict(flags or {}),
+    )
 
 
 def _flag_or(flags: Mapping[str, str], key: str, manifest_field: Origin) -> Origin:
