@@ -63,9 +63,11 @@ def local_containers(**labels: str) -> list[str]:
     client = docker.from_env()
     filters = {"label": ["dev.smbyo"] + [f"{key}={value}" for key, value in labels.items()]}
     try:
-        return [
-            c.name for c in client.containers.list(all=True, filters=filters) if c.name.startswith(CONTAINER_PREFIX)
-        ]
+        # The low-level listing, not containers.list(): that inspects each container after listing it, and a
+        # container removed in between (what these tests wait for) would raise NotFound.
+        listed = client.api.containers(all=True, filters=filters)
+        names = [name.lstrip("/") for item in listed for name in item["Names"]]
+        return [name for name in names if name.startswith(CONTAINER_PREFIX)]
     finally:
         client.close()
 
