@@ -26,7 +26,10 @@ INTRO = """\
 
 Every smbyo command reads one manifest, `./smbyo.yaml` unless `-f/--manifest PATH` is given.
 Unknown keys are errors (a typo never goes unnoticed), and every problem is reported with its file,
-line and field. Paths are relative to the manifest's directory.
+line and field. Paths are relative to the manifest's directory. YAML anchors (`&name`), aliases (`*name`)
+and merge keys (`<<: *name`) work, within budgets no real manifest comes near: at most {max_depth} levels of
+nesting, {max_aliases} aliases and {max_nodes:,} values once aliases are expanded (a YAML "billion laughs" is
+refused in milliseconds, with its line, instead of expanding to 10^9 values).
 
 Editors with the YAML language server complete and check the file when its first line is
 
@@ -46,8 +49,11 @@ def schema_text(schema: dict[str, Any]) -> str:
 
 def render_reference(schema: dict[str, Any]) -> str:
     """The whole Markdown page: the root object first, then every nested object in document order."""
+    from sm_byo.manifest import MAX_YAML_ALIASES, MAX_YAML_DEPTH, MAX_YAML_NODES
+
     definitions: dict[str, Any] = schema.get("$defs", {})
-    sections = [INTRO, _section(ROOT_NAME, schema, definitions, level=2, path="")]
+    intro = INTRO.format(max_depth=MAX_YAML_DEPTH, max_aliases=MAX_YAML_ALIASES, max_nodes=MAX_YAML_NODES)
+    sections = [intro, _section(ROOT_NAME, schema, definitions, level=2, path="")]
     for name, path in _nested_objects(schema, definitions):
         sections.append(_section(name, definitions[name], definitions, level=2, path=path))
     return "\n".join(sections).rstrip() + "\n"
@@ -164,8 +170,12 @@ def _constraints(spec: dict[str, Any]) -> list[str]:
             found.append(f"Maximum {option['maximum']}.")
         if "minItems" in option:
             found.append(f"At least {option['minItems']} item(s).")
+        if "maxLength" in option:
+            found.append(f"At most {option['maxLength']} characters.")
         if "pattern" in option:
             found.append(f"Pattern `{option['pattern']}`.")
+        if "pattern" in option.get("items", {}):
+            found.append(f"Each item matches `{option['items']['pattern']}`.")
     return found
 
 

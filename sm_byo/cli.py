@@ -129,6 +129,20 @@ def manifest_option(func: F) -> F:
     )(func)
 
 
+def _image_reference(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--base-image goes into the Dockerfile's FROM line: the manifest's rule for image.base applies."""
+    from sm_byo.rules import image_reference_problem
+
+    problem = image_reference_problem(value) if value is not None else None
+    if problem:
+        raise click.BadParameter(f"{value!r} {problem}", param=param)
+    return value
+
+
+def base_image_option(func: F) -> F:
+    return click.option("--base-image", callback=_image_reference, help="Override image.base from the manifest.")(func)
+
+
 def aws_options(func: F) -> F:
     func = click.option("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / ~/.aws).")(func)
     func = click.option("--profile", help="AWS profile (default: AWS_PROFILE / ~/.aws).")(func)
@@ -256,7 +270,7 @@ def init(directory: Path, name: str | None) -> None:
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), help="Output directory (default: build/ next to the manifest)."
 )
-@click.option("--base-image", help="Override image.base from the manifest.")
+@base_image_option
 @click.option(
     "--ca-bundle", type=click.Path(path_type=Path), help="PEM with extra CA certificates for pip inside the build."
 )
@@ -274,7 +288,7 @@ def render(manifest_path: Path, output: Path | None, base_image: str | None, ca_
 @cli.command()
 @manifest_option
 @click.option("--tag", help="Image tag (default: <name>:latest).")
-@click.option("--base-image", help="Override image.base from the manifest.")
+@base_image_option
 @click.option("--network", help="Network mode for RUN steps (e.g. host).")
 @click.option(
     "--ca-bundle",
@@ -311,7 +325,12 @@ def schema(output: Path | None) -> None:
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"-o/--output {output}: cannot write it: {exc.strerror or exc}", hint="Pass a file path you can write."
+            ) from None
     else:
         click.echo(text, nl=False)
 

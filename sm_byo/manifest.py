@@ -16,12 +16,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 
 from sm_byo.errors import ManifestError, ManifestProblem
 from sm_byo.rules import (
-    CHANNEL_NAME_PATTERN,
+    DEBIAN_PACKAGE_PATTERN,
+    MAX_DESCRIPTION_LENGTH,
     MAX_METRICS,
+    channel_name_problem,
+    debian_package_problem,
+    description_problem,
+    image_reference_problem,
     instance_type_problem,
     metric_regex_problem,
     name_problem,
@@ -40,18 +45,46 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
+def _checked_by(problem: Any) -> AfterValidator:
+    """A pydantic check from one of sm_byo.rules' ``*_problem`` functions (the same verdict everywhere)."""
+
+    def check(value: str) -> str:
+        found = problem(value)
+        if found:
+            raise ValueError(found)
+        return value
+
+    return AfterValidator(check)
+
+
+# A value that reaches the Dockerfile: refused here when it could never be valid, and escaped by the
+# templates anyway (sm_byo.container's Dockerfile filters), so a value that passes cannot inject either.
+DebianPackage = Annotated[
+    str,
+    _checked_by(debian_package_problem),
+    WithJsonSchema({"type": "string", "pattern": DEBIAN_PACKAGE_PATTERN}),
+]
+ImageReference = Annotated[str, _checked_by(image_reference_problem)]
+Description = Annotated[
+    str, _checked_by(description_problem), WithJsonSchema({"type": "string", "maxLength": MAX_DESCRIPTION_LENGTH})
+]
+
+
 class ImageSpec(_Model):
-    base: str = Field(
+    base: ImageReference = Field(
         "python:3.12-slim-bookworm",
-        description="Base image: any Debian/Ubuntu image, with or without Python (python3 is installed if missing).",
+        description="Base image: any Debian/Ubuntu image, with or without Python (python3 is installed if missing). "
+        "A Docker image reference, [registry[:port]/]name[:tag][@digest].",
     )
     requirements: str | None = Field(
         "requirements.txt", description="pip requirements file of the algorithm, relative to the manifest."
     )
-    system_packages: list[str] = Field(
-        default_factory=list, description="Extra Debian packages installed (apt-get) in the final image."
+    system_packages: list[DebianPackage] = Field(
+        default_factory=list,
+        description="Extra Debian packages installed (apt-get) in the final image: one name per item, "
+        "optionally NAME=VERSION.",
     )
-    build_packages: list[str] = Field(
+    build_packages: list[DebianPackage] = Field(
         default_factory=list,
         description="Debian packages needed only to install the requirements (e.g. build-essential); "
         "they stay in the build stage and never reach the final image.",
@@ -191,7 +224,11 @@ class Manifest(_Model):
     """The root of ``smbyo.yaml``."""
 
     name: str = Field(description="AlgorithmName / ModelPackageName / ECR repository / image name.")
-    description: str = ""
+    description: Description = Field(
+        "",
+        description="AlgorithmDescription / ModelPackageDescription and the image's description label: "
+        "one line (no newlines, tabs or other control characters).",
+    )
     image: ImageSpec = Field(default_factory=ImageSpec)
     code: CodeSpec = Field(default_factory=CodeSpec)
     serving: ServingSpec = Field(default_factory=ServingSpec)
@@ -243,11 +280,14 @@ def format_loc(loc: Sequence[str | int]) -> str:
 
 
 def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
-    """Record the 1-based line of every key and item, so any field path can be mapped to a line."""
+    """Record the 1-based line of every key and item, so any field path can be mapped to a line.
+
+    Recursive, and walks aliases as often as they are used: :func:`_check_size` has bounded both first.
+    """
     lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            key = key_node.value
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
             child = (*loc, key)
             _index_lines(value_node, child, lines)
             lines[child] = key_node.start_mark.line + 1
@@ -256,18 +296,161 @@ def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
             _index_lines(item, (*loc, index), lines)
 
 
+# Budgets for the YAML document, far beyond any real manifest (which nests 6 deep, has a few hundred
+# values and, when it uses anchors, a handful of aliases), and far below what hurts: a "billion laughs"
+# of 350 bytes expands to 10^9 values through nested aliases; 100,000 nested brackets overflow the
+# parser's recursion. Anchors and aliases (and `<<:` merge keys) otherwise work as YAML defines them.
+MAX_YAML_DEPTH = 32  # nesting, counted through aliases
+MAX_YAML_ALIASES = 100  # *alias uses
+MAX_YAML_NODES = 100_000  # values, keys included, once aliases are expanded
+YAML_BUDGET_HINT = (
+    "A manifest nests a few levels deep and uses an anchor (&name) and its aliases (*name) a few times "
+    f"at most: smbyo reads at most {MAX_YAML_DEPTH} levels, {MAX_YAML_ALIASES} aliases and "
+    f"{MAX_YAML_NODES:,} values once aliases are expanded. Write the values out instead."
+)
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A YAML document over one of the budgets (its ``problem`` is the whole message)."""
+
+
+class _ManifestLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader (no Python objects, no code) with budgets checked while composing.
+
+    The composer and constructor recurse once per nesting level, so depth is checked before descending;
+    any exception a constructor raises for a value (a timestamp such as 2024-13-45, an integer of more than
+    4,300 digits) becomes a YAML error at that value's line.
+    """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _Refused(
+                    problem=f"has more than {MAX_YAML_ALIASES} aliases (*name)",
+                    problem_mark=self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _Refused(
+                    problem=f"is nested more than {MAX_YAML_DEPTH} levels deep",
+                    problem_mark=self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            reason = "too many digits" if "digits" in str(exc) else str(exc)  # int()'s 4,300-digit limit
+            raise yaml.constructor.ConstructorError(
+                problem=f"cannot read the value {_shown(node.value, 60)}: {reason}"
+                if isinstance(node, yaml.ScalarNode)
+                else f"cannot read this value: {reason}",
+                problem_mark=node.start_mark,
+            ) from None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_size(root: yaml.Node) -> None:
+    """Refuse a document whose aliases make it cyclic, or too deep or too large once expanded.
+
+    The composed document is a graph (an alias is the anchored node itself), so sizes and depths are
+    computed once per node, without expanding anything: linear in the text, whatever the aliases do.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    path: set[int] = set()  # nodes being visited: the ancestors of the node at hand
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            path.discard(key)
+            children = _children(node)
+            size[key] = 1 + sum(size[id(child)] for child in children)
+            depth[key] = 1 + max((depth[id(child)] for child in children), default=0)
+            if size[key] > MAX_YAML_NODES:
+                raise _Refused(
+                    problem=f"expands to {size[key]:,} values through aliases, from here "
+                    f"(more than {MAX_YAML_NODES:,})",
+                    problem_mark=node.start_mark,
+                )
+            if depth[key] > MAX_YAML_DEPTH:
+                raise _Refused(
+                    problem=f"nests more than {MAX_YAML_DEPTH} levels deep through aliases, from here",
+                    problem_mark=node.start_mark,
+                )
+            continue
+        if key in size:
+            continue
+        path.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in path:
+                raise _Refused(
+                    problem="has an alias inside the value it refers to (anchored on this line): "
+                    "the document would be infinitely deep",
+                    problem_mark=child.start_mark,
+                )
+            if id(child) not in size:
+                stack.append((child, False))
+
+
+def _yaml_error(exc: yaml.YAMLError, text: str, path: Path) -> ManifestError:
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    position = getattr(exc, "position", None)  # a ReaderError: a character YAML does not allow
+    if line is None and isinstance(position, int):
+        line = text.count("\n", 0, position) + 1
+    if isinstance(exc, _Refused):
+        return ManifestError(
+            [ManifestProblem(str(path), "", f"refused: the YAML {exc.problem}", line)], hint=YAML_BUDGET_HINT
+        )
+    problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, yaml.reader.ReaderError):
+        character = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        problem = f"the character {character!r} is not allowed in YAML ({exc.reason})"
+    return ManifestError(
+        [ManifestProblem(str(path), "", f"not valid YAML: {problem}", line)],
+        hint="Fix the YAML syntax at the line shown (indentation, a missing ':' or an unclosed quote).",
+    )
+
+
 def _parse_yaml(text: str, path: Path) -> tuple[Any, dict[Loc, int]]:
+    """The document's data and the line of every field, composed once, within the budgets above."""
+    loader: _ManifestLoader | None = None
+    node = None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = _ManifestLoader(text)  # its reader refuses characters YAML does not allow, at once
+        node = loader.get_single_node()
+        data = None
+        if node is not None:
+            _check_size(node)
+            data = loader.construct_document(node)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ManifestError(
-            [ManifestProblem(str(path), "", f"not valid YAML: {problem}", line)],
-            hint="Fix the YAML syntax at the line shown (indentation, a missing ':' or an unclosed quote).",
-        ) from exc
+        raise _yaml_error(exc, text, path) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     lines: dict[Loc, int] = {}
     if node is not None:
         _index_lines(node, (), lines)
@@ -289,6 +472,12 @@ def _known_prefix(loc: Sequence[Any], lines: dict[Loc, int], keep_last: bool) ->
     return tuple(kept)
 
 
+def _shown(value: Any, limit: int = 80) -> str:
+    """A value as a message quotes it: repr'd, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text):,} characters)"
+
+
 def _pydantic_problems(exc: ValidationError, path: Path, lines: dict[Loc, int]) -> list[ManifestProblem]:
     problems: list[ManifestProblem] = []
     seen: set[tuple[Loc, str]] = set()
@@ -302,7 +491,7 @@ def _pydantic_problems(exc: ValidationError, path: Path, lines: dict[Loc, int]) 
         else:
             message = error["msg"].removeprefix("Value error, ")
             if "input" in error and not isinstance(error["input"], dict | list):
-                message += f" (got {error['input']!r})"
+                message += f" (got {_shown(error['input'])})"
         if (loc, message) in seen:
             continue
         seen.add((loc, message))
@@ -311,16 +500,48 @@ def _pydantic_problems(exc: ValidationError, path: Path, lines: dict[Loc, int]) 
     return problems
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        data = path.read_bytes()
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ManifestError(
+            [ManifestProblem(str(path), "", f"not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x})", line)],
+            hint="Save the manifest as UTF-8 (YAML's encoding).",
+        ) from None
+    except OSError as exc:
+        raise ManifestError(
+            [ManifestProblem(str(path), "", f"cannot be read: {exc.strerror or exc}")],
+            hint="Check the file's permissions, or pass another file with -f/--manifest.",
+        ) from None
+
+
 def load_manifest(path: str | Path = DEFAULT_MANIFEST, *, check_files: bool = True) -> LoadedManifest:
     """Read, parse and validate a manifest; raise :class:`ManifestError` with every problem found."""
     path = Path(path)
+    try:
+        path.stat()
+    except OSError as exc:
+        if not isinstance(exc, FileNotFoundError | NotADirectoryError):
+            raise ManifestError(
+                [ManifestProblem(str(path)[:200], "", f"cannot be read: {exc.strerror or exc}")],
+                hint="Pass the manifest's path with -f/--manifest.",
+            ) from None
+    except ValueError:  # a NUL byte in the path
+        pass
+    if path.is_dir():
+        raise ManifestError(
+            [ManifestProblem(str(path), "", "is a directory, not a manifest file")],
+            hint=f"Pass the manifest itself, e.g. -f {path / DEFAULT_MANIFEST}.",
+        )
     if not path.is_file():
         raise ManifestError(
             [ManifestProblem(str(path), "", "file not found")],
             hint="Run smbyo in your algorithm's directory, pass -f/--manifest PATH, "
             "or create a project with `smbyo init DIR`.",
         )
-    data, lines = _parse_yaml(path.read_text(encoding="utf-8"), path)
+    data, lines = _parse_yaml(_read_text(path), path)
     if not isinstance(data, dict):
         raise ManifestError([ManifestProblem(str(path), "", "must be a YAML mapping with at least `name:`", 1)])
     try:
@@ -429,8 +650,9 @@ def _metric_problems(training: TrainingSpec) -> Iterable[tuple[Loc, str]]:
 def _training_problems(training: TrainingSpec) -> Iterable[tuple[Loc, str]]:
     yield from _instance_type_problems(("training", "instance_types"), training.instance_types)
     for index, channel in enumerate(training.channels):
-        if not CHANNEL_NAME_PATTERN.match(channel.name):
-            yield ("training", "channels", index, "name"), "channel names are 1-64 letters, digits, '.', '-' or '_'"
+        problem = channel_name_problem(channel.name)
+        if problem:
+            yield ("training", "channels", index, "name"), problem
     for index in _duplicates([c.name for c in training.channels]):
         yield ("training", "channels", index, "name"), f"duplicate channel name {training.channels[index].name!r}"
     if len(training.channels) > 8:
@@ -490,14 +712,29 @@ def file_problems(loaded: LoadedManifest) -> list[tuple[Loc, str]]:
     for loc, rel in named:
         if rel is None:
             continue
-        real = _real(loaded.resolve(rel))  # where it leads, links followed: that is what gets copied
-        if loc[0] in ("code", "image") and not loaded.resolve(rel).is_relative_to(loaded.root):
-            found.append((loc, f"{rel!r} is outside the project directory {loaded.root}"))
-        elif loc[0] in ("code", "image") and not real.is_relative_to(_real(loaded.root)):
-            found.append((loc, f"{rel!r} leads out of the project directory {loaded.root} through a link (to {real})"))
-        elif not loaded.resolve(rel).exists():
-            found.append((loc, f"{rel!r} not found (relative to {loaded.root})"))
+        path = loaded.resolve(rel)
+        if loc[0] in ("code", "image") and not path.is_relative_to(loaded.root):
+            found.append((loc, f"{_shown(rel)} is outside the project directory {loaded.root}"))
+            continue
+        try:
+            exists, is_file = path.exists(), path.is_file()
+        except OSError as exc:  # a name too long for the file system, a loop of symlinks
+            found.append((loc, f"{_shown(rel)} cannot be a path here: {exc.strerror or exc}"))
+            continue
+        real = _real(path)  # where it leads, links followed: that is what gets copied
+        if loc[0] in ("code", "image") and not real.is_relative_to(_real(loaded.root)):
+            found.append(
+                (loc, f"{_shown(rel)} leads out of the project directory {loaded.root} through a link (to {real})")
+            )
+        elif not exists:
+            found.append((loc, f"{_shown(rel)} not found (relative to {loaded.root})"))
+        elif loc in FILE_FIELDS and not is_file:
+            found.append((loc, f"{_shown(rel)} is a directory; name a file"))
     return found
+
+
+# Fields that name one file (code.include and the validation data may be directories).
+FILE_FIELDS: frozenset[Loc] = frozenset({("code", "train"), ("code", "predict"), ("image", "requirements")})
 
 
 def _real(path: Path) -> Path:

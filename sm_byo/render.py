@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sm_byo.container import container_spec, template_context
+from sm_byo.container import DOCKERFILE_FILTERS, UnsafeValue, container_spec, template_context
 from sm_byo.errors import SmByoError, UsageError
 from sm_byo.manifest import LoadedManifest
 
@@ -68,6 +68,7 @@ def render_tree(source: Path, dest: Path, variables: dict[str, Any]) -> None:
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.filters.update(DOCKERFILE_FILTERS)  # each value escaped for where it goes (sm_byo.container)
     for template_path in sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         relative = template_path.relative_to(source)
         target = dest / relative
@@ -76,7 +77,7 @@ def render_tree(source: Path, dest: Path, variables: dict[str, Any]) -> None:
             target = target.with_suffix("")
             try:
                 text = env.get_template(relative.as_posix()).render(**variables)
-            except jinja2.TemplateError as exc:
+            except (jinja2.TemplateError, UnsafeValue) as exc:
                 raise RenderError(
                     f"template {relative} could not be rendered: {exc}",
                     hint="This is a bug in smbyo's templates or a manifest value they cannot hold; please report it.",
@@ -209,6 +210,19 @@ def _check_ca_bundle(ca_bundle: Path | None) -> None:
         )
 
 
+def _check_output(dest: Path) -> None:
+    """The output must be a directory (or not exist yet): a file there, or on the way there, is a usage error."""
+    for path in (dest, *dest.parents):
+        if path.exists() or path.is_symlink():
+            if not path.is_dir():
+                what = "the output" if path == dest else f"the output's parent {path}"
+                raise UsageError(
+                    f"-o/--output {dest}: {what} is an existing file, not a directory",
+                    hint="Pass -o with a directory (new, or one smbyo rendered before).",
+                )
+            return
+
+
 def _chmod_like_mkdir(directory: Path) -> None:
     """mkdtemp makes the staging directory private (0700); the rendered tree gets the usual mode."""
     umask = os.umask(0)
@@ -274,6 +288,7 @@ def render_context(
     context is assembled in a sibling staging directory and renamed into place only when complete.
     """
     _check_ca_bundle(ca_bundle)
+    _check_output(dest)
     dest = dest.resolve()
     _replaceable(dest)  # refuse before any work
     dest.parent.mkdir(parents=True, exist_ok=True)

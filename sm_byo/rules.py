@@ -12,6 +12,7 @@ wrong, written to follow the name of the field or flag that carried the value.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import PurePath
 
 # Names of SageMaker resources (jobs, models, endpoints, algorithms, model packages):
@@ -20,6 +21,10 @@ NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 MAX_NAME_LENGTH = 63
 # Channel names: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_Channel.html
 CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9.\-_]{1,64}$")
+# The pattern lets "." and "..", but a channel is a directory, /opt/ml/input/data/<channel>
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-training-algo-running-container.html):
+# those two would name the data directory itself or its parent.
+RESERVED_CHANNEL_NAMES = frozenset({".", ".."})
 INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 # IAM role ARNs: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns
 ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@\-/]+")
@@ -32,6 +37,30 @@ ECR_IMAGE = re.compile(
     r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9\-]+)\.amazonaws\.com(\.cn)?"
     r"/(?P<repository>[a-z0-9._/\-]+)(:(?P<tag>[\w.\-]{1,128})|@sha256:[0-9a-f]{64})?"
 )
+# AlgorithmDescription and ModelPackageDescription are EntityDescription: 0-1024 characters of the Unicode
+# categories L, M, Z, S, N and P, pattern [\p{L}\p{M}\p{Z}\p{S}\p{N}\p{P}]* (no control characters: no
+# newline, no tab). https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateAlgorithm.html
+MAX_DESCRIPTION_LENGTH = 1024
+DESCRIPTION_CATEGORIES = frozenset("LMZSNP")
+# Debian package names (Debian Policy 5.6.1, https://www.debian.org/doc/debian-policy/ch-controlfields.html#source):
+# lower-case letters, digits, '+', '-' and '.', at least two characters, starting with a letter or digit.
+# Optionally `=VERSION` for apt-get (Policy 5.6.12, #version: [epoch:]upstream_version[-debian_revision],
+# alphanumerics and . + ~ -). Nothing else, so a name can never be shell syntax.
+DEBIAN_PACKAGE_PATTERN = r"^[a-z0-9][a-z0-9+.\-]+(=([0-9]+:)?[A-Za-z0-9][A-Za-z0-9.+~\-]*)?$"
+DEBIAN_PACKAGE = re.compile(DEBIAN_PACKAGE_PATTERN)
+# Image references, the grammar of Docker's reference parser
+# (https://github.com/distribution/reference/blob/main/reference.go):
+#   reference := name [ ":" tag ] [ "@" digest ];  name := [domain '/'] path-component ['/' path-component]*
+#   domain := host [':' port];  path-component := [a-z0-9]+ (separator [a-z0-9]+)*;  separator := [_.] | __ | -+
+#   tag := [\w][\w.-]{0,127};  digest := algorithm ":" [0-9a-fA-F]{32,};  a name is at most 255 characters.
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:]+\])"
+_NAME = rf"(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+IMAGE_REFERENCE = re.compile(rf"(?P<name>{_NAME})(?::[\w][\w.-]{{0,127}})?(?:@{_DIGEST})?", re.ASCII)
+MAX_IMAGE_NAME_LENGTH = 255
+MAX_IMAGE_REFERENCE_LENGTH = 512  # name 255, tag 128, a sha512 digest 135: longer is never valid
 # Metric definitions: at most 40 per algorithm, each regex with the value in its first group
 # (https://docs.aws.amazon.com/sagemaker/latest/dg/training-metrics.html#define-train-metrics).
 MAX_METRICS = 40
@@ -45,6 +74,54 @@ def name_problem(name: str) -> str | None:
         f"{name!r} is not a valid SageMaker name: use 1-{MAX_NAME_LENGTH} letters, digits and hyphens, "
         "starting and ending with a letter or digit (pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})"
     )
+
+
+def channel_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a training channel (None when it can)."""
+    if name in RESERVED_CHANNEL_NAMES:
+        return (
+            f"{name!r} cannot name a channel: it would be /opt/ml/input/data/{name}, a path, not a directory of its own"
+        )
+    if not CHANNEL_NAME_PATTERN.match(name):
+        return "channel names are 1-64 letters, digits, '.', '-' or '_'"
+    return None
+
+
+def description_problem(text: str) -> str | None:
+    """Why ``text`` cannot be an AlgorithmDescription / ModelPackageDescription (None when it can)."""
+    if len(text) > MAX_DESCRIPTION_LENGTH:
+        return f"is {len(text)} characters; AWS takes at most {MAX_DESCRIPTION_LENGTH}"
+    for index, char in enumerate(text):
+        if unicodedata.category(char)[0] not in DESCRIPTION_CATEGORIES:
+            return (
+                f"character {index + 1} is {char!r}, a control or unassigned character, which AWS refuses in a "
+                "description: write it on one line (a YAML block scalar keeps its newlines; use a plain or quoted "
+                "string, or `>-`)"
+            )
+    return None
+
+
+def debian_package_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a package apt-get installs (None when it can)."""
+    if DEBIAN_PACKAGE.match(value):
+        return None
+    return (
+        "is not a Debian package name: lower-case letters, digits, '+', '-' and '.', starting with a letter or "
+        "digit, optionally =VERSION (e.g. libgomp1 or curl=7.88.1-10+deb12u5); one package per list item"
+    )
+
+
+def image_reference_problem(value: str) -> str | None:
+    """Why ``value`` is not a Docker image reference (None when it is): ``[registry[:port]/]name[:tag][@digest]``."""
+    match = IMAGE_REFERENCE.fullmatch(value) if len(value) <= MAX_IMAGE_REFERENCE_LENGTH else None
+    if match is None:
+        return (
+            "is not a Docker image reference: [registry[:port]/]name[:tag][@sha256:digest], the name in lower case "
+            "(e.g. python:3.12-slim-bookworm, debian:bookworm, 123456789012.dkr.ecr.us-east-1.amazonaws.com/base:1)"
+        )
+    if len(match.group("name")) > MAX_IMAGE_NAME_LENGTH:
+        return f"has a name of {len(match.group('name'))} characters; Docker takes at most {MAX_IMAGE_NAME_LENGTH}"
+    return None
 
 
 def instance_type_problem(value: str) -> str | None:

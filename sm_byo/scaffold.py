@@ -53,8 +53,22 @@ def next_steps(directory: Path, name: str) -> list[str]:
     return [f"{command:{width}}  # {comment}" if comment else command for command, comment in steps]
 
 
+def _check_directory(directory: Path) -> None:
+    """DIRECTORY must be a directory or not exist yet; a file there, or on the way there, is a usage error."""
+    for path in (directory, *directory.parents):
+        if path.exists() or path.is_symlink():
+            if not path.is_dir():
+                where = "" if path == directory else f": {path} is on its path"
+                raise UsageError(
+                    f"{directory} is not a directory{where} (an existing file); smbyo init creates a project directory",
+                    hint="Pass a new directory name, e.g. `smbyo init my-algorithm`.",
+                )
+            return
+
+
 def init_project(directory: Path, name: str | None = None) -> InitResult:
     """Create ``directory`` with smbyo.yaml, train.py, predictor.py, requirements.txt and data."""
+    _check_directory(directory)
     name = name or directory.resolve().name
     if not NAME_PATTERN.match(name):
         raise UsageError(
@@ -67,7 +81,12 @@ def init_project(directory: Path, name: str | None = None) -> InitResult:
             f"{directory} already exists and is not empty; smbyo init never overwrites files",
             hint="Choose a new directory, or empty this one first.",
         )
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create {directory}: {exc.strerror or exc}", hint="Choose a directory you can write to."
+        ) from None
     render_tree(PROJECT_TEMPLATES, directory, {"name": name})
     files = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
     return InitResult(directory=directory.resolve(), name=name, files=files, given=directory)

@@ -2,7 +2,9 @@
 
 The model is loaded when the app is created (gunicorn preloads it once, before forking workers),
 so /ping answers healthy only once the model is in memory and never triggers a load. Bad input is
-answered with a 4xx JSON error; only a bug in the user's predict answers 500.
+answered with a 4xx JSON error; only a bug in the user's code (or ours) answers 500, with a generic
+message and an error id: the exception and its traceback go to the container log (CloudWatch on
+SageMaker), never to the client.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import os
 import sys
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
 
 from . import codecs
 from .errors import InvalidInput, PayloadTooLarge, RequestError, UnsupportedMediaType
@@ -96,9 +100,28 @@ def execution_parameters(limit: PayloadLimit) -> dict[str, Any]:
     }
 
 
-def _json_error(status: int, message: str) -> Response:
-    body = json.dumps({"error": message, "status": status})
+# An error message quotes values from the request or the user's ValueError; it is cut to this length.
+MAX_ERROR_MESSAGE = 1000
+
+
+def _json_error(status: int, message: str, **extra: str) -> Response:
+    if len(message) > MAX_ERROR_MESSAGE:
+        message = message[: MAX_ERROR_MESSAGE - 1] + "…"
+    body = json.dumps({"error": message, "status": status, **extra})
     return Response(body, status=status, mimetype="application/json")
+
+
+def _internal_error(what: str) -> Response:
+    """A 500 for a bug, in the user's code or ours: the details go to the log under an id, not to the client.
+
+    The exception's text can hold anything (paths, model internals, the request's values), so the body
+    says only what failed and the id to look for in the container's log.
+    """
+    error_id = uuid.uuid4().hex[:12]
+    log.exception("%s (error id %s)", what, error_id)
+    return _json_error(
+        500, f"{what}: an internal error; the container log has the details (error id {error_id})", error_id=error_id
+    )
 
 
 class Context(dict[str, Any]):
@@ -121,8 +144,17 @@ def _decode(state: ModelState, body: bytes, media_type: str, params: dict[str, s
         )
     custom = getattr(state.module, "decode_input", None)
     if callable(custom):
-        return custom(body, media_type)
+        try:
+            return custom(body, media_type)
+        except RequestError:
+            raise
+        except ValueError as exc:  # the same contract as predict: a ValueError is the input's fault
+            raise InvalidInput(_value_error_message(exc, "decode_input")) from None
     return codecs.decode(body, media_type, params)
+
+
+def _value_error_message(exc: ValueError, function: str) -> str:
+    return str(exc) or f"{function} refused the input without saying why"
 
 
 def _encode(state: ModelState, predictions: Any, accept: str) -> bytes:
@@ -148,7 +180,7 @@ def invoke(state: ModelState, config: ServingConfig, body: bytes, headers: Any) 
     except RequestError:
         raise
     except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+        raise InvalidInput(_value_error_message(exc, "predict")) from None
     return Response(_encode(state, predictions, accept), status=200, mimetype=accept)
 
 
@@ -193,9 +225,8 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
             return invoke(state, config, request.get_data(cache=False), request.headers)
         except RequestError as exc:
             return _json_error(exc.status, exc.message)
-        except Exception as exc:
-            log.exception("predict failed")
-            return _json_error(500, f"prediction failed: {type(exc).__name__}: {exc}")
+        except Exception:
+            return _internal_error("prediction failed")
 
     @app.errorhandler(404)
     def not_found(_: Exception) -> Response:
@@ -204,5 +235,14 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
     @app.errorhandler(405)
     def not_allowed(_: Exception) -> Response:
         return _json_error(405, "method not allowed: GET /ping, POST /invocations, GET /execution-parameters")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:  # any other error Werkzeug raises: JSON too, not HTML
+        status = exc.code or 500
+        return _json_error(status, (exc.description or exc.name).rstrip(".") if status < 500 else exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(_: Exception) -> Response:
+        return _internal_error("request failed")
 
     return app

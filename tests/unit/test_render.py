@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 from pathlib import Path
 
 import pytest
 
+from sm_byo.container import DOCKERFILE_FILTERS, UnsafeValue
 from sm_byo.errors import UsageError
 from sm_byo.manifest import load_manifest
 from sm_byo.render import RenderError, render_context, render_tree
@@ -306,3 +309,146 @@ def test_the_example_code_is_the_code_smbyo_init_writes() -> None:
     for name in ("train.py", "predictor.py", "requirements.txt"):
         assert not (EXAMPLE_DIR / name).is_symlink(), name
         assert (EXAMPLE_DIR / name).read_bytes() == (templates / name).read_bytes(), name
+
+
+# --- nothing a value holds can add an instruction or run shell ----------------------------------------------
+
+WORST_DESCRIPTION = "end\\ \" ${HOME} $(id) `id` ' && echo pwned; \u2028 # RUN id \\"
+WORST_PACKAGES = ["g++", "libc6=2.36-9+deb12u4", "nginx=1:1.22.1~rc1", "a-b.c+d"]
+
+
+def instructions(dockerfile: str) -> list[str]:
+    """The Dockerfile's instructions as Docker's parser reads them: lines split at \\n only, comment lines
+    dropped, a line ending in a backslash continued by the next."""
+    logical: list[str] = []
+    current = ""
+    for line in dockerfile.split("\n"):
+        if line.lstrip().startswith("#") or (not current and not line.strip()):
+            continue
+        if line.endswith("\\"):
+            current += line[:-1]
+            continue
+        logical.append(current + line)
+        current = ""
+    assert not current, "a continuation runs off the end"
+    return logical
+
+
+def label_values(instruction: str) -> dict[str, str]:
+    """key="value" pairs of a LABEL, unescaped as Docker does inside double quotes (\\", \\\\ and \\$)."""
+    pairs = re.findall(r'([\w.-]+)=(?:"((?:[^"\\]|\\.)*)"|(\S+))', instruction.removeprefix("LABEL "))
+    return {key: re.sub(r"\\([\"\\$])", r"\1", quoted) if quoted or not bare else bare for key, quoted, bare in pairs}
+
+
+def _worst_manifest(project: Path) -> Path:
+    manifest = project / "smbyo.yaml"
+    text = manifest.read_text().replace(
+        "description: Decision trees using scikit-learn (Iris CSV, label in column 0)",
+        f"description: {json.dumps(WORST_DESCRIPTION, ensure_ascii=False)}",
+    )
+    text = text.replace(
+        "  requirements: requirements.txt",
+        f"  requirements: requirements.txt\n  system_packages: {json.dumps(WORST_PACKAGES)}\n"
+        f"  build_packages: {json.dumps(WORST_PACKAGES[:2])}",
+    )
+    text = text.replace(
+        "  base: python:3.12-slim-bookworm", "  base: localhost:5000/a__b/c-d:v1.0_x@sha256:" + "a" * 64
+    )
+    manifest.write_text(text)
+    return manifest
+
+
+def test_the_worst_values_that_pass_validation_add_no_instruction(project: Path, tmp_path: Path) -> None:
+    default = render_context(load_manifest(project / "smbyo.yaml"), tmp_path / "default")
+    loaded = load_manifest(_worst_manifest(project))
+    assert "\u2028" in loaded.manifest.description  # YAML keeps it (and trims the spaces around it)
+    worst = render_context(loaded, tmp_path / "worst")
+    plain = instructions((default.path / "Dockerfile").read_text())
+    hostile = instructions((worst.path / "Dockerfile").read_text())
+    builder = next(i for i, line in enumerate(hostile) if line.startswith("FROM base AS builder"))
+    # The same instructions, plus the build-packages RUN the default manifest has none of.
+    assert [line.split()[0] for line in hostile] == [line.split()[0] for line in plain[: builder + 1]] + ["RUN"] + [
+        line.split()[0] for line in plain[builder + 1 :]
+    ]
+    assert hostile[0] == "FROM localhost:5000/a__b/c-d:v1.0_x@sha256:" + "a" * 64 + " AS base"
+    label = next(line for line in hostile if line.startswith("LABEL "))
+    assert label_values(label)["org.opencontainers.image.description"] == loaded.manifest.description
+    system = next(line for line in hostile if "set -- nginx" in line)
+    assert shlex.split(system.split("set -- ", 1)[1].split(";", 1)[0]) == ["nginx", *WORST_PACKAGES]
+    build = hostile[builder + 1]
+    assert shlex.split(build.split("--no-install-recommends ", 1)[1].split(" && ", 1)[0]) == WORST_PACKAGES[:2]
+
+
+def test_a_manifest_file_name_with_a_newline_stays_in_its_comment(project: Path, tmp_path: Path) -> None:
+    named = project / "evil\nRUN id\n.yaml"
+    named.write_text((project / "smbyo.yaml").read_text())
+    render_context(load_manifest(named), tmp_path / "build")
+    dockerfile = (tmp_path / "build" / "Dockerfile").read_text()
+    assert dockerfile.startswith("# Rendered by smbyo ") and "from evil?RUN id?.yaml" in dockerfile.split("\n")[0]
+    assert not any(line.startswith("RUN id") for line in instructions(dockerfile))
+
+
+@pytest.mark.parametrize(
+    ("filter_name", "value"),
+    [
+        ("label", "a\nRUN id"),
+        ("label", "a\rb"),
+        ("shell_words", ["curl", "x\nRUN id"]),
+        ("image_reference", "debian:12\nRUN id"),
+        ("image_reference", "debian:12 AS x"),
+        ("image_reference", "$(id)"),
+    ],
+)
+def test_the_dockerfile_filters_refuse_what_they_cannot_hold(filter_name: str, value: object) -> None:
+    with pytest.raises(UnsafeValue):
+        DOCKERFILE_FILTERS[filter_name](value)
+
+
+def test_the_dockerfile_filters_escape_what_they_can() -> None:
+    assert DOCKERFILE_FILTERS["label"]('a "b" \\ $HOME') == 'a \\"b\\" \\\\ \\$HOME'
+    assert DOCKERFILE_FILTERS["shell_words"](["g++", "a b", "it's"]) == "g++ 'a b' 'it'\"'\"'s'"
+    assert DOCKERFILE_FILTERS["comment"]("a\nb\x00c\u2028d") == "a?b?c\u2028d"
+
+
+def test_a_base_image_flag_that_passes_the_cli_check_only_reaches_from(tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match="the base image 'debian AS x' is not a Docker image reference"):
+        render_context(load_manifest(EXAMPLE_DIR / "smbyo.yaml"), tmp_path / "build", base_image="debian AS x")
+
+
+@pytest.mark.parametrize("base_image", ["debian:12\nRUN id", "debian AS evil", "$(id)", "Debian"])
+def test_the_base_image_flag_is_checked_and_named(tmp_path: Path, base_image: str) -> None:
+    for command in ("render", "build"):
+        where = ["-o", str(tmp_path / "b")] if command == "render" else ["--tag", "x:y"]
+        result = run_cli(command, "-f", str(EXAMPLE_DIR / "smbyo.yaml"), "--base-image", base_image, *where)
+        assert result.returncode == 2, result.stderr
+        assert "Invalid value for '--base-image'" in result.stderr and "Docker image reference" in result.stderr
+    assert not (tmp_path / "b").exists()
+
+
+# --- paths: a file where a directory belongs is a usage error naming the path ------------------------------
+
+
+def test_render_to_an_existing_file_is_a_usage_error_and_keeps_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    for output in (target, target / "build"):
+        result = run_cli("render", "-f", str(EXAMPLE_DIR / "smbyo.yaml"), "-o", str(output))
+        assert result.returncode == 2, result.stderr
+        assert f"-o/--output {output}" in result.stderr and "is an existing file, not a directory" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert target.read_text() == "mine" and [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_init_on_an_existing_file_is_a_usage_error_and_keeps_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    for directory in (target, target / "algo"):
+        result = run_cli("init", str(directory))
+        assert result.returncode == 2, result.stderr
+        assert f"{directory} is not a directory" in result.stderr and "Traceback" not in result.stderr
+    assert target.read_text() == "mine"
+
+
+def test_schema_to_a_directory_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("schema", "-o", str(tmp_path))
+    assert result.returncode == 2 and f"-o/--output {tmp_path}: cannot write it" in result.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -64,6 +66,68 @@ def test_bad_csv_names_the_row_and_value(body: bytes, message: str) -> None:
         codecs.decode(body, codecs.CSV, {})
 
 
+# Hostile CSV bodies: each is refused with a 400 that names the row (and column) and the fix, never
+# another exception. (body, what the message must say)
+HOSTILE_CSV = [
+    (b"1e400,1\n", "row 1, column 1: Infinity"),
+    (b"1,2\n3,-1e400\n", "row 2, column 2: -Infinity"),
+    (b"nan,1\n", "row 1, column 1: NaN"),
+    (b"1,inf\n", "row 1, column 2: Infinity"),
+    (b"1,2\n3,-Infinity\n", "row 2, column 2: -Infinity"),
+    (b"1," + b"9" * 400 + b"\n", "row 1, column 2: Infinity"),
+    (b"1," + b"1" * 5000 + b"\n", "row 1, column 2: Infinity"),
+    (b'"' + b"x" * 200_000 + b'",1\n', "row 1: not valid CSV \\(a value is too long\\)"),
+    (b"1,2\n" * 50_000 + b'"' + b"x" * 200_000 + b'",1\n', "row 50001: not valid CSV \\(a value is too long\\)"),
+    (b"1,2\n" * 100_000 + b"1,x\n" + b"1,2\n" * 100_000, "row 100001, column 2: 'x' is not a number"),
+    (b"1,2\n" * 100_000 + b"\n\n1,2,3\n", "row 100001 has 3 values but row 1 has 2"),
+    (b"1,2\n" * 30_000 + b" \n" + b"1,2\n" * 30_000 + b"1,2,3\n", "row 60001 has 3 values but row 1 has 2"),
+    (b"1,2\n" * 30_000 + b'"1",x\n', "row 30001, column 2: 'x' is not a number"),
+    (b"1," + b"x" * 200_000 + b"\n", r"row 1, column 2: 'xxxx.*\(200,000 characters\)"),
+    (b"1,2\x00\n", r"row 1, column 2: '2\\x00' is not a number"),
+    (b"1_000,2\n", "row 1, column 1: '1_000' is not a number"),
+    ("\uff11,2\n".encode(), "row 1, column 1: '\uff11' is not a number"),
+    ("\u0661,2\n".encode(), "row 1, column 1: '\u0661' is not a number"),
+    (b"0x10,2\n", "row 1, column 1: '0x10' is not a number"),
+    (b"true,1\n", "row 1, column 1: 'true' is not a number"),
+    (b"1,2\x0b3,4\n", r"row 1, column 2: '2\\x0b3' is not a number"),
+    (b'1,"2\n3",4\n', r"row 1, column 2: '2\\n3' is not a number"),
+    (b'"1,2",3\n', "row 1, column 1: '1,2' is not a number"),
+    (b"a,b\n1,2\n", "row 1, column 1: 'a' is not a number"),
+    (b"1,2,\n", "row 1, column 3: '' is not a number"),
+    (b"1,2\n1,2,3\n", "row 2 has 3 values but row 1 has 2"),
+    (b"\xef\xbb\xbf", "no CSV rows"),
+    (b"\r\n\r\n", "no CSV rows"),
+    (b"\xc3\x28", "not valid UTF-8 \\(byte 0\\)"),
+    (b"\xed\xa0\x80,1", "not valid UTF-8"),  # a UTF-16 surrogate, encoded
+    (b'{"instances": [[1, 2]]}', "row 1, column 1: '{\"instances\": \\[\\[1' is not a number"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), HOSTILE_CSV, ids=[str(i) for i in range(len(HOSTILE_CSV))])
+def test_hostile_csv_is_refused_naming_the_row(body: bytes, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        codecs.decode(body, codecs.CSV, {})
+
+
+@pytest.mark.parametrize(
+    ("body", "rows"),
+    [
+        (b"\xef\xbb\xbf1,2\n", [[1.0, 2.0]]),  # a byte order mark is not data
+        (b"1,2\r\n3,4\r\n", [[1.0, 2.0], [3.0, 4.0]]),
+        (b"1,2\r3,4", [[1.0, 2.0], [3.0, 4.0]]),
+        (b"1,2\n \n\t\n3,4\n", [[1.0, 2.0], [3.0, 4.0]]),  # whitespace-only lines are blank lines
+        (b"-0,+1,.5,5.,1E5,1e-400\n", [[-0.0, 1.0, 0.5, 5.0, 1e5, 0.0]]),
+        (b" 1 , 2 \n", [[1.0, 2.0]]),
+    ],
+)
+def test_csv_that_is_unusual_but_valid_is_taken(body: bytes, rows: list[list[float]]) -> None:
+    assert codecs.decode(body, codecs.CSV, {}).tolist() == rows
+
+
+def test_a_very_wide_csv_row_is_one_row() -> None:
+    assert codecs.decode(b",".join([b"1.5"] * 200_000), codecs.CSV, {}).shape == (1, 200_000)
+
+
 def test_a_charset_other_than_utf8_is_unsupported() -> None:
     with pytest.raises(UnsupportedMediaType, match="latin-1"):
         codecs.decode(b"1,2\n", codecs.CSV, {"charset": "latin-1"})
@@ -88,19 +152,82 @@ def test_a_single_json_row() -> None:
     assert codecs.decode(b"[1, 2]", codecs.JSON, {}).shape == (1, 2)
 
 
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        (b"{[", "not valid JSON"),
-        (b'{"rows": []}', "instances"),
-        (b"[]", "no rows"),
-        (b"[[1, 2], [3]]", "same length"),
-        (b'[["a", "b"]]', "only numbers"),
-    ],
-)
-def test_bad_json_is_invalid_input(body: bytes, message: str) -> None:
+# Hostile JSON bodies: (body, what the message must say).
+HOSTILE_JSON = [
+    (b"{[", "not valid JSON: .* at line 1 column 2"),
+    (b'{"rows": []}', "unexpected key\\(s\\): 'rows'"),
+    (b"{}", 'a list of rows or {"instances": \\[rows\\]}$'),
+    (b'{"instances": [[1]], "extra": 1}', "unexpected key\\(s\\): 'extra'"),
+    (b'{"instances": [[1]], "instances": [[2]]}', "the key 'instances' twice"),
+    (b'{"instances": [[1]], "a": 1, "a": 2}', "the key 'a' twice"),
+    (b'[{"a": 1, "a": 2}]', "row 1, column 1: is an object"),  # refused as a row; its keys do not matter
+    (b'{"instances": 5}', "a list of rows"),
+    (b'"abc"', "a list of rows"),
+    (b"3", "a list of rows"),
+    (b"null", "a list of rows"),
+    (b"[]", "no rows"),
+    (b'{"instances": []}', "no rows"),
+    (b"[[]]", "rows have no values"),
+    (b"[[], []]", "rows have no values"),
+    (b"[[1, 2], [3]]", "row 2 has 1 values but row 1 has 2"),
+    (b"[[1, 2], 3]", "row 2 is not a list"),
+    (b'[["a", "b"]]', "row 1, column 1: 'a' is a string; send numbers without quotes"),
+    (b'[[1, "2"]]', "row 1, column 2: '2' is a string"),
+    (b'{"instances": [[1, "2"]]}', "row 1, column 2: '2' is a string"),
+    (b"[[1, true]]", "row 1, column 2: true is not a number \\(JSON booleans are not numbers\\)"),
+    (b"[false, 1]", "row 1, column 1: false is not a number"),
+    (b"[[1, null]]", "row 1, column 2: null is not a number"),
+    (b"[[[1, 2]]]", "row 1, column 1: is a list; a row is a flat list of numbers"),
+    (b"[[1, [2]]]", "row 1, column 2: is a list"),
+    (b"[1, [2, 3]]", "row 1, column 2: is a list"),
+    (b'[[1, {"a": 1}]]', "row 1, column 2: is an object"),
+    (b"[[1, NaN]]", "row 1, column 2: NaN is not a number the model can take"),
+    (b"[[Infinity]]", "row 1, column 1: Infinity"),
+    (b"[[1], [-Infinity]]", "row 2, column 1: -Infinity"),
+    (b"[[1e400]]", "row 1, column 1: Infinity .*beyond float64"),
+    (b"[[-1e400, 1]]", "row 1, column 1: -Infinity"),
+    (b"[[" + b"9" * 400 + b"]]", "row 1, column 1: Infinity"),  # an integer beyond float64
+    (b"[[1, " + b"1" * 5000 + b"]]", "a number in the JSON body has more than 4,300 digits"),  # int()'s limit
+    (b"[[1, -" + b"1" * 4300 + b"]]", "row 1, column 2: Infinity"),  # the longest int() reads, beyond float64
+    (b"[" * 100_000, "nested too deeply"),
+    (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+    (b'{"a":' * 5000 + b"1" + b"}" * 5000, "nested too deeply"),
+    (b"[[1, 2]] \x00", "not valid JSON: Extra data"),
+    (b"[[1,\x002]]", "not valid JSON"),
+    (b"[[1, 2]]\n[[3, 4]]", "not valid JSON: Extra data at line 2 column 1"),
+    (b"[[1, 2,]]", "not valid JSON"),
+    (b"[[01]]", "not valid JSON"),
+    (b'["\\ud800"]', "row 1, column 1: '\\\\ud800' is a string"),  # a lone surrogate escape
+    ("[[\uff11]]".encode(), "not valid JSON"),
+    (b"1,2\n3,4\n", "not valid JSON: Extra data"),  # CSV sent as JSON
+    (b"\xff[1]", "not valid UTF-8 \\(byte 0\\)"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), HOSTILE_JSON, ids=[str(i) for i in range(len(HOSTILE_JSON))])
+def test_hostile_json_is_refused_naming_the_row(body: bytes, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         codecs.decode(body, codecs.JSON, {})
+
+
+@pytest.mark.parametrize(
+    ("body", "rows"),
+    [
+        (b"\xef\xbb\xbf[1, 2]", [[1.0, 2.0]]),
+        (b'{"\\u0069nstances": [[1, 2]]}', [[1.0, 2.0]]),  # the key written with an escape
+        (b"[-0, 1E5, 1.5e-3, 12345678901234567890]", [[-0.0, 1e5, 0.0015, 1.2345678901234567e19]]),
+        (b" \r\n[[1,2],\r\n [3,4]]\r\n", [[1.0, 2.0], [3.0, 4.0]]),
+        (b'{"instances": [1, 2]}', [[1.0, 2.0]]),
+    ],
+)
+def test_json_that_is_unusual_but_valid_is_taken(body: bytes, rows: list[list[float]]) -> None:
+    assert codecs.decode(body, codecs.JSON, {}).tolist() == rows
+
+
+def test_decoded_rows_are_finite_float64_matrices() -> None:
+    for body, media_type in [(b"[[1, 2]]", codecs.JSON), (b"1,2\n", codecs.CSV)]:
+        rows = codecs.decode(body, media_type, {})
+        assert rows.dtype == np.float64 and rows.ndim == 2 and np.isfinite(rows).all()
 
 
 def test_csv_output_is_one_line_per_prediction() -> None:
@@ -117,6 +244,34 @@ def test_json_output_wraps_predictions() -> None:
     assert codecs.encode(np.array(["a", "b"]), codecs.JSON) == b'{"predictions": ["a", "b"]}'
 
 
+@pytest.mark.parametrize(
+    ("predictions", "encoded"),
+    [
+        (np.array([0.5, np.nan, np.inf, -np.inf]), b'{"predictions": [0.5, null, null, null]}'),
+        ([[0.5, float("nan")], {"p": float("inf")}], b'{"predictions": [[0.5, null], {"p": null}]}'),
+        (
+            [np.float32(0.5), np.int64(2), np.array([1, 2]), np.float64("nan")],
+            b'{"predictions": [0.5, 2, [1, 2], null]}',
+        ),
+    ],
+)
+def test_json_output_is_standard_json_with_null_for_nan(predictions: object, encoded: bytes) -> None:
+    assert codecs.encode(predictions, codecs.JSON) == encoded
+    json.loads(encoded, parse_constant=lambda token: pytest.fail(f"non-standard JSON token {token}"))
+
+
+def test_a_prediction_json_cannot_hold_is_a_type_error_for_the_server_to_log() -> None:
+    with pytest.raises(TypeError, match="of type object"):
+        codecs.encode([object()], codecs.JSON)
+
+
 def test_an_unknown_output_type_is_not_acceptable() -> None:
     with pytest.raises(NotAcceptable):
         codecs.encode(["a"], "application/x-protobuf")
+
+
+def test_a_large_body_with_whitespace_lines_parses_whole_across_the_slow_path_blocks() -> None:
+    body = b"1,2\n" * 50_000 + b" \n\t\n" + b"3,4\r\n" * 50_000
+    rows = codecs.decode(body, codecs.CSV, {})
+    assert rows.shape == (100_000, 2)
+    assert rows[49_999].tolist() == [1.0, 2.0] and rows[50_000].tolist() == [3.0, 4.0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.exceptions import BadRequest
+from werkzeug.test import TestResponse
 
 from sm_byo.runtime.serving import create_app
 
@@ -40,7 +43,13 @@ def predict(model, rows, context):
     if rows.shape[1] != model["features"]:
         raise ValueError(f"expected {model['features']} features per row, got {rows.shape[1]}")
     if context.custom_attributes == "explode":
-        raise RuntimeError("boom")
+        raise RuntimeError("boom /secret/path/model.bin")
+    if context.custom_attributes == "silent-refusal":
+        raise ValueError()
+    if context.custom_attributes == "nan":
+        return rows.sum(axis=1) * np.nan
+    if context.custom_attributes == "unencodable":
+        return [object() for _ in rows]
     labels = np.where(rows.sum(axis=1) > model["threshold"], "big", "small")
     if context.custom_attributes:
         return np.array([f"{label}|{context.custom_attributes}" for label in labels])
@@ -133,11 +142,113 @@ def test_bad_requests_are_4xx_json(
     assert reply.get_json()["status"] == status and reply.get_json()["error"]
 
 
-def test_a_bug_in_predict_is_a_500_json_and_the_app_goes_on(client: FlaskClient) -> None:
+# What an answer must never show: a traceback, an exception's class name, an HTML error page.
+LEAK = re.compile(r"Traceback|File \"|\b[A-Z][A-Za-z]*(Error|Exception|Warning)\b|(?i:<html)")
+
+
+def _assert_clean_error(reply: TestResponse, status: int | None = None) -> dict[str, object]:
+    assert reply.content_type == "application/json"
+    answer = reply.get_json()
+    assert answer["status"] == reply.status_code and answer["error"]
+    assert 400 <= reply.status_code < 500 if status is None else reply.status_code == status
+    assert not LEAK.search(reply.get_data(as_text=True)), reply.get_data(as_text=True)
+    return answer  # type: ignore[no-any-return]
+
+
+def test_a_bug_in_predict_is_a_500_without_its_details_and_the_app_goes_on(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
     reply = _post(client, b"1,2\n", **{"X-Amzn-SageMaker-Custom-Attributes": "explode"})
-    assert reply.status_code == 500
-    assert "RuntimeError: boom" in reply.get_json()["error"]
+    answer = _assert_clean_error(reply, 500)
+    assert "boom" not in str(answer) and "/secret" not in str(answer)
+    assert answer["error"] == (
+        f"prediction failed: an internal error; the container log has the details (error id {answer['error_id']})"
+    )
+    log = caplog.text  # the details are in the container's log, under the same id
+    assert f"error id {answer['error_id']}" in log and "RuntimeError: boom /secret/path/model.bin" in log
+    assert "Traceback" in log
     assert _post(client, b"1,2\n").status_code == 200
+
+
+def test_predictions_json_cannot_hold_are_a_500_and_nan_predictions_are_null(client: FlaskClient) -> None:
+    reply = _post(client, b"1,2\n", **{"X-Amzn-SageMaker-Custom-Attributes": "unencodable"}, Accept="application/json")
+    _assert_clean_error(reply, 500)
+    reply = _post(client, b"1,2\n3,4\n", **{"X-Amzn-SageMaker-Custom-Attributes": "nan"}, Accept="application/json")
+    assert reply.status_code == 200 and reply.data == b'{"predictions": [null, null]}'
+
+
+def test_a_value_error_without_a_message_still_says_who_refused(client: FlaskClient) -> None:
+    reply = _post(client, b"1,2\n", **{"X-Amzn-SageMaker-Custom-Attributes": "silent-refusal"})
+    assert _assert_clean_error(reply, 400)["error"] == "predict refused the input without saying why"
+
+
+HOSTILE = [
+    (b"[" * 100_000, "application/json"),
+    (b"[[" + b"1" * 5000 + b", 1]]", "application/json"),
+    (b"[[" + b"9" * 400 + b", 1]]", "application/json"),
+    (b"[[1e400, 1]]", "application/json"),
+    (b"[[NaN, 1]]", "application/json"),
+    (b"[[true, false]]", "application/json"),
+    (b'[["1", "2"]]', "application/json"),
+    (b"[[null, 1]]", "application/json"),
+    (b"[[[1, 2]]]", "application/json"),
+    (b'{"instances": [[1, 2]], "instances": [[3, 4]]}', "application/json"),
+    (b'{"instances": {"a": 1}}', "application/json"),
+    (b"[[], []]", "application/json"),
+    (b"[]", "application/json"),
+    (b"\xef\xbb\xbf\xef\xbb\xbf[[1, 2]]", "application/json"),  # a second BOM is data
+    (b"1,2\n", "application/json"),
+    (b'"' + b"1" * 200_000 + b'",1\n', "text/csv"),
+    (b"1," + b"2" * 200_000 + b"x\n", "text/csv"),
+    (b"1e400,1\n", "text/csv"),
+    (b"nan,1\n", "text/csv"),
+    (b"-inf,1\n", "text/csv"),
+    (b"1,2\x00\n", "text/csv"),
+    ("\uff11,2\n".encode(), "text/csv"),
+    (b"1,2\r\n3\r\n", "text/csv"),
+    (b"[[1, 2]]", "text/csv"),
+    (b"\xff\xfe1,2", "text/csv"),
+    (b"1,2\n", "text/csv; charset=utf-16"),
+    (b"1,2\n", "application/xml"),
+    (b",".join([b"1"] * 300_000) + b"\n", "text/csv"),  # a huge width: the model's ValueError
+    (b"1,2\n" * 10 + b"\n" * 100_000 + b"1,2,3\n", "text/csv"),  # the bad row after long blank lines
+]
+
+
+@pytest.mark.parametrize(("body", "content_type"), HOSTILE, ids=[str(i) for i in range(len(HOSTILE))])
+def test_hostile_bodies_are_4xx_json_and_the_app_goes_on(client: FlaskClient, body: bytes, content_type: str) -> None:
+    _assert_clean_error(_post(client, body, content_type, Accept="application/json"))
+    assert _post(client, b"1,2\n").data == b"small\n"
+
+
+def test_a_value_error_in_decode_input_is_a_400_and_another_exception_a_500(home: Path) -> None:
+    predictor = home / "code" / "predictor.py"
+    predictor.write_text(
+        predictor.read_text()
+        + "\n\ndef decode_input(body, content_type):\n"
+        + "    if body == b'bug':\n        raise KeyError('secret-key-name')\n"
+        + "    raise ValueError('rows must be protobuf')\n"
+    )
+    client = create_app().test_client()
+    assert _assert_clean_error(_post(client, b"1,2\n"), 400)["error"] == "rows must be protobuf"
+    assert "secret-key-name" not in str(_assert_clean_error(_post(client, b"bug"), 500))
+
+
+def test_errors_outside_invocations_are_json_too(home: Path) -> None:
+    """Werkzeug's HTTP errors (HTML by default) and any exception in another route answer JSON."""
+    app = create_app()
+
+    def bad_request() -> None:
+        raise BadRequest("the request line is malformed")
+
+    def bug() -> None:
+        raise KeyError("secret-key-name")
+
+    app.add_url_rule("/bad", view_func=bad_request)
+    app.add_url_rule("/bug", view_func=bug)
+    client = app.test_client()
+    assert _assert_clean_error(client.get("/bad"), 400)["error"] == "the request line is malformed"
+    assert "secret-key-name" not in str(_assert_clean_error(client.get("/bug"), 500))
 
 
 def test_execution_parameters_follow_the_environment(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
