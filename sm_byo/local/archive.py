@@ -214,7 +214,8 @@ def safe_extract(archive: Path, target: Path) -> Path:
     except UsageError:
         _remove_new_entries(root, before)
         raise
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    # KeyError: tarfile on Python 3.12+ looking up a hard link's target that a refused member never made
+    except (tarfile.TarError, EOFError, OSError, KeyError) as exc:
         _remove_new_entries(root, before)
         raise UsageError(
             f"{archive}: not a readable tar.gz archive ({exc})",

@@ -283,6 +283,25 @@ def _walk_json(rows: list[Any]) -> InvalidInput | None:
     return None
 
 
+MAX_JSON_DEPTH = 32  # rows need 3 levels ({"instances": [[...]]}); the parser's own limit varies by Python
+
+
+def _nesting_problem(data: Any) -> InvalidInput | None:
+    """A 400 for a body nested deeper than :data:`MAX_JSON_DEPTH`, found without recursion.
+
+    Python 3.11's parser stops deep nesting with RecursionError; 3.12+ parse thousands of levels. Either
+    way the answer must be the same, so the depth is measured here (only on bodies that fail a check).
+    """
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return InvalidInput("JSON body is nested too deeply; send rows as [[numbers], ...]")
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, list | dict))
+    return None
+
+
 def parse_json(text: str) -> np.ndarray:
     """``{"instances": [[...], ...]}``, ``[[...], ...]`` or one row ``[...]`` as a 2-D float64 array.
 
@@ -312,6 +331,8 @@ def parse_json(text: str) -> np.ndarray:
     start = 0
     if isinstance(data, dict):
         if set(data) != {"instances"}:
+            if (deep := _nesting_problem(data)) is not None:
+                raise deep
             others = ", ".join(show(key) for key in sorted(data) if key != "instances")
             raise InvalidInput(
                 'JSON body must be a list of rows or {"instances": [rows]}'
@@ -326,13 +347,14 @@ def parse_json(text: str) -> np.ndarray:
     rows = data if isinstance(data[0], list) else [data]
     try:
         matrix = np.array(rows, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):  # ragged rows, a list or object among the numbers
-        raise _walk_json(rows) or InvalidInput("JSON rows must contain only numbers") from None
+    except (TypeError, ValueError, OverflowError, RecursionError):  # ragged rows, lists or objects among numbers
+        problem = _nesting_problem(rows) or _walk_json(rows)
+        raise problem or InvalidInput("JSON rows must contain only numbers") from None
     # numpy takes "1", true and false for numbers and null for NaN: rows with a quote or a 't' or 'f' (no
     # JSON number has one) are walked, as are 3-D rows and NaN/Infinity. Each find() is one memchr.
     doubtful = text.find('"', start) >= 0 or text.find("t", start) >= 0 or text.find("f", start) >= 0
     if doubtful or matrix.ndim != 2 or not np.isfinite(matrix).all():
-        problem = _walk_json(rows)
+        problem = _nesting_problem(rows) or _walk_json(rows)
         if problem is not None:
             raise problem
     return _require_values(matrix)
