@@ -207,9 +207,10 @@ def default_image(loaded: LoadedManifest, aws: AwsAdapter, reporter: Reporter, *
     A real submission asks ECR (the repository must exist); ``--dry-run`` only needs the account,
     and without credentials takes it from the validation role's ARN so CI can check a manifest offline.
     """
+    if not dry_run:
+        return plan_image(aws, loaded, "", dry_run=False)  # asks ECR for the repository: no account needed
     role = loaded.manifest.validation.role if loaded.manifest.validation else None
-    account = aws.account_id if not dry_run else plan_account(aws, reporter, dry_run=True, role=role)
-    return plan_image(aws, loaded, account, dry_run=dry_run)
+    return plan_image(aws, loaded, plan_account(aws, reporter, dry_run=True, role=role), dry_run=True)
 
 
 def validation_uploads(

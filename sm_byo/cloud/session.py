@@ -10,6 +10,7 @@ from __future__ import annotations
 from sm_byo.aws import AwsAdapter, connect
 from sm_byo.errors import EnvironmentProblem, UsageError
 from sm_byo.manifest import LoadedManifest
+from sm_byo.options import CloudOptions
 from sm_byo.reporting import Reporter
 from sm_byo.rules import role_account, role_problem
 from sm_byo.specs.names import repository_name
@@ -21,12 +22,7 @@ def open_aws(profile: str | None, region: str | None, aws: AwsAdapter | None = N
 
 def resume_flags(profile: str | None, region: str | None) -> str:
     """The --profile/--region part of a resume command, so `smbyo wait` looks in the same place."""
-    flags = ""
-    if profile:
-        flags += f" --profile {profile}"
-    if region:
-        flags += f" --region {region}"
-    return flags
+    return CloudOptions(profile=profile, region=region).resume_flags
 
 
 def default_image(aws: AwsAdapter, loaded: LoadedManifest) -> str:
@@ -58,13 +54,6 @@ def default_role(loaded: LoadedManifest, role: str | None) -> str:
 def bucket_name(region: str, account: str) -> str:
     """``sagemaker-<region>-<account>``: the SageMaker SDK's default bucket, smbyo's too."""
     return f"sagemaker-{region}-{account}"
-
-
-def default_bucket(aws: AwsAdapter, reporter: Reporter) -> str:
-    """``sagemaker-<region>-<account>``, created when missing (as the SageMaker SDK does)."""
-    bucket = bucket_name(aws.region, aws.account_id)
-    ensure_bucket(aws, bucket, reporter)
-    return bucket
 
 
 def ensure_bucket(aws: AwsAdapter, bucket: str, reporter: Reporter) -> None:

@@ -114,6 +114,15 @@ def local_path(uri: str, field: str, *, hint: str | None = None) -> Path:
     return path
 
 
+def output_dir(uri: str, field: str, flag: str) -> Path:
+    """The local directory of a local plan's ``file://`` output URI (it need not exist yet)."""
+    if not uri.startswith(FILE_URI):
+        raise UsageError(
+            f"{field} {uri!r}: a local job writes to a local directory (file://...)", hint=f"Pass {flag} DIR."
+        )
+    return Path(unquote(uri.removeprefix(FILE_URI)))
+
+
 def file_uri(path: Path) -> str:
     """``file://`` URI of an absolute local path (how a local plan names local data)."""
     return path.resolve().as_uri()

@@ -26,7 +26,6 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from sm_byo.docker import ContainerHandle, DockerAdapter, connect
 from sm_byo.errors import JobFailed, UsageError
@@ -34,13 +33,13 @@ from sm_byo.hyperparameters import validate_hyperparameters
 from sm_byo.local.archive import pack_directory
 from sm_byo.local.containers import LogPump, container_name, running
 from sm_byo.local.layout import (
-    FILE_URI,
     ChannelInput,
     MlTree,
     PipeFeeder,
     channels_from_request,
     file_uri,
     hidden_files,
+    output_dir,
 )
 from sm_byo.local.outputs import OutputDirectory
 from sm_byo.local.untrusted import entries
@@ -132,16 +131,6 @@ def train_local(
 # --- the executor ---------------------------------------------------------------------------------
 
 
-def _output_dir(request: Mapping[str, Any]) -> Path:
-    uri = str(request.get("OutputDataConfig", {}).get("S3OutputPath", ""))
-    if not uri.startswith(FILE_URI):
-        raise UsageError(
-            f"OutputDataConfig.S3OutputPath {uri!r}: a local job writes to a local directory (file://...)",
-            hint="Pass --out DIR.",
-        )
-    return Path(unquote(uri.removeprefix(FILE_URI)))
-
-
 def _single_instance(request: Mapping[str, Any]) -> str:
     resources = request.get("ResourceConfig", {})
     count = int(resources.get("InstanceCount", 1))
@@ -175,7 +164,9 @@ def run_training_job(
     image = str(request["AlgorithmSpecification"]["TrainingImage"])
     channels = channels_from_request(request)
     instance_type = _single_instance(request)
-    out_dir = _output_dir(request)
+    out_dir = output_dir(
+        str(request.get("OutputDataConfig", {}).get("S3OutputPath", "")), "OutputDataConfig.S3OutputPath", "--out"
+    )
     hyperparameters = {str(key): str(value) for key, value in (request.get("HyperParameters") or {}).items()}
     metrics = metric_specs(request.get("AlgorithmSpecification", {}).get("MetricDefinitions") or [])
     _warn_about_data(channels, reporter)

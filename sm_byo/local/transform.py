@@ -32,7 +32,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import unquote
 
 from sm_byo.docker import DockerAdapter, connect
 from sm_byo.errors import JobFailed, UsageError
@@ -40,7 +39,7 @@ from sm_byo.local.archive import model_directory
 from sm_byo.local.containers import LogPump, container_name, running
 from sm_byo.local.health import TRANSFORM_STARTUP_HEALTH_CHECK_SECONDS
 from sm_byo.local.http import ContainerClient, NoAnswer
-from sm_byo.local.layout import FILE_URI, data_files, hidden_files, local_path
+from sm_byo.local.layout import data_files, hidden_files, local_path, output_dir
 from sm_byo.local.outputs import OutputDirectory, temporary_beside
 from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
 from sm_byo.manifest import LoadedManifest
@@ -663,15 +662,6 @@ def _unsupported(field: str, value: Any, why: str) -> UsageError:
     )
 
 
-def _output_dir(uri: str) -> Path:
-    if not uri.startswith(FILE_URI):
-        raise UsageError(
-            f"TransformOutput.S3OutputPath {uri!r}: a local job writes to a local directory (file://...)",
-            hint="Pass --output DIR.",
-        )
-    return Path(unquote(uri.removeprefix(FILE_URI)))
-
-
 @dataclass(frozen=True)
 class _Job:
     """What the executor takes from the two requests (and checks it can do locally)."""
@@ -743,7 +733,7 @@ def _read_requests(transform: Mapping[str, Any], model: Mapping[str, Any]) -> _J
             "TransformInput.DataSource.S3DataSource.S3Uri",
             hint="Pass --input with an existing local file or directory.",
         ),
-        output=_output_dir(str(output["S3OutputPath"])),
+        output=output_dir(str(output["S3OutputPath"]), "TransformOutput.S3OutputPath", "--output"),
         content_type=str(job_input.get("ContentType") or ""),
         accept=str(output.get("Accept") or ""),
         split_type=split_type,
