@@ -210,17 +210,24 @@ def _check_ca_bundle(ca_bundle: Path | None) -> None:
         )
 
 
+def file_in_the_way(directory: Path) -> Path | None:
+    """What stops ``directory`` from being (or becoming) a directory: ``directory`` itself or the
+    nearest existing path on the way to it, when that is not a directory. None when nothing does."""
+    for path in (directory, *directory.parents):
+        if path.exists() or path.is_symlink():
+            return None if path.is_dir() else path
+    return None
+
+
 def _check_output(dest: Path) -> None:
     """The output must be a directory (or not exist yet): a file there, or on the way there, is a usage error."""
-    for path in (dest, *dest.parents):
-        if path.exists() or path.is_symlink():
-            if not path.is_dir():
-                what = "the output" if path == dest else f"the output's parent {path}"
-                raise UsageError(
-                    f"-o/--output {dest}: {what} is an existing file, not a directory",
-                    hint="Pass -o with a directory (new, or one smbyo rendered before).",
-                )
-            return
+    path = file_in_the_way(dest)
+    if path is not None:
+        what = "the output" if path == dest else f"the output's parent {path}"
+        raise UsageError(
+            f"-o/--output {dest}: {what} is an existing file, not a directory",
+            hint="Pass -o with a directory (new, or one smbyo rendered before).",
+        )
 
 
 def _chmod_like_mkdir(directory: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sm_byo.errors import UsageError
-from sm_byo.render import PACKAGE_DIR, render_tree
+from sm_byo.render import PACKAGE_DIR, file_in_the_way, render_tree
 from sm_byo.rules import NAME_PATTERN
 
 PROJECT_TEMPLATES = PACKAGE_DIR / "templates" / "project"
@@ -55,15 +55,13 @@ def next_steps(directory: Path, name: str) -> list[str]:
 
 def _check_directory(directory: Path) -> None:
     """DIRECTORY must be a directory or not exist yet; a file there, or on the way there, is a usage error."""
-    for path in (directory, *directory.parents):
-        if path.exists() or path.is_symlink():
-            if not path.is_dir():
-                where = "" if path == directory else f": {path} is on its path"
-                raise UsageError(
-                    f"{directory} is not a directory{where} (an existing file); smbyo init creates a project directory",
-                    hint="Pass a new directory name, e.g. `smbyo init my-algorithm`.",
-                )
-            return
+    path = file_in_the_way(directory)
+    if path is not None:
+        where = "" if path == directory else f": {path} is on its path"
+        raise UsageError(
+            f"{directory} is not a directory{where} (an existing file); smbyo init creates a project directory",
+            hint="Pass a new directory name, e.g. `smbyo init my-algorithm`.",
+        )
 
 
 def init_project(directory: Path, name: str | None = None) -> InitResult:
