@@ -356,24 +356,15 @@ def _records(path: Path) -> int:
     return sum(1 for line in path.read_bytes().splitlines() if line.strip())
 
 
-def _transform_checks(
-    loaded: LoadedManifest,
-    validation: ValidationSpec,
-    model: Path,
-    image: str,
-    scratch: Path,
-    adapter: DockerAdapter,
-    report: ValidationReport,
-    reporter: Reporter,
-    startup_timeout: float,
-) -> None:
+def _transform_checks(run: _Run, model: Path) -> None:
+    loaded, validation, report, reporter = run.loaded, run.validation, run.report, run.reporter
     source = _local_data(loaded, "transform_data", validation.transform_data)
-    output = scratch / "transform"
+    output = run.scratch / "transform"
     try:
         result = transform_local(
             loaded,
             reporter,
-            image=image,
+            image=run.image,
             model=model,
             input=source,
             output=output,
@@ -381,8 +372,8 @@ def _transform_checks(
             split_type=validation.split_type,
             strategy=validation.strategy,
             max_payload_mb=validation.max_payload_mb,
-            startup_timeout=startup_timeout,
-            docker=adapter,
+            startup_timeout=run.startup_timeout,
+            docker=run.adapter,
         )
     except Interrupted:
         raise  # a stop signal ends the whole profile, not just this check
@@ -408,16 +399,23 @@ def _transform_checks(
 # --- the command ------------------------------------------------------------------------------------
 
 
-def _train(
-    loaded: LoadedManifest,
-    validation: ValidationSpec,
-    image: str,
-    scratch: Path,
-    adapter: DockerAdapter,
-    report: ValidationReport,
-    reporter: Reporter,
-) -> Path | None:
+@dataclass(frozen=True)
+class _Run:
+    """One `validate --local`: what every step of the profile works with."""
+
+    loaded: LoadedManifest
+    validation: ValidationSpec
+    image: str
+    scratch: Path
+    adapter: DockerAdapter
+    report: ValidationReport
+    reporter: Reporter
+    startup_timeout: float
+
+
+def _train(run: _Run) -> Path | None:
     """The profile's training job; returns model.tar.gz (None when training failed)."""
+    loaded, validation, report, reporter = run.loaded, run.validation, run.report, run.reporter
     found = validation_channel(loaded.manifest)
     channel = found[1].name if found else "training"
     data = {channel: str(_local_data(loaded, "training_data", validation.training_data))}
@@ -425,9 +423,11 @@ def _train(
     tee = LogTee(reporter, "train")
     model: Path | None = None
     try:
-        options = TrainCommand(local=True, image=image, data=data, hyperparameters=values, out=scratch / "train")
+        options = TrainCommand(
+            local=True, image=run.image, data=data, hyperparameters=values, out=run.scratch / "train"
+        )
         plan = local_training_plan(loaded, options)
-        result = run_training_job(plan.request("CreateTrainingJob").kwargs, tee, docker=adapter)
+        result = run_training_job(plan.request("CreateTrainingJob").kwargs, tee, docker=run.adapter)
     except (UsageError, Interrupted):
         raise  # a stop signal ends the whole profile, not just this check
     except SmByoError as exc:
@@ -459,13 +459,13 @@ def validate_local(
     report = ValidationReport(image=image)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="smbyo-validate-") as scratch_name:
-        scratch = Path(scratch_name)
-        model = _train(loaded, validation, image, scratch, adapter, report, reporter)
+        run = _Run(loaded, validation, image, Path(scratch_name), adapter, report, reporter, startup_timeout)
+        model = _train(run)
         if model is None:
             for name in (LOADS, "batch transform"):
                 report.add(name, SKIPPED, "no model: the training job failed", reporter)
         else:
-            _serve_and_transform(loaded, validation, model, image, scratch, adapter, report, reporter, startup_timeout)
+            _serve_and_transform(run, model)
     report.seconds = time.monotonic() - started
     raise_for_failures(report)
     return report
@@ -486,37 +486,28 @@ def raise_for_failures(report: ValidationReport) -> None:
     )
 
 
-def _serve_and_transform(
-    loaded: LoadedManifest,
-    validation: ValidationSpec,
-    model: Path,
-    image: str,
-    scratch: Path,
-    adapter: DockerAdapter,
-    report: ValidationReport,
-    reporter: Reporter,
-    startup_timeout: float,
-) -> None:
+def _serve_and_transform(run: _Run, model: Path) -> None:
+    loaded, validation, report, reporter = run.loaded, run.validation, run.report, run.reporter
     source_files = list_inputs(_local_data(loaded, "transform_data", validation.transform_data))
     payload, records = (b"", 0)
     if validation.split_type == "Line":
         payload, records = six_mb_payload(source_files[0].path)
     reporter.step("Serving the trained model: load, /ping, a 6 MB request, /ping under load")
-    model_dir = model_directory(model, scratch)
+    model_dir = model_directory(model, run.scratch)
     accept = loaded.manifest.serving.accept[0]
     probe = probe_serving(
-        adapter,
-        image,
+        run.adapter,
+        run.image,
         model_dir,
         payload,
         validation.content_type,
         accept,
         reporter,
-        startup_timeout=startup_timeout,
+        startup_timeout=run.startup_timeout,
         body_under_load=load_body(source_files[0].path, validation.split_type),
     )
     _serving_checks(probe, records, len(payload), report, reporter)
     if not probe.loaded:
         report.add("batch transform", SKIPPED, "the inference image cannot load the model", reporter)
         return
-    _transform_checks(loaded, validation, model, image, scratch, adapter, report, reporter, startup_timeout)
+    _transform_checks(run, model)
