@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -666,9 +666,18 @@ def publish() -> None:
     """Create an Algorithm or a Model Package (checked first; --dry-run sends nothing)."""
 
 
+def _publish_options(
+    dry_run: bool, image: str | None, wait: bool, timeout: float | None, profile: str | None, region: str | None
+) -> Any:
+    from sm_byo.options import CloudOptions, PublishCommand
+
+    cloud = CloudOptions(profile=profile, region=region, wait=wait, timeout=timeout)
+    return PublishCommand(dry_run=dry_run, image=image, cloud=cloud, given=_given_flags())
+
+
 @publish.command("algorithm")
 @manifest_option
-@click.option("--dry-run", is_flag=True, help="Print the exact request (boto3 kwargs) after every check; send nothing.")
+@dry_run_option
 @image_option
 @wait_options
 @aws_options
@@ -685,27 +694,14 @@ def publish_algorithm_command(
     """CreateAlgorithm from the manifest, then poll DescribeAlgorithm to Completed/Failed."""
     from sm_byo.cloud.publish import publish_algorithm
 
-    loaded = _load(manifest_path)
-    _show(
-        publish_algorithm(
-            loaded,
-            _state().ui,
-            image=image,
-            dry_run=dry_run,
-            wait=wait,
-            timeout=timeout,
-            profile=profile,
-            region=region,
-        ),
-        "Algorithm",
-        as_json=dry_run,
-    )
+    options = _publish_options(dry_run, image, wait, timeout, profile, region)
+    _show(publish_algorithm(_load(manifest_path), _state().ui, options), "Algorithm", as_json=dry_run)
 
 
 @publish.command("model-package")
 @manifest_option
 @click.option("--model-data", required=True, help="S3 URI of the model.tar.gz the package serves.")
-@click.option("--dry-run", is_flag=True, help="Print the exact request (boto3 kwargs) after every check; send nothing.")
+@dry_run_option
 @image_option
 @wait_options
 @aws_options
@@ -723,22 +719,8 @@ def publish_model_package_command(
     """CreateModelPackage from the manifest, then poll DescribeModelPackage to Completed/Failed."""
     from sm_byo.cloud.publish import publish_model_package
 
-    loaded = _load(manifest_path)
-    _show(
-        publish_model_package(
-            loaded,
-            _state().ui,
-            image=image,
-            model_data=model_data,
-            dry_run=dry_run,
-            wait=wait,
-            timeout=timeout,
-            profile=profile,
-            region=region,
-        ),
-        "Model package",
-        as_json=dry_run,
-    )
+    options = replace(_publish_options(dry_run, image, wait, timeout, profile, region), model_data=model_data)
+    _show(publish_model_package(_load(manifest_path), _state().ui, options), "Model package", as_json=dry_run)
 
 
 @cli.command()

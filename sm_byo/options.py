@@ -114,3 +114,11 @@ class DeployCommand(CommandOptions):
     instance_type: str | None = None
     instance_count: int = 1
     role: str | None = None
+
+
+@dataclass(frozen=True)
+class PublishCommand(CommandOptions):
+    """``smbyo publish algorithm|model-package`` (``model_data`` for a model package)."""
+
+    command: str = "publish"
+    model_data: str | None = None

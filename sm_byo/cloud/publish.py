@@ -20,6 +20,7 @@ from sm_byo.cloud.s3 import PlannedUpload, plan_upload_at, run_upload
 from sm_byo.cloud.session import ensure_bucket, plan_account, plan_image, resume_flags
 from sm_byo.errors import JobFailed
 from sm_byo.manifest import LoadedManifest, Manifest
+from sm_byo.options import PublishCommand
 from sm_byo.plan import Plan, upload_step
 from sm_byo.polling import Backoff, PollOutcome, Watch, poll
 from sm_byo.reporting import Reporter
@@ -282,53 +283,48 @@ def _check_then_submit(
 
 
 def publish_algorithm(
-    loaded: LoadedManifest,
-    reporter: Reporter,
-    *,
-    image: str | None = None,
-    dry_run: bool = False,
-    wait: bool = True,
-    timeout: float | None = None,
-    profile: str | None = None,
-    region: str | None = None,
-    aws: AwsAdapter | None = None,
+    loaded: LoadedManifest, reporter: Reporter, options: PublishCommand, *, aws: AwsAdapter | None = None
 ) -> PublishResult | Plan:
     """CreateAlgorithm from the manifest (checked first), then follow its validation to the end."""
     manifest = loaded.manifest
-    aws = aws or connect(profile, region)
-    image = image or default_image(loaded, aws, reporter, dry_run=dry_run)
-    name = manifest.marketplace.algorithm_name or unique_name(manifest.name)
-    where = _locations(manifest, name)
-    request = create_algorithm_request(manifest, image=image, name=name, locations=where)
-    return _check_then_submit(
-        ALGORITHM, request, loaded, where, aws, reporter, dry_run=dry_run, wait=wait, timeout=timeout,
-        flags=resume_flags(profile, region),
-    )  # fmt: skip
+
+    def request(image: str, name: str, where: ValidationLocations) -> Request:
+        return create_algorithm_request(manifest, image=image, name=name, locations=where)
+
+    return _publish(ALGORITHM, loaded, reporter, options, aws, manifest.marketplace.algorithm_name, request)
 
 
 def publish_model_package(
+    loaded: LoadedManifest, reporter: Reporter, options: PublishCommand, *, aws: AwsAdapter | None = None
+) -> PublishResult | Plan:
+    """CreateModelPackage serving ``options.model_data`` (checked first), then follow its validation to the end."""
+    manifest = loaded.manifest
+    model_data = str(options.model_data)
+
+    def request(image: str, name: str, where: ValidationLocations) -> Request:
+        return create_model_package_request(manifest, image=image, model_data=model_data, name=name, locations=where)
+
+    return _publish(MODEL_PACKAGE, loaded, reporter, options, aws, manifest.marketplace.model_package_name, request)
+
+
+def _publish(
+    kind: Kind,
     loaded: LoadedManifest,
     reporter: Reporter,
-    *,
-    model_data: str,
-    image: str | None = None,
-    dry_run: bool = False,
-    wait: bool = True,
-    timeout: float | None = None,
-    profile: str | None = None,
-    region: str | None = None,
-    aws: AwsAdapter | None = None,
+    options: PublishCommand,
+    aws: AwsAdapter | None,
+    fixed_name: str | None,
+    build: Callable[[str, str, ValidationLocations], Request],
 ) -> PublishResult | Plan:
-    """CreateModelPackage serving ``model_data`` (checked first), then follow its validation to the end."""
-    manifest = loaded.manifest
-    aws = aws or connect(profile, region)
-    image = image or default_image(loaded, aws, reporter, dry_run=dry_run)
-    name = manifest.marketplace.model_package_name or unique_name(manifest.name)
-    where = _locations(manifest, name)
-    request = create_model_package_request(manifest, image=image, model_data=model_data, name=name, locations=where)
+    """The same steps for both kinds: image, name, validation locations, request, then check and submit."""
+    cloud = options.cloud
+    adapter = aws or connect(cloud.profile, cloud.region)
+    image = options.image or default_image(loaded, adapter, reporter, dry_run=options.dry_run)
+    name = fixed_name or unique_name(loaded.manifest.name)
+    where = _locations(loaded.manifest, name)
     return _check_then_submit(
-        MODEL_PACKAGE, request, loaded, where, aws, reporter, dry_run=dry_run, wait=wait, timeout=timeout,
-        flags=resume_flags(profile, region),
+        kind, build(image, name, where), loaded, where, adapter, reporter, dry_run=options.dry_run,
+        wait=cloud.wait, timeout=cloud.timeout, flags=cloud.resume_flags,
     )  # fmt: skip
 
 
