@@ -27,6 +27,7 @@ class TrainingResult:
     metrics: dict[str, float] = field(default_factory=dict)
     metric_series: dict[str, list[float]] = field(default_factory=dict)
     elapsed_seconds: float | None = None
+    instance_count: int = 1  # ResourceConfig.InstanceCount: the hosts the job ran on
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +36,7 @@ class TrainingResult:
             "where": self.where,
             "status": self.status,
             "image": self.image,
+            "instance_count": self.instance_count,
             "channels": self.channels,
             "hyperparameters": self.hyperparameters,
             "model_artifacts": self.model_artifacts,

@@ -101,13 +101,13 @@ def probe_image(docker_adapter, base_image: str, tmp_path_factory: pytest.TempPa
     return tag
 
 
-def probe_report(model_archive: Path) -> dict[str, Any]:
-    """probe.json from a model.tar.gz the probe image trained."""
+def probe_report(model_archive: Path, host: str | None = None) -> dict[str, Any]:
+    """probe.json from a model.tar.gz the probe image trained (``probe-<host>.json`` of a multi-host job)."""
     import json
     import tarfile
 
     with tarfile.open(model_archive) as tar:
-        member = tar.extractfile("probe.json")
+        member = tar.extractfile(f"probe-{host}.json" if host else "probe.json")
         assert member is not None
         return dict(json.loads(member.read()))
 

@@ -135,6 +135,7 @@ def run_cloud_training_job(
         hyperparameters=dict(request.get("HyperParameters", {})),
         channels={c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]},
         job_arn=arn,
+        instance_count=int(request["ResourceConfig"].get("InstanceCount", 1)),
     )
     cloud = options.cloud
     if not cloud.wait:

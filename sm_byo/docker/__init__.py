@@ -257,14 +257,29 @@ class DockerAdapter:
         network_mode: str | None = None,
         name: str | None = None,
         labels: dict[str, str] | None = None,
+        network: Attachment | None = None,
+        hostname: str | None = None,
+        cpus: float | None = None,
     ) -> ContainerHandle:
         """Start a detached container (removed by :meth:`ContainerHandle.remove`). ``volumes``: docker-py's
-        mapping of host path to ``{"bind", "mode"}``, or a list of :class:`Bind`."""
+        mapping of host path to ``{"bind", "mode"}``, or a list of :class:`Bind`. ``network``: a network
+        of :meth:`create_network` and the names the container answers to there (instead of
+        ``network_mode``). ``cpus``: at most this many of the machine's CPUs (``docker run --cpus``)."""
         from docker.errors import APIError, ImageNotFound
         from docker.types import Mount
 
         binds = volumes if isinstance(volumes, list) else []
         mounts = [Mount(b.target, b.source, type="bind", read_only=b.read_only) for b in binds]
+        extra: dict[str, Any] = {}
+        if network is not None:
+            endpoint = self.client.api.create_endpoint_config(aliases=list(network.aliases))
+            extra = {"network": network.network, "networking_config": {network.network: endpoint}}
+        else:
+            extra = {"network_mode": network_mode}
+        if hostname:
+            extra["hostname"] = hostname
+        if cpus is not None:
+            extra["nano_cpus"] = max(1, int(cpus * 1e9))
         try:
             container = self.client.containers.run(
                 image,
@@ -274,9 +289,9 @@ class DockerAdapter:
                 mounts=mounts,
                 environment=environment or {},
                 ports=ports or {},
-                network_mode=network_mode,
                 name=name,
                 labels={"dev.smbyo": "1", **(labels or {})},
+                **extra,
             )
         except ImageNotFound as exc:
             raise UsageError(
@@ -289,6 +304,53 @@ class DockerAdapter:
                 hint="Check that the Docker Engine is healthy (`docker info`) and that the port is free.",
             ) from exc
         return ContainerHandle(container)
+
+
+    # --- networks -------------------------------------------------------------------------------
+    def create_network(self, name: str, labels: dict[str, str] | None = None) -> NetworkHandle:
+        """A user-defined bridge network with no route out (``docker network create --internal``): its
+        containers resolve each other by alias through Docker's embedded DNS and reach nothing else."""
+        from docker.errors import APIError
+
+        try:
+            network = self.client.networks.create(
+                name, driver="bridge", internal=True, check_duplicate=True, labels={"dev.smbyo": "1", **(labels or {})}
+            )
+        except APIError as exc:
+            raise DockerUnavailable(
+                f"Docker could not create the network {name}: {exc.explanation or exc}",
+                hint="Check that the Docker Engine is healthy (`docker info`) and has address pools left "
+                "(`docker network ls`; remove networks you no longer use).",
+            ) from exc
+        return NetworkHandle(network)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """Where a container joins a network: the network's name and the host names it answers to there."""
+
+    network: str
+    aliases: tuple[str, ...] = ()
+
+
+class NetworkHandle:
+    """A network :meth:`DockerAdapter.create_network` made, and its removal."""
+
+    def __init__(self, network: Any):
+        self.network = network
+
+    @property
+    def name(self) -> str:
+        return str(self.network.name)
+
+    def attachment(self, *aliases: str) -> Attachment:
+        return Attachment(self.name, aliases)
+
+    def remove(self) -> None:
+        from docker.errors import NotFound
+
+        with contextlib.suppress(NotFound):
+            self.network.remove()
 
 
 class ContainerHandle:

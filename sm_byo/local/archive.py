@@ -35,11 +35,14 @@ READABLE_FILE = 0o644
 
 @dataclass
 class Packed:
-    """An archive :func:`pack_directory` wrote, and what it left out (``"sub/link: a symbolic link"``)."""
+    """An archive :func:`pack_directory` wrote, what it left out (``"sub/link: a symbolic link"``), and
+    the paths that more than one source held (the first source's copy is the one packed)."""
 
     path: Path
     files: int = 0
     skipped: list[str] = field(default_factory=list)
+    clashes: list[str] = field(default_factory=list)
+    seen: dict[str, bool] = field(default_factory=dict)  # path -> is a directory
 
 
 def pack_directory(source: Path, archive: Path, *, root: Path | None = None) -> Packed:
@@ -49,13 +52,24 @@ def pack_directory(source: Path, archive: Path, *, root: Path | None = None) -> 
     below it is opened without following links, so a container cannot swap a directory on the way for
     a link to a host directory. Only regular files and directories are packed.
     """
-    root = root or source.parent
-    relative = source.relative_to(root).as_posix()
+    return pack_directories([(root or source.parent, source)], archive)
+
+
+def pack_directories(sources: list[tuple[Path, Path]], archive: Path) -> Packed:
+    """The contents of several ``(root, source)`` directories merged into one gzipped tar.
+
+    A multi-host training job's /opt/ml/model (and output/data) of every host is aggregated into one
+    archive; "if multiple containers in a single training job write to this directory they should
+    ensure no file/directory names clash"
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-training-algo-output.html). When
+    they do clash, the earlier source's file is kept and the clash recorded, so the caller can name it.
+    """
     descriptor, partial = temporary_beside(archive)
     packed = Packed(archive)
     try:
         with os.fdopen(descriptor, "wb") as stream, tarfile.open(fileobj=stream, mode="w:gz", compresslevel=6) as tar:
-            _add_source(tar, root, relative, packed)
+            for root, source in sources:
+                _add_source(tar, root, source.relative_to(root).as_posix(), packed)
         os.replace(partial, archive)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -118,12 +132,20 @@ def _add_directory(tar: tarfile.TarFile, directory_fd: int, prefix: str, packed:
         try:
             mode = os.stat(name, dir_fd=directory_fd, follow_symlinks=False).st_mode
             if stat.S_ISDIR(mode):
+                if packed.seen.get(path) is False:  # an earlier source has a file here
+                    packed.clashes.append(path)
+                    continue
                 with opened(os.open(name, DIRECTORY_FLAGS, dir_fd=directory_fd)) as child:
-                    tar.addfile(_tarinfo(path, os.fstat(child)))
+                    if path not in packed.seen:  # a directory several hosts wrote is one entry
+                        packed.seen[path] = True
+                        tar.addfile(_tarinfo(path, os.fstat(child)))
                     _add_directory(tar, child, f"{path}/", packed)
                 continue
             if not stat.S_ISREG(mode):
                 packed.skipped.append(f"{path}: {kind(mode)}")
+                continue
+            if path in packed.seen:
+                packed.clashes.append(path)
                 continue
             with opened(os.open(name, FILE_FLAGS, dir_fd=directory_fd)) as child:
                 status = os.fstat(child)
@@ -132,6 +154,7 @@ def _add_directory(tar: tarfile.TarFile, directory_fd: int, prefix: str, packed:
                     continue
                 with os.fdopen(os.dup(child), "rb") as stream:
                     tar.addfile(_tarinfo(path, status), stream)
+                packed.seen[path] = False
                 packed.files += 1
         except OSError as exc:
             if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT, errno.ENXIO):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from sm_byo import signals
@@ -35,25 +36,46 @@ def stop_gracefully(handle: ContainerHandle, grace: int, reporter: Reporter | No
 
     True when the container stopped (by itself or at the end of the grace period) and is still there to be
     read; False when a second signal had it killed and removed."""
+    return stop_all_gracefully([handle], grace, reporter, name)
+
+
+def stop_all_gracefully(handles: list[ContainerHandle], grace: int, reporter: Reporter | None, name: str) -> bool:
+    """:func:`stop_gracefully` for several containers at once (each gets the whole grace period)."""
     if reporter is not None:
         reporter.step(f"Stopping {name} (SIGTERM, up to {grace} s; a second Ctrl-C or SIGTERM kills it now)")
     done = threading.Event()
+    remaining = [len(handles)]
+    lock = threading.Lock()
 
-    def stop() -> None:
+    def stop(handle: ContainerHandle) -> None:
         try:
             handle.stop(timeout=grace)
         except Exception:  # removed meanwhile (a second signal), or Docker went away: removal reports that
             pass
         finally:
-            done.set()
+            with lock:
+                remaining[0] -= 1
+                if remaining[0] == 0:
+                    done.set()
 
-    threading.Thread(target=stop, name=f"stop-{name}", daemon=True).start()
-    if signals.wait_unless_hurried(done):
+    for handle in handles:
+        threading.Thread(target=stop, args=(handle,), name=f"stop-{name}", daemon=True).start()
+    if not handles or signals.wait_unless_hurried(done):
         return True
     if reporter is not None:
         reporter.step(f"Killing {name} (a second stop signal)")
-    handle.remove()
+    for handle in handles:
+        handle.remove()
     return False
+
+
+@dataclass(frozen=True)
+class Start:
+    """One container to start: its image, command and :meth:`DockerAdapter.run` options."""
+
+    image: str
+    command: list[str]
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
@@ -66,32 +88,47 @@ def running(
     reporter: Reporter | None = None,
     **options: Any,
 ) -> Iterator[ContainerHandle]:
-    """Start a container and remove it on the way out, whatever happens.
+    """Start a container and remove it on the way out, whatever happens (see :func:`running_all`)."""
+    with running_all(adapter, [Start(image, command, options)], stop_grace=stop_grace, reporter=reporter) as handles:
+        yield handles[0]
 
-    Ctrl-C or another stop signal -> the container is stopped gracefully (SIGTERM, ``stop_grace`` seconds),
-    removed, and :class:`Interrupted` (exit 128 + the signal's number) is raised. No container is started
-    once a stop signal has arrived."""
+
+@contextmanager
+def running_all(
+    adapter: DockerAdapter,
+    starts: list[Start],
+    *,
+    stop_grace: int = SERVING_STOP_SECONDS,
+    reporter: Reporter | None = None,
+) -> Iterator[list[ContainerHandle]]:
+    """Start containers and remove them all on the way out, whatever happens.
+
+    Ctrl-C or another stop signal -> every container is stopped gracefully (SIGTERM, ``stop_grace``
+    seconds, all at once), removed, and :class:`Interrupted` (exit 128 + the signal's number) is raised.
+    No container is started once a stop signal has arrived."""
     stopping = signals.received()
     if stopping is not None:
         raise Interrupted(f"interrupted by {signals.describe(stopping)}; no container started", signum=stopping)
-    name = str(options.get("name") or image)
-    handle: ContainerHandle | None = None
+    name = ", ".join(str(start.options.get("name") or start.image) for start in starts)
+    handles: list[ContainerHandle] = []
     try:
-        with signals.held():  # a signal now is raised once the container is known, so that it is removed
-            handle = adapter.run(image, command, **options)
-        yield handle
+        for start in starts:
+            with signals.held():  # a signal now is raised once the container is known, so that it is removed
+                handles.append(adapter.run(start.image, start.command, **start.options))
+        yield handles
     except KeyboardInterrupt as exc:
-        if handle is not None:
-            stop_gracefully(handle, stop_grace, reporter, name)
+        if handles:
+            stop_all_gracefully(handles, stop_grace, reporter, name)
         signum = signals.signum_of(exc)
         raise Interrupted(
-            f"interrupted by {signals.describe(signum)}; the local container was stopped and removed",
+            f"interrupted by {signals.describe(signum)}; the local container"
+            f"{'s were' if len(starts) > 1 else ' was'} stopped and removed",
             signum=signum,
             hint="Run the command again to start over.",
         ) from None
     finally:
-        if handle is not None:
-            with signals.held():
+        with signals.held():
+            for handle in handles:
                 handle.remove()
 
 

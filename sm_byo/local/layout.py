@@ -1,10 +1,11 @@
 """The /opt/ml tree SageMaker prepares for a training container, built in a host directory.
 
 Config files follow the contract (every hyperparameter a string; one inputdataconfig entry per
-channel; resourceconfig for a single host ``algo-1``). File-mode channels are bind-mounted read-only
-at ``/opt/ml/input/data/<channel>`` (one mount per channel, even when two name the same data);
-Pipe-mode channels are FIFOs ``<channel>_<epoch>`` in the tree, fed from host threads, one epoch
-after another, as SageMaker does.
+channel; resourceconfig naming this host among the job's ``algo-1`` ... ``algo-N``). File-mode channels
+are bind-mounted read-only at ``/opt/ml/input/data/<channel>`` (one mount per channel, even when two
+name the same data; a ``ShardedByS3Key`` channel of a multi-host job mounts only this host's files,
+one by one); Pipe-mode channels are FIFOs ``<channel>_<epoch>`` in the tree, fed from host threads, one
+epoch after another, as SageMaker does.
 
 The container owns the tree while it runs (root, read-write), so the host does not trust it
 (:mod:`sm_byo.local.untrusted`): each FIFO is made under a temporary name and renamed into place
@@ -26,7 +27,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
@@ -39,6 +40,8 @@ from sm_byo.runtime.paths import MlPaths
 
 CONTAINER_ROOT = "/opt/ml"
 CURRENT_HOST = "algo-1"
+HOST_PREFIX = "algo-"
+SHARDED = "ShardedByS3Key"
 PIPE_CHUNK = 1024 * 1024
 PIPE_OPEN_POLL_SECONDS = 0.02
 FILE_URI = "file://"
@@ -54,10 +57,27 @@ class ChannelInput:
     input_mode: str
     compression: str
     distribution: str = "FullyReplicated"
+    # This host's files of a sharded channel (None: every file under the path).
+    shard: tuple[Path, ...] | None = None
 
     def files(self) -> list[Path]:
-        """The channel's data files, sorted: every file under the path, as under an S3 prefix."""
-        return data_files(self.path)
+        """The channel's data files this host gets, sorted: every file under the path, as under an S3
+        prefix, or this host's share of them."""
+        return list(self.shard) if self.shard is not None else data_files(self.path)
+
+    def for_host(self, index: int, count: int) -> ChannelInput:
+        """This channel as host ``index`` (0-based) of ``count`` receives it.
+
+        ``FullyReplicated``: every host gets every object. ``ShardedByS3Key``: "each machine receives
+        approximately 1/n of the number of Amazon S3 objects"
+        (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_S3DataSource.html). SageMaker does
+        not document which object goes where; smbyo deals the objects, sorted by key, round-robin
+        (object i to host i mod n), so every host's share differs from the others' by at most one object
+        and no object goes to two hosts. A single-host job gets everything either way.
+        """
+        if self.distribution != SHARDED or count == 1:
+            return self
+        return replace(self, shard=tuple(data_files(self.path)[index::count]))
 
     def links_leaving(self) -> list[Path]:
         """Symbolic links under a File-mode directory that point outside it: they dangle in the container."""
@@ -268,36 +288,28 @@ class MlTree(MlPaths):
         return cls(root)
 
     def write_config(
-        self, hyperparameters: Mapping[str, str], channels: list[ChannelInput], instance_type: str
+        self,
+        hyperparameters: Mapping[str, str],
+        channels: list[ChannelInput],
+        instance_type: str,
+        host: str = CURRENT_HOST,
+        hosts: tuple[str, ...] = (CURRENT_HOST,),
     ) -> None:
-        """The three files SageMaker writes under /opt/ml/input/config, from the request's values.
+        """The three files SageMaker writes under /opt/ml/input/config, from the request's values, for
+        ``host`` among the job's ``hosts``.
 
         https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-training-algo-running-container.html
+        (resourceconfig.json: "Distributed Training Configuration" on that page).
         """
         config = self.config_dir
         _write_json(config / "hyperparameters.json", {name: str(value) for name, value in hyperparameters.items()})
         _write_json(config / "inputdataconfig.json", {c.name: c.data_config() for c in channels})
-        _write_json(
-            config / "resourceconfig.json",
-            {
-                "current_host": CURRENT_HOST,
-                "current_instance_type": instance_type,
-                "current_group_name": "homogeneousCluster",
-                "hosts": [CURRENT_HOST],
-                "instance_groups": [
-                    {
-                        "instance_group_name": "homogeneousCluster",
-                        "instance_type": instance_type,
-                        "hosts": [CURRENT_HOST],
-                    }
-                ],
-                "network_interface_name": "eth0",
-            },
-        )
+        _write_json(config / "resourceconfig.json", resource_config(instance_type, host, hosts))
 
     def volumes(self, channels: list[ChannelInput]) -> list[Bind]:
         """The tree at /opt/ml, each File-mode channel read-only inside it (no copy of the data); a
-        mount per channel, so two channels of the same data each get it."""
+        mount per channel, so two channels of the same data each get it. A host's share of a sharded
+        channel is mounted file by file, at each file's path under the channel."""
         mounts = [Bind(str(self.root), CONTAINER_ROOT)]
         for channel in channels:
             if channel.input_mode != "File":
@@ -305,9 +317,25 @@ class MlTree(MlPaths):
             target = self.data_dir / channel.name
             target.mkdir(exist_ok=True)
             inside = f"{CONTAINER_ROOT}/input/data/{channel.name}"
+            if channel.shard is not None:
+                mounts.extend(self._shard_mounts(channel, target, inside))
+                continue
             if channel.path.is_file():
                 inside = f"{inside}/{channel.path.name}"
             mounts.append(Bind(str(channel.path), inside, read_only=True))
+        return mounts
+
+    @staticmethod
+    def _shard_mounts(channel: ChannelInput, target: Path, inside: str) -> list[Bind]:
+        """One read-only mount per file of the host's share. The mount points are made here, by the host
+        user, so Docker does not create them as root in a tree the host must be able to remove."""
+        mounts = []
+        for path in channel.files():
+            relative = path.name if channel.path.is_file() else path.relative_to(channel.path).as_posix()
+            point = target / relative
+            point.parent.mkdir(parents=True, exist_ok=True)
+            point.touch(exist_ok=True)
+            mounts.append(Bind(str(path), f"{inside}/{relative}", read_only=True))
         return mounts
 
     def start_pipes(self, channels: list[ChannelInput]) -> list[PipeFeeder]:
@@ -318,6 +346,26 @@ class MlTree(MlPaths):
         (a link, FIFO or device in its place, or on the way to it, is not opened)."""
         data = read_regular_file(self.root, "output/failure", limit * 4)  # UTF-8: at most 4 bytes a character
         return None if data is None else data.decode("utf-8", errors="replace")[:limit]
+
+
+def host_names(count: int) -> tuple[str, ...]:
+    """The hosts of a job with ``count`` instances, as SageMaker names them: algo-1 ... algo-N."""
+    return tuple(f"{HOST_PREFIX}{index}" for index in range(1, count + 1))
+
+
+def resource_config(instance_type: str, host: str, hosts: tuple[str, ...]) -> dict[str, Any]:
+    """resourceconfig.json for ``host`` of a job run on ``hosts`` of one instance type (one group,
+    ``homogeneousCluster``, as SageMaker names a job without heterogeneous instance groups)."""
+    return {
+        "current_host": host,
+        "current_instance_type": instance_type,
+        "current_group_name": "homogeneousCluster",
+        "hosts": list(hosts),
+        "instance_groups": [
+            {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": list(hosts)}
+        ],
+        "network_interface_name": "eth0",
+    }
 
 
 def _write_json(path: Path, data: Any) -> None:

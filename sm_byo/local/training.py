@@ -21,24 +21,23 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sm_byo.docker import ContainerHandle, DockerAdapter, connect
+from sm_byo.docker import DockerAdapter, connect
 from sm_byo.errors import JobFailed, UsageError
 from sm_byo.hyperparameters import validate_hyperparameters
-from sm_byo.local.archive import pack_directory
-from sm_byo.local.containers import LogPump, container_name, running
+from sm_byo.local.archive import pack_directories
+from sm_byo.local.hosts import empty_shards, prepare_hosts, run_hosts
 from sm_byo.local.layout import (
     ChannelInput,
     MlTree,
-    PipeFeeder,
     channels_from_request,
     file_uri,
     hidden_files,
+    host_names,
     output_dir,
 )
 from sm_byo.local.outputs import OutputDirectory
@@ -58,14 +57,8 @@ OUTPUT_ARCHIVE = "output.tar.gz"
 RESULTS = (MODEL_ARCHIVE, OUTPUT_ARCHIVE)
 PREVIOUS = ".previous"
 SKIPPED_SHOWN = 5
-# SageMaker stops a job at MaxRuntimeInSeconds with SIGTERM and 120 s to finish
-# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StoppingCondition.html).
-STOP_GRACE_SECONDS = 120
-# A stop signal to smbyo (Ctrl-C, SIGTERM, SIGHUP) stops the container the same way, SIGTERM then SIGKILL,
-# with a shorter grace: an interrupted local job keeps no output, so the 120 s StopTrainingJob gives a job
-# to save its model (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopTrainingJob.html)
-# would only delay the exit, and could outlast a CI runner's own grace before it kills smbyo.
-INTERRUPT_GRACE_SECONDS = 10
+# Hosts a local job may ask for: each is a container on this machine, with 1/N of its CPUs.
+MAX_LOCAL_HOSTS = 16
 
 
 # --- the plan -------------------------------------------------------------------------------------
@@ -131,15 +124,21 @@ def train_local(
 # --- the executor ---------------------------------------------------------------------------------
 
 
-def _single_instance(request: Mapping[str, Any]) -> str:
+def _instances(request: Mapping[str, Any]) -> tuple[str, int]:
+    """ResourceConfig's instance type and count (heterogeneous InstanceGroups are not run locally)."""
     resources = request.get("ResourceConfig", {})
-    count = int(resources.get("InstanceCount", 1))
-    if count != 1:
+    if resources.get("InstanceGroups"):
         raise UsageError(
-            f"ResourceConfig.InstanceCount {count}: local training runs one instance",
-            hint="Train with one instance locally, or on SageMaker for more.",
+            "ResourceConfig.InstanceGroups: local training runs one group of identical instances",
+            hint="Use InstanceType and InstanceCount (smbyo train --instance-type/--instance-count).",
         )
-    return str(resources.get("InstanceType", ""))
+    count = int(resources.get("InstanceCount", 1))
+    if not 1 <= count <= MAX_LOCAL_HOSTS:
+        raise UsageError(
+            f"ResourceConfig.InstanceCount {count}: a local job runs 1 to {MAX_LOCAL_HOSTS} hosts on this machine",
+            hint=f"Use --instance-count 1 to {MAX_LOCAL_HOSTS} locally, or train on SageMaker for more.",
+        )
+    return str(resources.get("InstanceType", "")), count
 
 
 def _job_environment(request: Mapping[str, Any]) -> dict[str, str]:
@@ -159,11 +158,12 @@ def _job_environment(request: Mapping[str, Any]) -> dict[str, str]:
 def run_training_job(
     request: Mapping[str, Any], reporter: Reporter, *, docker: DockerAdapter | None = None
 ) -> TrainingResult:
-    """Run one CreateTrainingJob request in local Docker; the model lands where OutputDataConfig says."""
+    """Run one CreateTrainingJob request in local Docker, on as many hosts as it asks for; the model
+    lands where OutputDataConfig says."""
     name = str(request["TrainingJobName"])
     image = str(request["AlgorithmSpecification"]["TrainingImage"])
     channels = channels_from_request(request)
-    instance_type = _single_instance(request)
+    instance_type, count = _instances(request)
     out_dir = output_dir(
         str(request.get("OutputDataConfig", {}).get("S3OutputPath", "")), "OutputDataConfig.S3OutputPath", "--out"
     )
@@ -175,30 +175,36 @@ def run_training_job(
     adapter = docker or connect()
     adapter.inspect_image(image)
     started = time.monotonic()
-    reporter.step(f"Training {name} locally with {image} (as {instance_type})")
+    on = f"{count} hosts ({', '.join(host_names(count))}) of {instance_type}" if count > 1 else instance_type
+    reporter.step(f"Training {name} locally with {image} (as {on})")
     with tempfile.TemporaryDirectory(prefix="smbyo-local-train-", ignore_cleanup_errors=True) as scratch:
-        tree = MlTree.create(Path(scratch) / "ml")
-        tree.write_config(hyperparameters, channels, instance_type)
+        hosts = prepare_hosts(Path(scratch), count, channels, hyperparameters, instance_type)
+        for empty in empty_shards(hosts):
+            reporter.warn(f"{empty}: this host gets no file of the sharded channel (fewer files than hosts)")
         scanner = MetricScanner(metrics)
         max_runtime = float(request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 0)) or None
-        exit_code, timed_out = _run_container(
-            adapter, image, name, tree, channels, scanner, reporter, _job_environment(request), max_runtime
+        outcome = run_hosts(
+            adapter, image, name, hosts, reporter, _job_environment(request), max_runtime, scanner.feed
         )
-        reporter.status(name, "Completed" if exit_code == 0 else "Failed", time.monotonic() - started)
-        output_path = _pack_output(tree, results, reporter)
-        completed = exit_code == 0 and not timed_out
-        model_path = _pack(tree, "model", results, MODEL_ARCHIVE, reporter) if completed else None
+        completed = outcome.failed is None and not outcome.timed_out
+        reporter.status(name, "Completed" if completed else "Failed", time.monotonic() - started)
+        trees = [host.tree for host in hosts]
+        output_path = _pack_output(trees, results, reporter)
+        model_path = _pack(trees, "model", results, MODEL_ARCHIVE, reporter) if completed else None
         _set_aside_earlier_results(results, {MODEL_ARCHIVE: model_path, OUTPUT_ARCHIVE: output_path}, reporter)
-        if timed_out:
+        if outcome.timed_out:
             raise _failure(
                 name,
                 f"the job reached StoppingCondition.MaxRuntimeInSeconds ({max_runtime:g} s) and was stopped",
                 scanner,
                 output_path,
-                exit_code,
+                outcome.exit_code,
             )
-        if exit_code != 0:
-            raise _failure(name, _container_reason(tree, exit_code), scanner, output_path, exit_code)
+        if outcome.failed is not None:
+            reason = _container_reason(outcome.failed.tree)
+            if count > 1:
+                reason = f"{outcome.failed.name}: {reason}" if reason else f"{outcome.failed.name} failed"
+            raise _failure(name, reason, scanner, output_path, outcome.exit_code)
     _warn_about_silent_metrics(metrics, scanner.finals(), reporter)
     return TrainingResult(
         job_name=name,
@@ -212,6 +218,7 @@ def run_training_job(
         metrics=scanner.finals(),
         metric_series=scanner.all_series(),
         elapsed_seconds=time.monotonic() - started,
+        instance_count=count,
     )
 
 
@@ -242,84 +249,41 @@ def _warn_about_data(channels: list[ChannelInput], reporter: Reporter) -> None:
             )
 
 
-def _stop_after(handle: ContainerHandle, seconds: float | None, fired: threading.Event) -> threading.Timer | None:
-    if seconds is None:
-        return None
-
-    def stop() -> None:
-        fired.set()
-        handle.stop(timeout=STOP_GRACE_SECONDS)
-
-    timer = threading.Timer(seconds, stop)
-    timer.daemon = True
-    timer.start()
-    return timer
-
-
-def _run_container(
-    adapter: DockerAdapter,
-    image: str,
-    name: str,
-    tree: MlTree,
-    channels: list[ChannelInput],
-    scanner: MetricScanner,
-    reporter: Reporter,
-    environment: dict[str, str],
-    max_runtime: float | None,
-) -> tuple[int, bool]:
-    """Start the job's container, stream its log in the foreground; its exit code, and whether the
-    stopping condition ended it."""
-    feeders: list[PipeFeeder] = tree.start_pipes(channels)
-    fired = threading.Event()
-    try:
-        with running(
-            adapter,
-            image,
-            ["train"],
-            volumes=tree.volumes(channels),
-            environment=environment,
-            network_mode="none",
-            name=container_name("train"),
-            labels={"dev.smbyo.job": name, "dev.smbyo.kind": "train"},
-            stop_grace=INTERRUPT_GRACE_SECONDS,
-            reporter=reporter,
-        ) as handle:
-            timer = _stop_after(handle, max_runtime, fired)
-            try:
-                LogPump(handle, reporter, "train", scanner.feed).follow()
-                return handle.wait(), fired.is_set()
-            finally:
-                if timer is not None:
-                    timer.cancel()
-    finally:
-        for feeder in feeders:
-            feeder.stop()
-            if feeder.error:
-                reporter.warn(feeder.error)
-
-
-def _pack(tree: MlTree, relative: str, results: OutputDirectory, archive: str, reporter: Reporter) -> Path:
-    """/opt/ml/<relative> -> <--out>/<archive>: regular files and directories only, links not followed."""
-    packed = pack_directory(tree.root / relative, results.claim(archive), root=tree.root)
+def _pack(trees: list[MlTree], relative: str, results: OutputDirectory, archive: str, reporter: Reporter) -> Path:
+    """/opt/ml/<relative> of every host -> <--out>/<archive>: regular files and directories only, links
+    not followed; one archive for all hosts, as SageMaker aggregates them."""
+    packed = pack_directories([(tree.root, tree.root / relative) for tree in trees], results.claim(archive))
     if packed.skipped:
-        more = len(packed.skipped) - SKIPPED_SHOWN
-        shown = "; ".join(packed.skipped[:SKIPPED_SHOWN]) + (f"; and {more} more" if more > 0 else "")
         reporter.warn(
-            f"/opt/ml/{relative}: left out of {archive} what is not a regular file or directory ({shown}). smbyo "
-            "follows no link the container made; SageMaker cannot deploy a model.tar.gz holding links. "
-            "Write the files themselves."
+            f"/opt/ml/{relative}: left out of {archive} what is not a regular file or directory "
+            f"({_shown(packed.skipped)}). smbyo follows no link the container made; SageMaker cannot deploy a "
+            "model.tar.gz holding links. Write the files themselves."
+        )
+    if packed.clashes:
+        reporter.warn(
+            f"/opt/ml/{relative}: more than one host wrote {_shown(packed.clashes)}; {archive} holds the "
+            "lowest-numbered host's copy. SageMaker aggregates every host's files into one archive and asks that "
+            "their names not clash: write from one host only (env.current_host), or use per-host names."
         )
     return packed.path
 
 
-def _pack_output(tree: MlTree, results: OutputDirectory, reporter: Reporter) -> Path | None:
-    """output/data -> output.tar.gz when the job wrote anything there (also for failed jobs)."""
-    names = entries(tree.root, "output/data")
-    if names is None:
-        reporter.warn("/opt/ml/output/data is not a directory (or is reached through a link): not packed")
-    if not names:
+def _shown(items: list[str]) -> str:
+    more = len(items) - SKIPPED_SHOWN
+    return "; ".join(items[:SKIPPED_SHOWN]) + (f"; and {more} more" if more > 0 else "")
+
+
+def _pack_output(trees: list[MlTree], results: OutputDirectory, reporter: Reporter) -> Path | None:
+    """output/data -> output.tar.gz when a host wrote anything there (also for failed jobs)."""
+    wrote = False
+    for tree in trees:
+        names = entries(tree.root, "output/data")
+        if names is None:
+            reporter.warn("/opt/ml/output/data is not a directory (or is reached through a link): not packed")
+        wrote = wrote or bool(names)
+    if not wrote:
         return None
-    return _pack(tree, "output/data", results, OUTPUT_ARCHIVE, reporter)
+    return _pack(trees, "output/data", results, OUTPUT_ARCHIVE, reporter)
 
 
 def _set_aside_earlier_results(
@@ -335,7 +299,7 @@ def _set_aside_earlier_results(
             )
 
 
-def _container_reason(tree: MlTree, exit_code: int) -> str:
+def _container_reason(tree: MlTree) -> str:
     reason = tree.failure_reason(FAILURE_REASON_LIMIT)
     return reason.strip() if reason and reason.strip() else ""
 

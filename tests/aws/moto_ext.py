@@ -33,8 +33,10 @@ import base64
 import contextlib
 import copy
 import json
+import re
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,20 +60,35 @@ HOLD_TAG = "smbyo-test"
 
 
 class CloudWatchSink:
-    """A Reporter that writes every log line to one CloudWatch stream (others are dropped)."""
+    """A Reporter that writes every log line to CloudWatch, one stream per instance as SageMaker does
+    (``<job>/algo-2-<time>`` for the lines of host algo-2; smbyo's own lines go to algo-1's)."""
 
     def __init__(self, harness: MotoHarness, group: str, stream: str):
         self.client = harness.client("logs")
         self.group, self.stream = group, stream
         self.lines: list[str] = []
+        self.streams: dict[str, str] = {}
+        self.lock = threading.Lock()  # hosts' log pumps write from their own threads
         with contextlib.suppress(self.client.exceptions.ResourceAlreadyExistsException):
             self.client.create_log_group(logGroupName=group)
-        self.client.create_log_stream(logGroupName=group, logStreamName=stream)
+        self._stream_of("algo-1")
+
+    def _stream_of(self, source: str) -> str:
+        host = source if re.fullmatch(r"algo-\d+", source) else "algo-1"
+        with self.lock:
+            return self._create_stream(host)
+
+    def _create_stream(self, host: str) -> str:
+        if host not in self.streams:
+            name = self.stream.replace("algo-1-", f"{host}-", 1)
+            self.client.create_log_stream(logGroupName=self.group, logStreamName=name)
+            self.streams[host] = name
+        return self.streams[host]
 
     def log(self, source: str, line: str) -> None:
         self.lines.append(line)
         event = {"timestamp": int(time.time() * 1000), "message": line}
-        self.client.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=[event])
+        self.client.put_log_events(logGroupName=self.group, logStreamName=self._stream_of(source), logEvents=[event])
 
     def step(self, message: str) -> None:
         self.log("smbyo", message)

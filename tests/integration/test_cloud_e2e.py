@@ -201,6 +201,50 @@ def test_one_training_request_gives_the_container_the_same_inputs_locally_and_on
     assert on_host["config"]["inputdataconfig.json"]["training"]["CompressionType"] == "None"
 
 
+def test_a_two_host_request_runs_the_same_hosts_locally_and_on_sagemaker(
+    cloud_project: Path,
+    moto: MotoHarness,
+    aws_env: dict[str, str],
+    registry: Registry,
+    probe_image: str,
+    pushed_tags: list[str],
+    tmp_path: Path,
+) -> None:
+    """InstanceCount 2 with a ShardedByS3Key channel: both executors give each host the same config and
+    the same share of the data, and SageMaker's logs have one stream per host."""
+    env = {**aws_env, "DOCKER_CONFIG": str(tmp_path / "docker-config")}
+    manifest = cloud_project / "smbyo.yaml"
+    text = manifest.read_text().replace(f"repository: {REPOSITORY}", f"repository: {REPOSITORY}-probe")
+    manifest.write_text(text.replace("supports_distributed: false", "supports_distributed: true"))
+    pushed_tags.append(smbyo("push", "--tag", probe_image, cwd=cloud_project, env=env)["data"]["image_uri"])
+    data = tmp_path / "data"
+    data.mkdir()
+    for index in range(3):
+        (data / f"part-{index}.csv").write_text(f"{index},1\n")
+    common = ("--data", f"training={data}", "--instance-count", "2", "--distribution", "training=ShardedByS3Key")
+    cloud = smbyo("train", *common, cwd=cloud_project, env=env)
+    local = smbyo("train", "--local", "--image", probe_image, *common, "--out", str(tmp_path / "out"),
+                  cwd=cloud_project, env=env)["data"]  # fmt: skip
+    assert cloud["data"]["instance_count"] == local["instance_count"] == 2
+    s3 = moto.client("s3")
+    bucket, _, key = cloud["data"]["model_artifacts"].removeprefix("s3://").partition("/")
+    s3.download_file(bucket, key, str(tmp_path / "cloud-model.tar.gz"))
+    for host in ("algo-1", "algo-2"):
+        in_cloud = probe_report(tmp_path / "cloud-model.tar.gz", host)
+        on_host = probe_report(Path(local["model_artifacts"]), host)
+        for report in (in_cloud, on_host):
+            assert report["cluster"]["peers"][{"algo-1": "algo-2", "algo-2": "algo-1"}[host]]["connected"]
+            del report["cluster"]  # addresses differ from run to run
+        assert in_cloud == on_host
+    assert set(probe_report(Path(local["model_artifacts"]), "algo-2")["files"]["training"]) == {"part-1.csv"}
+    streams = moto.client("logs").describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=cloud["data"]["job_name"] + "/"
+    )["logStreams"]
+    hosts = sorted(stream["logStreamName"].split("/", 1)[1].rsplit("-", 1)[0] for stream in streams)
+    assert hosts == ["algo-1", "algo-2"]
+    assert "[algo-2" in cloud["stderr"] or "algo-2-" in cloud["stderr"]  # the follower showed algo-2's stream
+
+
 @pytest.fixture
 def ecr_tagged(docker_adapter: object, example_image: str) -> Iterator[str]:
     """The example image under an ECR-style tag (what a cloud plan must name), local to the Docker Engine."""

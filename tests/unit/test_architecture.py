@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, ...]] = [
         "sm_byo.local.untrusted",
         "sm_byo.local.containers",
         "sm_byo.local.layout",
+        "sm_byo.local.hosts",
         "sm_byo.local.serving",
         "sm_byo.local.health",
         "sm_byo.local.ping_load",

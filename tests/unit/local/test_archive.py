@@ -306,3 +306,23 @@ def test_pack_writes_under_a_temporary_name_and_leaves_nothing_on_failure(
         pack_directory(model, out / "model.tar.gz")
     assert sorted(p.name for p in out.iterdir()) == ["model.tar.gz"]
     assert (out / "model.tar.gz").read_bytes() == b"the earlier one"  # untouched until a complete one is ready
+
+
+def test_several_hosts_trees_merge_into_one_archive_the_first_copy_of_a_clash_kept(tmp_path: Path) -> None:
+    from sm_byo.local.archive import pack_directories
+
+    roots = []
+    for host in ("algo-1", "algo-2"):
+        model = tmp_path / host / "model"
+        (model / "shared").mkdir(parents=True)
+        (model / f"{host}.txt").write_text(host)
+        (model / "shared" / "same.txt").write_text(host)
+        roots.append((tmp_path / host, model))
+    (roots[1][1] / "algo-1.txt").mkdir()  # a directory where the first host wrote a file
+    packed = pack_directories(roots, tmp_path / "model.tar.gz")
+    with tarfile.open(packed.path) as tar:
+        names = tar.getnames()
+        assert sorted(names) == ["algo-1.txt", "algo-2.txt", "shared", "shared/same.txt"]
+        member = tar.extractfile("shared/same.txt")
+        assert member is not None and member.read() == b"algo-1"
+    assert sorted(packed.clashes) == ["algo-1.txt", "shared/same.txt"]

@@ -267,3 +267,54 @@ def test_the_failure_reason_is_cut_at_the_limit_and_decoded_leniently(tmp_path: 
     tree.failure_file.write_bytes("é".encode() * 3000 + b"\xff")
     reason = tree.failure_reason(1024)
     assert reason == "é" * 1024
+
+
+# --- several hosts -----------------------------------------------------------------------------------
+
+
+def test_a_sharded_channel_deals_its_files_round_robin_in_key_order(tmp_path: Path) -> None:
+    data = _data(tmp_path, "e.csv", "a.csv", "c.csv", "b.csv", "d.csv")
+    (channel,) = channels_from_request(_request(data, "File"))
+    shares = [channel.for_host(index, 2).files() for index in range(2)]
+    assert [[p.name for p in share] for share in shares] == [["a.csv", "c.csv", "e.csv"], ["b.csv", "d.csv"]]
+    assert channel.for_host(0, 1).files() == data_files(data)  # one host gets everything
+
+
+def test_more_hosts_than_files_leaves_some_hosts_an_empty_share(tmp_path: Path) -> None:
+    from sm_byo.local.hosts import empty_shards, prepare_hosts
+
+    data = _data(tmp_path, "only.csv")
+    channels = channels_from_request(_request(data, "File"))
+    hosts = prepare_hosts(tmp_path / "scratch", 3, channels, {}, "ml.m5.large")
+    assert [[p.name for p in host.channels[0].files()] for host in hosts] == [["only.csv"], [], []]
+    assert empty_shards(hosts) == ["algo-2: training", "algo-3: training"]
+
+
+def test_a_fully_replicated_channel_gives_every_host_everything(tmp_path: Path) -> None:
+    data = _data(tmp_path, "a.csv", "b.csv")
+    request = _request(data, "File")
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] = "FullyReplicated"  # type: ignore[index]
+    (channel,) = channels_from_request(request)
+    assert channel.for_host(1, 2) is channel and channel.for_host(1, 2).files() == data_files(data)
+
+
+def test_each_host_has_its_own_tree_config_and_only_its_share_mounted(tmp_path: Path) -> None:
+    from sm_byo.local.hosts import prepare_hosts
+
+    data = _data(tmp_path, "a.csv", "b.csv", "c.csv")
+    (data / "sub").mkdir()
+    (data / "sub" / "d.csv").write_text("d\n")
+    hosts = prepare_hosts(tmp_path / "scratch", 2, channels_from_request(_request(data, "File")), {}, "ml.c5.xlarge")
+    assert [host.name for host in hosts] == ["algo-1", "algo-2"]
+    assert hosts[0].tree.root != hosts[1].tree.root
+    for host in hosts:
+        config = json.loads((host.tree.config_dir / "resourceconfig.json").read_text())
+        assert config["current_host"] == host.name and config["hosts"] == ["algo-1", "algo-2"]
+        assert config["instance_groups"][0]["hosts"] == ["algo-1", "algo-2"]
+    mounts = hosts[1].tree.volumes(hosts[1].channels)
+    assert mounts[1:] == [
+        Bind(str(data / "b.csv"), "/opt/ml/input/data/training/b.csv", read_only=True),
+        Bind(str(data / "sub" / "d.csv"), "/opt/ml/input/data/training/sub/d.csv", read_only=True),
+    ]
+    # The mount points exist in the host's tree, made by the host user (not by Docker, as root).
+    assert (hosts[1].tree.data_dir / "training" / "sub" / "d.csv").is_file()
