@@ -35,6 +35,8 @@ from sm_byo.runtime.hyperparameters import value_problem
 from sm_byo.runtime.payload import TRANSFORM_DEFAULT_MAX_PAYLOAD_MB, TRANSFORM_MAX_PAYLOAD_MB
 
 DEFAULT_MANIFEST = "smbyo.yaml"
+# Hosts a validation profile may train on: smbyo runs them locally too, each a container on one machine.
+MAX_VALIDATION_INSTANCES = 4
 
 Loc = tuple[str | int, ...]
 
@@ -193,6 +195,14 @@ class InferenceSpec(_Model):
 class ValidationSpec(_Model):
     role: str | None = Field(None, description="IAM role ARN AWS assumes to run the validation jobs.")
     instance_type: str = "ml.m5.large"
+    instance_count: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_VALIDATION_INSTANCES,
+        description="Instances of the profile's training job (local `validate` runs as many hosts). Default: 2 "
+        "when training.supports_distributed is true, so that validation runs the distributed path buyers will "
+        "use, else 1.",
+    )
     transform_instance_type: str | None = Field(None, description="Defaults to instance_type.")
     training_data: str | None = Field(None, description="Local path or s3:// URI of the 'training' channel data.")
     transform_data: str | None = Field(None, description="Local path or s3:// URI of the batch transform input.")
@@ -671,6 +681,13 @@ def _validation_problems(manifest: Manifest) -> Iterable[tuple[Loc, str]]:
     if validation is None:
         return
     yield from _instance_type_problems(("validation",), [validation.instance_type])
+    distributed = manifest.training is not None and manifest.training.supports_distributed
+    if (validation.instance_count or 1) > 1 and not distributed:
+        yield (
+            ("validation", "instance_count"),
+            f"{validation.instance_count} instances, but training.supports_distributed is false: the algorithm "
+            "says it trains on one instance (set supports_distributed: true, or instance_count: 1)",
+        )
     known = {h.name for h in manifest.training.hyperparameters} if manifest.training else set()
     for name in validation.hyperparameters:
         if name not in known:

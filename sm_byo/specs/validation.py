@@ -28,6 +28,16 @@ class ValidationLocations:
     output: str
 
 
+def training_instance_count(manifest: Manifest) -> int:
+    """Instances of the profile's training job: ``validation.instance_count``, else 2 for an algorithm
+    that supports distributed training (the profile then runs the distributed path buyers will use),
+    else 1. Both the published profile and ``validate --local`` use it."""
+    assert manifest.validation is not None
+    if manifest.validation.instance_count is not None:
+        return manifest.validation.instance_count
+    return 2 if manifest.training is not None and manifest.training.supports_distributed else 1
+
+
 def _join(prefix: str, *parts: str) -> str:
     return "/".join([prefix.rstrip("/"), *parts]) + "/"
 
@@ -76,7 +86,8 @@ def _s3_source(uri: str) -> dict[str, Any]:
 def training_job_definition(
     manifest: Manifest, where: ValidationLocations, base: RequestPath, origins: dict[RequestPath, Origin]
 ) -> dict[str, Any]:
-    """The profile's TrainingJobDefinition: one instance, the validation hyperparameters and data."""
+    """The profile's TrainingJobDefinition: the validation hyperparameters and data, on
+    :func:`training_instance_count` instances."""
     assert manifest.validation is not None
     validation = manifest.validation
     found = validation_channel(manifest)
@@ -113,7 +124,7 @@ def training_job_definition(
         "OutputDataConfig": {"S3OutputPath": where.output},
         "ResourceConfig": {
             "InstanceType": validation.instance_type,
-            "InstanceCount": 1,
+            "InstanceCount": training_instance_count(manifest),
             "VolumeSizeInGB": VOLUME_SIZE_GB,
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": MAX_RUNTIME_SECONDS},

@@ -413,3 +413,23 @@ def test_a_long_value_is_shown_cut_short(project: Path) -> None:
     text = (project / "smbyo.yaml").read_text().replace("  timeout_seconds: 60", "  timeout_seconds: " + "x" * 5000)
     (message,) = problems(write(project, text))
     assert "(5,002 characters))" in message and len(message) < 400
+
+
+def test_a_multi_instance_validation_profile_needs_an_algorithm_that_supports_distributed_training(
+    project: Path,
+) -> None:
+    path = edit(project, lambda data: data["validation"].update(instance_count=3))
+    (message,) = problems(path)
+    assert "validation.instance_count: 3 instances, but training.supports_distributed is false" in message
+
+
+def test_a_distributed_algorithm_is_validated_on_two_instances_unless_the_profile_says_otherwise(
+    project: Path,
+) -> None:
+    from sm_byo.specs.validation import training_instance_count
+
+    path = edit(project, lambda data: data["training"].update(supports_distributed=True))
+    assert training_instance_count(load_manifest(path).manifest) == 2
+    path = edit(project, lambda data: data["validation"].update(instance_count=1))
+    assert training_instance_count(load_manifest(path).manifest) == 1
+    assert training_instance_count(load_manifest(EXAMPLE_DIR / "smbyo.yaml").manifest) == 1
