@@ -23,11 +23,12 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sm_byo.docker import ContainerHandle, DockerAdapter, connect
+from sm_byo.docker import Bind, ContainerHandle, DockerAdapter, connect
 from sm_byo.errors import JobFailed, UsageError
 from sm_byo.hyperparameters import validate_hyperparameters
 from sm_byo.local.archive import pack_directory
@@ -37,6 +38,7 @@ from sm_byo.local.layout import (
     MlTree,
     PipeFeeder,
     channels_from_request,
+    checkpoint_mounts,
     file_uri,
     hidden_files,
     output_dir,
@@ -50,6 +52,7 @@ from sm_byo.plan import Plan
 from sm_byo.reporting import Reporter
 from sm_byo.results import TrainingResult
 from sm_byo.specs.names import local_image_tag, unique_name
+from sm_byo.specs.request import Request
 from sm_byo.specs.training import LOCAL_ROLE, TrainingOptions, training_job_request
 
 FAILURE_REASON_LIMIT = 1024
@@ -95,11 +98,57 @@ def _check_training_section(loaded: LoadedManifest) -> None:
         )
 
 
+def _local_checkpoint(raw: str) -> str:
+    """--checkpoint-uri with --local: a local directory (made when the job starts, if missing), as file://."""
+    if "://" in raw:
+        raise UsageError(
+            f"--checkpoint-uri {raw}: a local training job keeps its checkpoints in a local directory",
+            hint="Pass a directory (it is created if missing, and never emptied), or drop --local to train on "
+            "SageMaker with an s3:// location.",
+        )
+    return file_uri(Path(raw).expanduser())
+
+
+# Request fields a local job checks (pre-flight) but cannot honour, and what they become (docs/local.md).
+_NOT_LOCAL = (
+    (("EnableManagedSpotTraining",), "managed spot training (EnableManagedSpotTraining) has no meaning locally: the "
+     "job runs once, on this machine, and is never interrupted for capacity; MaxWaitTimeInSeconds is checked as on "
+     "SageMaker and not used"),
+    (("VpcConfig",), "VpcConfig is checked and not used locally: the training container has no network"),
+    (("ResourceConfig", "VolumeKmsKeyId"), "ResourceConfig.VolumeKmsKeyId is checked and not used locally"),
+    (("OutputDataConfig", "KmsKeyId"), "OutputDataConfig.KmsKeyId is checked and not used locally: model.tar.gz "
+     "is written unencrypted to --out"),
+    (("EnableInterContainerTrafficEncryption",), "EnableInterContainerTrafficEncryption is checked and not used "
+     "locally: the containers of a local job do not talk over a network that leaves this machine"),
+)  # fmt: skip
+
+
+def _local_notes(loaded: LoadedManifest, request: Request, options: TrainCommand) -> tuple[str, ...]:
+    notes = [text for path, text in _NOT_LOCAL if _has(request.kwargs, path)]
+    job = loaded.manifest.training.job if loaded.manifest.training else None
+    if job and job.checkpoint and options.job.checkpoint_uri is None:
+        notes.append(
+            f"training.job.checkpoint.s3_uri ({job.checkpoint.s3_uri}) is for SageMaker: this local job keeps no "
+            "checkpoints; pass --checkpoint-uri DIR to keep them in a local directory and resume from it"
+        )
+    return tuple(notes)
+
+
+def _has(kwargs: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+    value: Any = kwargs
+    for part in path:
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value is not None
+
+
 def local_training_plan(loaded: LoadedManifest, options: TrainCommand) -> Plan:
     """The CreateTrainingJob request for local Docker, checked (exit 2 naming what to fix)."""
     _check_training_section(loaded)
     values = validate_hyperparameters(loaded.manifest, options.hyperparameters)
     channels = {name: _local_data(name, raw) for name, raw in options.data.items()}
+    job = options.job
+    if job.checkpoint_uri is not None:
+        job = replace(job, checkpoint_uri=_local_checkpoint(job.checkpoint_uri))
     request = training_job_request(
         loaded.manifest,
         TrainingOptions(
@@ -111,10 +160,12 @@ def local_training_plan(loaded: LoadedManifest, options: TrainCommand) -> Plan:
             hyperparameters=values,
             instance_type=options.instance_type,
             input_mode=options.input_mode,
+            job=job,
+            checkpoint_from_manifest=False,  # an s3:// location: SageMaker's (a note says so)
             flags={"image": "--image", "output": "--out"},
         ),
     )
-    return Plan("local", (request,)).check(loaded)
+    return Plan("local", (request,), _local_notes(loaded, request, options)).check(loaded)
 
 
 def train_local(
@@ -125,6 +176,8 @@ def train_local(
     plan = local_training_plan(loaded, options)
     if options.dry_run:
         return plan
+    for note in plan.notes:
+        reporter.detail(f"note: {note}")
     return run_training_job(plan.request("CreateTrainingJob").kwargs, reporter, docker=docker)
 
 
@@ -164,6 +217,7 @@ def run_training_job(
     image = str(request["AlgorithmSpecification"]["TrainingImage"])
     channels = channels_from_request(request)
     instance_type = _single_instance(request)
+    checkpoints = checkpoint_mounts(request)
     out_dir = output_dir(
         str(request.get("OutputDataConfig", {}).get("S3OutputPath", "")), "OutputDataConfig.S3OutputPath", "--out"
     )
@@ -182,8 +236,9 @@ def run_training_job(
         scanner = MetricScanner(metrics)
         max_runtime = float(request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 0)) or None
         exit_code, timed_out = _run_container(
-            adapter, image, name, tree, channels, scanner, reporter, _job_environment(request), max_runtime
-        )
+            adapter, image, name, tree, channels, scanner, reporter, _job_environment(request), max_runtime,
+            extra_volumes=checkpoints,
+        )  # fmt: skip
         reporter.status(name, "Completed" if exit_code == 0 else "Failed", time.monotonic() - started)
         output_path = _pack_output(tree, results, reporter)
         completed = exit_code == 0 and not timed_out
@@ -266,9 +321,10 @@ def _run_container(
     reporter: Reporter,
     environment: dict[str, str],
     max_runtime: float | None,
+    extra_volumes: Sequence[Bind] = (),
 ) -> tuple[int, bool]:
     """Start the job's container, stream its log in the foreground; its exit code, and whether the
-    stopping condition ended it."""
+    stopping condition ended it. ``extra_volumes``: mounts besides the /opt/ml tree (the checkpoint directory)."""
     feeders: list[PipeFeeder] = tree.start_pipes(channels)
     fired = threading.Event()
     try:
@@ -276,7 +332,7 @@ def _run_container(
             adapter,
             image,
             ["train"],
-            volumes=tree.volumes(channels),
+            volumes=[*tree.volumes(channels), *extra_volumes],
             environment=environment,
             network_mode="none",
             name=container_name("train"),
