@@ -187,7 +187,7 @@ class SpotSpec(_Model):
     max_wait_seconds: int | None = Field(
         None,
         description="StoppingCondition.MaxWaitTimeInSeconds (`--max-wait`): required with spot, at least "
-        "max_runtime_seconds; only valid with spot.",
+        "max_runtime_seconds; used only when spot is enabled.",
     )
 
 

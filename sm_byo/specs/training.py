@@ -209,7 +209,9 @@ class _JobFields:
             resources["VolumeKmsKeyId"] = kms
         return resources
 
-    def stopping(self) -> dict[str, Any]:
+    def stopping(self, spot: bool) -> dict[str, Any]:
+        """MaxRuntimeInSeconds, and MaxWaitTimeInSeconds from --max-wait, or from training.job.spot when the job
+        uses spot (so --no-spot turns the manifest's spot section off whole; --max-wait alone is pre-flight's)."""
         stopping: dict[str, Any] = {
             "MaxRuntimeInSeconds": self.pick(
                 ("StoppingCondition", "MaxRuntimeInSeconds"), "max_runtime_seconds", "--max-runtime",
@@ -218,7 +220,7 @@ class _JobFields:
         }  # fmt: skip
         wait = self.pick(
             ("StoppingCondition", "MaxWaitTimeInSeconds"), "max_wait_seconds", "--max-wait",
-            self.defaults.spot.max_wait_seconds, ("spot", "max_wait_seconds"),
+            self.defaults.spot.max_wait_seconds if spot else None, ("spot", "max_wait_seconds"),
         )  # fmt: skip
         if wait is not None:
             stopping["MaxWaitTimeInSeconds"] = wait
@@ -344,10 +346,10 @@ def training_job_request(manifest: Manifest, options: TrainingOptions) -> Reques
         ],
         "OutputDataConfig": {"S3OutputPath": options.output_path},
         "ResourceConfig": job.resources(instance_type),
-        "StoppingCondition": job.stopping(),
         "HyperParameters": dict(options.hyperparameters),
-        **job.switches(),
+        **(switches := job.switches()),
     }
+    kwargs["StoppingCondition"] = job.stopping(spot=switches.get("EnableManagedSpotTraining", False))
     if (output_key := job.output_kms_key()) is not None:
         kwargs["OutputDataConfig"]["KmsKeyId"] = output_key
     if (checkpoint := job.checkpoint(options.checkpoint_from_manifest)) is not None:
