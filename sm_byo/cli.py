@@ -229,16 +229,23 @@ def _ids(value: str | None) -> tuple[str, ...] | None:
 
 
 def training_job_options(func: F) -> F:
-    """The training job's settings (CreateTrainingJob); each overrides its manifest default under training.job."""
+    """The training job's settings (CreateTrainingJob); each overrides its manifest default under training.job
+    (a channel's distribution: training.channels[].distribution)."""
     options = [
-        click.option("--instance-count", type=int, metavar="N", help="ResourceConfig.InstanceCount (default 1)."),
+        click.option(
+            "--instance-count", type=int, metavar="N",
+            help="ResourceConfig.InstanceCount (default: training.job, else 1).",
+        ),
         click.option(
             "--distribution", multiple=True, metavar="CHANNEL=TYPE",
             help="A channel's S3DataDistributionType: FullyReplicated or ShardedByS3Key (repeatable).",
         ),
         click.option("--spot/--no-spot", default=None, help="EnableManagedSpotTraining (needs --max-wait)."),
         click.option("--max-wait", type=int, metavar="SECONDS", help="StoppingCondition.MaxWaitTimeInSeconds (spot)."),
-        click.option("--max-runtime", type=int, metavar="SECONDS", help="StoppingCondition.MaxRuntimeInSeconds."),
+        click.option(
+            "--max-runtime", type=int, metavar="SECONDS",
+            help="StoppingCondition.MaxRuntimeInSeconds (default: training.job, else 86400).",
+        ),
         click.option(
             "--checkpoint-uri", metavar="URI",
             help="CheckpointConfig.S3Uri: s3://... on SageMaker; a local directory with --local (resumable).",
@@ -254,7 +261,10 @@ def training_job_options(func: F) -> F:
             "--env", "environment", multiple=True, metavar="KEY=VALUE",
             help="Environment variable of the training container (repeatable).",
         ),
-        click.option("--volume-size", type=int, metavar="GB", help="ResourceConfig.VolumeSizeInGB (default 30)."),
+        click.option(
+            "--volume-size", type=int, metavar="GB",
+            help="ResourceConfig.VolumeSizeInGB (default: training.job, else 30).",
+        ),
         click.option("--network-isolation/--no-network-isolation", default=None, help="EnableNetworkIsolation."),
         click.option(
             "--inter-container-encryption/--no-inter-container-encryption", default=None,
