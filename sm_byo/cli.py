@@ -223,6 +223,103 @@ def _read_body(body: str) -> bytes:
     return path.read_bytes()
 
 
+def _ids(value: str | None) -> tuple[str, ...] | None:
+    """``"a,b"`` -> ``("a", "b")``; an empty item stays, for pre-flight to name (the service model's ID pattern)."""
+    return None if value is None else tuple(item.strip() for item in value.split(","))
+
+
+def training_job_options(func: F) -> F:
+    """The training job's settings (CreateTrainingJob); each overrides its manifest default under training.job
+    (a channel's distribution: training.channels[].distribution)."""
+    options = [
+        click.option(
+            "--instance-count", type=int, metavar="N",
+            help="ResourceConfig.InstanceCount (default: training.job, else 1).",
+        ),
+        click.option(
+            "--distribution", multiple=True, metavar="CHANNEL=TYPE",
+            help="A channel's S3DataDistributionType: FullyReplicated or ShardedByS3Key (repeatable).",
+        ),
+        click.option("--spot/--no-spot", default=None, help="EnableManagedSpotTraining (needs --max-wait)."),
+        click.option("--max-wait", type=int, metavar="SECONDS", help="StoppingCondition.MaxWaitTimeInSeconds (spot)."),
+        click.option(
+            "--max-runtime", type=int, metavar="SECONDS",
+            help="StoppingCondition.MaxRuntimeInSeconds (default: training.job, else 86400).",
+        ),
+        click.option(
+            "--checkpoint-uri", metavar="URI",
+            help="CheckpointConfig.S3Uri: s3://... on SageMaker; a local directory with --local (resumable).",
+        ),
+        click.option(
+            "--checkpoint-local-path", metavar="PATH", help="CheckpointConfig.LocalPath (default /opt/ml/checkpoints)."
+        ),
+        click.option("--vpc-subnets", metavar="ID,ID", help="Cloud: VpcConfig.Subnets (with --vpc-security-groups)."),
+        click.option("--vpc-security-groups", metavar="ID,ID", help="Cloud: VpcConfig.SecurityGroupIds."),
+        click.option("--volume-kms-key", metavar="KEY", help="Cloud: ResourceConfig.VolumeKmsKeyId."),
+        click.option("--output-kms-key", metavar="KEY", help="Cloud: OutputDataConfig.KmsKeyId."),
+        click.option(
+            "--env", "environment", multiple=True, metavar="KEY=VALUE",
+            help="Environment variable of the training container (repeatable).",
+        ),
+        click.option(
+            "--volume-size", type=int, metavar="GB",
+            help="ResourceConfig.VolumeSizeInGB (default: training.job, else 30).",
+        ),
+        click.option("--network-isolation/--no-network-isolation", default=None, help="EnableNetworkIsolation."),
+        click.option(
+            "--inter-container-encryption/--no-inter-container-encryption", default=None,
+            help="Cloud: EnableInterContainerTrafficEncryption.",
+        ),
+        click.option(
+            "--job-tag", "job_tags", multiple=True, metavar="KEY=VALUE", help="A tag of the job (repeatable)."
+        ),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _training_job_settings(
+    *,
+    instance_count: int | None,
+    distribution: tuple[str, ...],
+    spot: bool | None,
+    max_wait: int | None,
+    max_runtime: int | None,
+    checkpoint_uri: str | None,
+    checkpoint_local_path: str | None,
+    vpc_subnets: str | None,
+    vpc_security_groups: str | None,
+    volume_kms_key: str | None,
+    output_kms_key: str | None,
+    environment: tuple[str, ...],
+    volume_size: int | None,
+    network_isolation: bool | None,
+    inter_container_encryption: bool | None,
+    job_tags: tuple[str, ...],
+) -> Any:
+    from sm_byo.options import TrainingJobSettings
+
+    return TrainingJobSettings(
+        instance_count=instance_count,
+        volume_size_gb=volume_size,
+        max_runtime_seconds=max_runtime,
+        spot=spot,
+        max_wait_seconds=max_wait,
+        checkpoint_uri=checkpoint_uri,
+        checkpoint_local_path=checkpoint_local_path,
+        vpc_subnets=_ids(vpc_subnets),
+        vpc_security_group_ids=_ids(vpc_security_groups),
+        volume_kms_key=volume_kms_key,
+        output_kms_key=output_kms_key,
+        network_isolation=network_isolation,
+        inter_container_encryption=inter_container_encryption,
+        environment=_pairs(environment, "--env"),
+        tags=_pairs(job_tags, "--job-tag"),
+        distribution=_pairs(distribution, "--distribution"),
+    )
+
+
 # --- the group ----------------------------------------------------------------------------------
 
 
@@ -375,6 +472,7 @@ def push(manifest_path: Path, tag: str | None, profile: str | None, region: str 
 @click.option("--instance-type", help="Instance type of the request (default: the manifest's first).")
 @click.option("--role", help="Cloud: IAM role ARN SageMaker assumes (default: validation.role).")
 @click.option("--logs/--no-logs", default=True, show_default=True, help="Cloud: stream CloudWatch logs.")
+@training_job_options
 @dry_run_option
 @image_option
 @wait_options
@@ -396,6 +494,7 @@ def train(
     timeout: float | None,
     profile: str | None,
     region: str | None,
+    **job: Any,
 ) -> None:
     """Train: locally in Docker (--local) or as a SageMaker training job; the same request either way."""
     from sm_byo.options import CloudOptions, TrainCommand
@@ -413,6 +512,7 @@ def train(
         instance_type=instance_type,
         role=role,
         out=out,
+        job=_training_job_settings(**job),
     )
     if local:
         from sm_byo.local.training import train_local

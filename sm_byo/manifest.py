@@ -133,6 +133,12 @@ class ChannelSpec(_Model):
     input_modes: list[Literal["File", "Pipe", "FastFile"]] = Field(["File"], min_length=1)
     compression_types: list[Literal["None", "Gzip"]] = Field(["None"], min_length=1)
     required: bool = True
+    distribution: Literal["FullyReplicated", "ShardedByS3Key"] = Field(
+        "FullyReplicated",
+        description="S3DataDistributionType of a training job's channel: every instance gets all the data "
+        "(FullyReplicated), or each gets 1/N of the objects (ShardedByS3Key). `--distribution CHANNEL=TYPE` "
+        "overrides it.",
+    )
 
 
 HyperparameterType = Literal["Integer", "Continuous", "Categorical", "FreeText"]
@@ -178,6 +184,72 @@ class TuningObjective(_Model):
     type: Literal["Maximize", "Minimize"]
 
 
+class SpotSpec(_Model):
+    enabled: bool = Field(False, description="EnableManagedSpotTraining (`--spot/--no-spot`).")
+    max_wait_seconds: int | None = Field(
+        None,
+        description="StoppingCondition.MaxWaitTimeInSeconds (`--max-wait`): required with spot, at least "
+        "max_runtime_seconds; used only when spot is enabled.",
+    )
+
+
+class CheckpointSpec(_Model):
+    s3_uri: str = Field(
+        description="CheckpointConfig.S3Uri (`--checkpoint-uri`): where SageMaker copies the checkpoints. "
+        "Used on SageMaker only; `train --local` takes a local directory with --checkpoint-uri."
+    )
+    local_path: str | None = Field(
+        None, description="CheckpointConfig.LocalPath (`--checkpoint-local-path`); default /opt/ml/checkpoints."
+    )
+
+
+class VpcSpec(_Model):
+    subnets: list[str] = Field(description="VpcConfig.Subnets (`--vpc-subnets`): subnet ids, subnet-xxxxxxxx.")
+    security_group_ids: list[str] = Field(
+        description="VpcConfig.SecurityGroupIds (`--vpc-security-groups`): security group ids, sg-xxxxxxxx."
+    )
+
+
+class TrainingJobSpec(_Model):
+    """Defaults of each training job's request (CreateTrainingJob); each has a `smbyo train` flag that overrides it.
+
+    Values are judged where every request is, by pre-flight (the service model and sm_byo.rules).
+    """
+
+    instance_count: int = Field(1, description="ResourceConfig.InstanceCount (`--instance-count`).")
+    volume_size_gb: int = Field(30, description="ResourceConfig.VolumeSizeInGB (`--volume-size`).")
+    max_runtime_seconds: int = Field(
+        86400, description="StoppingCondition.MaxRuntimeInSeconds (`--max-runtime`); SageMaker's default, 1 day."
+    )
+    spot: SpotSpec = Field(default_factory=SpotSpec, description="Managed spot training.")
+    checkpoint: CheckpointSpec | None = Field(None, description="CheckpointConfig.")
+    vpc: VpcSpec | None = Field(None, description="VpcConfig (SageMaker only).")
+    volume_kms_key: str | None = Field(
+        None, description="ResourceConfig.VolumeKmsKeyId (`--volume-kms-key`; SageMaker only)."
+    )
+    output_kms_key: str | None = Field(
+        None, description="OutputDataConfig.KmsKeyId (`--output-kms-key`; SageMaker only)."
+    )
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="Environment of the training container (`--env KEY=VALUE` adds or overrides)."
+    )
+    network_isolation: bool = Field(
+        False, description="EnableNetworkIsolation (`--network-isolation/--no-network-isolation`)."
+    )
+    inter_container_encryption: bool = Field(
+        False, description="EnableInterContainerTrafficEncryption (`--inter-container-encryption`; SageMaker only)."
+    )
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _environment_as_strings(cls, value: Any) -> Any:
+        """`OMP_NUM_THREADS: 4` means the string "4": the container's environment holds strings only."""
+        if isinstance(value, dict):
+            return {key: str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, int | float) else v
+                    for key, v in value.items()}  # fmt: skip
+        return value
+
+
 class TrainingSpec(_Model):
     instance_types: list[str] = Field(["ml.m5.large"], min_length=1)
     supports_distributed: bool = False
@@ -185,6 +257,7 @@ class TrainingSpec(_Model):
     hyperparameters: list[HyperparameterSpec] = Field(default_factory=list)
     metrics: list[MetricSpec] = Field(default_factory=list)
     tuning_objective: TuningObjective | None = None
+    job: TrainingJobSpec = Field(default_factory=TrainingJobSpec, description="Defaults of `smbyo train`'s request.")
 
 
 class InferenceSpec(_Model):

@@ -15,7 +15,22 @@ from sm_byo.errors import UsageError
 
 # Flags that belong to one mode only, per command (the rest mean the same in both).
 CLOUD_ONLY: Mapping[str, frozenset[str]] = {
-    "train": frozenset({"--role", "--logs/--no-logs", "--wait/--no-wait", "--timeout", "--profile", "--region"}),
+    "train": frozenset(
+        {
+            "--role",
+            "--logs/--no-logs",
+            "--wait/--no-wait",
+            "--timeout",
+            "--profile",
+            "--region",
+            # No local meaning (docs/local.md): a VPC, KMS keys and traffic between instances are AWS's.
+            "--vpc-subnets",
+            "--vpc-security-groups",
+            "--volume-kms-key",
+            "--output-kms-key",
+            "--inter-container-encryption/--no-inter-container-encryption",
+        }
+    ),
     "transform": frozenset({"--role", "--download", "--wait/--no-wait", "--timeout", "--profile", "--region"}),
 }
 LOCAL_ONLY: Mapping[str, frozenset[str]] = {
@@ -71,6 +86,29 @@ class CommandOptions:
 
 
 @dataclass(frozen=True)
+class TrainingJobSettings:
+    """The training job's own settings as given on the command line; None (or empty) leaves the manifest's
+    ``training.job`` value, which each of them overrides (sm_byo.specs.training records which gave what)."""
+
+    instance_count: int | None = None
+    volume_size_gb: int | None = None
+    max_runtime_seconds: int | None = None
+    spot: bool | None = None
+    max_wait_seconds: int | None = None
+    checkpoint_uri: str | None = None  # s3:// on SageMaker; a local directory with --local (named as file://)
+    checkpoint_local_path: str | None = None
+    vpc_subnets: tuple[str, ...] | None = None
+    vpc_security_group_ids: tuple[str, ...] | None = None
+    volume_kms_key: str | None = None
+    output_kms_key: str | None = None
+    network_isolation: bool | None = None
+    inter_container_encryption: bool | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)  # added to training.job.environment
+    tags: Mapping[str, str] = field(default_factory=dict)  # added to the manifest's tags
+    distribution: Mapping[str, str] = field(default_factory=dict)  # channel -> S3DataDistributionType
+
+
+@dataclass(frozen=True)
 class TrainCommand(CommandOptions):
     """``smbyo train``."""
 
@@ -81,6 +119,7 @@ class TrainCommand(CommandOptions):
     instance_type: str | None = None
     role: str | None = None
     out: Path = Path("output")
+    job: TrainingJobSettings = field(default_factory=TrainingJobSettings)
 
 
 @dataclass(frozen=True)

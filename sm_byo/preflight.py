@@ -22,7 +22,12 @@ from sm_byo.aws.service_model import Violation, check_request, is_sagemaker_oper
 from sm_byo.errors import ManifestError, ManifestProblem
 from sm_byo.manifest import LoadedManifest, format_loc
 from sm_byo.rules import (
+    MAX_RUNTIME,
+    MAX_WAIT,
+    SPOT,
     ecr_image_problem,
+    instance_count_problem,
+    managed_spot_problem,
     metric_regex_problem,
     name_problem,
     role_problem,
@@ -250,10 +255,57 @@ def _validation_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
     yield from _profile_transform_violations(kwargs, profile_path)
 
 
-def rule_violations(request: Request, registries: frozenset[str] = frozenset()) -> list[Violation]:
-    """The rules AWS applies that the service model does not express."""
+def describe_origin(loaded: LoadedManifest | None, origin: Origin) -> str:
+    """Where a value came from, for a message about two values: the flag, or the manifest field and its line."""
+    if not origin:
+        return "smbyo's default"
+    if is_flag(origin):
+        return str(origin[0])
+    field = format_loc(origin)
+    if loaded is None:
+        return field
+    if origin in loaded.lines:
+        return f"{field} at {loaded.path.name}:{loaded.lines[origin]}"
+    return f"{field} (not set: its default)"
+
+
+def _training_job_violations(request: Request, loaded: LoadedManifest | None) -> Iterator[Violation]:
+    """CreateTrainingJob's rules between two values (one may be the manifest's): each names where both came from."""
+    if request.operation != "CreateTrainingJob":
+        return
+    kwargs = request.kwargs
+    stopping = kwargs.get("StoppingCondition") or {}
+    spot = managed_spot_problem(bool(kwargs.get(SPOT)), stopping.get(MAX_WAIT), stopping.get(MAX_RUNTIME))
+    if spot is not None:
+        field, message = spot
+        involved: list[RequestPath] = [(SPOT,), ("StoppingCondition", MAX_WAIT), ("StoppingCondition", MAX_RUNTIME)]
+        given = [path for path in involved if _value_at(kwargs, path) is not None]
+        sources = "; ".join(f"{_request_field(path)} from {describe_origin(loaded, request.origin_of(path))}"
+                            for path in given)  # fmt: skip
+        path = (SPOT,) if field == SPOT else ("StoppingCondition", field)
+        yield Violation(path, f"{message} [{sources}]")
+    training = loaded.manifest.training if loaded is not None else None
+    count_path: RequestPath = ("ResourceConfig", "InstanceCount")
+    count = _value_at(kwargs, count_path)
+    distributed = training.supports_distributed if training is not None else True
+    if "InstanceGroups" not in (kwargs.get("ResourceConfig") or {}) and count is not None:
+        problem = instance_count_problem(count, distributed)
+        if problem is not None and count > 1:
+            where = describe_origin(loaded, ("training", "supports_distributed"))
+            source = describe_origin(loaded, request.origin_of(count_path))
+            problem += f" [{_request_field(count_path)} from {source}; {where}]"
+        if problem is not None:
+            yield Violation(count_path, problem)
+
+
+def rule_violations(
+    request: Request, registries: frozenset[str] = frozenset(), loaded: LoadedManifest | None = None
+) -> list[Violation]:
+    """The rules AWS applies that the service model does not express (``loaded``: the manifest behind
+    the request, for the rules between a request and the algorithm it describes)."""
     kwargs = request.kwargs
     found: list[Violation] = list(_image_violations(kwargs, registries))
+    found.extend(_training_job_violations(request, loaded))
     for rule in (
         _name_violations,
         _role_violations,
@@ -291,7 +343,11 @@ def _allowed_locally(kwargs: dict[str, Any], violation: Violation) -> bool:
 
 
 def request_violations(
-    request: Request, *, local: bool = False, registries: frozenset[str] = frozenset()
+    request: Request,
+    *,
+    local: bool = False,
+    registries: frozenset[str] = frozenset(),
+    loaded: LoadedManifest | None = None,
 ) -> list[Violation]:
     """Every violation of ``request``; where a rule explains a value, the generic model message is dropped.
 
@@ -300,7 +356,7 @@ def request_violations(
     """
     if not is_sagemaker_operation(request.operation):
         return []
-    ours = rule_violations(request, registries)
+    ours = rule_violations(request, registries, loaded)
     explained = {violation.path for violation in ours}
     model = [v for v in check_request(request.operation, request.kwargs) if v.path not in explained]
     found = model + ours
@@ -330,7 +386,7 @@ def preflight_problems(
     the output prefix in both jobs): those are reported once, naming every request field.
     """
     grouped: dict[tuple[Origin, str], list[RequestPath]] = {}
-    for violation in request_violations(request, local=local, registries=registries):
+    for violation in request_violations(request, local=local, registries=registries, loaded=loaded):
         key = (request.origin_of(violation.path), violation.message)
         grouped.setdefault(key, []).append(violation.path)
     return [to_problem(loaded, origin, message, paths) for (origin, message), paths in grouped.items()]
@@ -357,7 +413,7 @@ def ensure_plan_acceptable(
     several = len({request.operation for request in checked}) > 1
     grouped: dict[tuple[Origin, str], list[RequestPath]] = {}
     for request in checked:
-        for violation in request_violations(request, local=local, registries=registries):
+        for violation in request_violations(request, local=local, registries=registries, loaded=loaded):
             key = (request.origin_of(violation.path), violation.message)
             path = (request.operation, *violation.path) if several else violation.path
             grouped.setdefault(key, []).append(path)

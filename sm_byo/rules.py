@@ -215,3 +215,50 @@ def is_hidden(relative: PurePath) -> bool:
     modes see the same files) but names them, because they are rarely meant as training data.
     """
     return any(part.startswith(".") for part in relative.parts)
+
+
+# Managed spot training: "MaxWaitTimeInSeconds ... must be equal to or greater than MaxRuntimeInSeconds"; it
+# is required with EnableManagedSpotTraining and means nothing without it (the time to wait for spot capacity
+# and to run). https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StoppingCondition.html,
+# https://docs.aws.amazon.com/sagemaker/latest/dg/model-managed-spot-training.html
+SPOT = "EnableManagedSpotTraining"
+MAX_WAIT = "MaxWaitTimeInSeconds"
+MAX_RUNTIME = "MaxRuntimeInSeconds"
+
+
+def managed_spot_problem(spot: bool, max_wait: object, max_runtime: object) -> tuple[str, str] | None:
+    """The request field at fault and why, when a job's spot setting and stopping condition cannot go
+    together (None when they can). Values that are not integers are left to the service model."""
+    if spot and max_wait is None:
+        return SPOT, (
+            f"managed spot training needs StoppingCondition.{MAX_WAIT} (how long to wait for spot capacity "
+            f"and run, at least {MAX_RUNTIME})"
+        )
+    if max_wait is not None and not spot:
+        return MAX_WAIT, f"is only valid with managed spot training ({SPOT}); the job does not use spot"
+    if isinstance(max_wait, int) and isinstance(max_runtime, int) and spot and max_wait < max_runtime:
+        return MAX_WAIT, (
+            f"{max_wait} s is shorter than StoppingCondition.{MAX_RUNTIME} ({max_runtime} s); with managed "
+            "spot training it must be equal to or greater than it"
+        )
+    return None
+
+
+def instance_count_problem(count: object, supports_distributed: bool) -> str | None:
+    """Why a training job cannot run on ``count`` instances of an algorithm (None when it can).
+
+    SageMaker runs the image on every instance (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+    API_ResourceConfig.html, "For distributed training, provide a value greater than 1"); an algorithm that
+    declares it does not support distributed training (SupportsDistributedTraining,
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrainingSpecification.html) cannot use more.
+    """
+    if not isinstance(count, int) or isinstance(count, bool):
+        return None  # the service model names the wrong type
+    if count < 1:
+        return f"{count}: a training job runs on at least 1 instance"
+    if count > 1 and not supports_distributed:
+        return (
+            f"{count} instances, but training.supports_distributed is false: the manifest says the algorithm "
+            "cannot use more than one instance"
+        )
+    return None

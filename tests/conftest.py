@@ -20,6 +20,7 @@ EXAMPLE_DIR = REPO / "algorithms" / "decision_trees"
 BASE_IMAGE = os.environ.get("SMBYO_TEST_BASE_IMAGE", "smbyo-test/debian:bookworm")
 EXAMPLE_TAG = os.environ.get("SMBYO_TEST_IMAGE", "smbyo-test/decision-trees:latest")
 PROBE_TAG = EXAMPLE_TAG.rsplit(":", 1)[0] + "-probe:" + EXAMPLE_TAG.rsplit(":", 1)[1]
+CHECKPOINTING_TAG = EXAMPLE_TAG.rsplit(":", 1)[0] + "-checkpointing:" + EXAMPLE_TAG.rsplit(":", 1)[1]
 DEFAULT_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
@@ -76,19 +77,16 @@ def example_image(docker_adapter, base_image: str) -> str:  # type: ignore[no-un
     return EXAMPLE_TAG
 
 
-@pytest.fixture(scope="session")
-def probe_image(docker_adapter, base_image: str, tmp_path_factory: pytest.TempPathFactory) -> str:  # type: ignore[no-untyped-def]
-    """The example image with tests/probe/train.py as its training code (reports what it was given)."""
+def _example_with_training_code(docker_adapter, base_image: str, project: Path, script: str, tag: str) -> str:  # type: ignore[no-untyped-def]
+    """Build the example image with tests/probe/<script> as its train.py, tagged ``tag``."""
     import shutil
 
     from sm_byo.build import build_image
     from sm_byo.manifest import load_manifest
     from sm_byo.reporting import RecordingReporter
 
-    project = tmp_path_factory.mktemp("probe") / "project"
     shutil.copytree(EXAMPLE_DIR, project, symlinks=False)
-    shutil.copy(REPO / "tests" / "probe" / "train.py", project / "train.py")
-    tag = PROBE_TAG
+    shutil.copy(REPO / "tests" / "probe" / script, project / "train.py")
     build_image(
         load_manifest(project / "smbyo.yaml"),
         RecordingReporter(),
@@ -99,6 +97,20 @@ def probe_image(docker_adapter, base_image: str, tmp_path_factory: pytest.TempPa
         docker=docker_adapter,
     )
     return tag
+
+
+@pytest.fixture(scope="session")
+def probe_image(docker_adapter, base_image: str, tmp_path_factory: pytest.TempPathFactory) -> str:  # type: ignore[no-untyped-def]
+    """The example image with tests/probe/train.py as its training code (reports what it was given)."""
+    project = tmp_path_factory.mktemp("probe") / "project"
+    return _example_with_training_code(docker_adapter, base_image, project, "train.py", PROBE_TAG)
+
+
+@pytest.fixture(scope="session")
+def checkpointing_image(docker_adapter, base_image: str, tmp_path_factory: pytest.TempPathFactory) -> str:  # type: ignore[no-untyped-def]
+    """The example image with tests/probe/checkpointing_train.py: checkpoints each step, resumes from the latest."""
+    project = tmp_path_factory.mktemp("checkpointing") / "project"
+    return _example_with_training_code(docker_adapter, base_image, project, "checkpointing_train.py", CHECKPOINTING_TAG)
 
 
 def probe_report(model_archive: Path, host: str | None = None) -> dict[str, Any]:

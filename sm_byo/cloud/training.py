@@ -34,7 +34,13 @@ from sm_byo.plan import Plan, upload_step
 from sm_byo.reporting import Reporter
 from sm_byo.results import TrainingResult
 from sm_byo.specs.names import unique_name
-from sm_byo.specs.training import TrainingOptions, check_channels, training_job_request, training_spec
+from sm_byo.specs.training import (
+    TrainingOptions,
+    check_channels,
+    check_distribution,
+    training_job_request,
+    training_spec,
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ def cloud_training_plan(
 ) -> CloudTrainingPlan:
     manifest = loaded.manifest
     check_channels(training_spec(manifest), options.data)
+    check_distribution(training_spec(manifest), options.job.distribution, options.data)
     values = validate_hyperparameters(manifest, options.hyperparameters)
     role = default_role(loaded, options.role)
     account = plan_account(aws, reporter, dry_run=options.dry_run, role=role)
@@ -83,6 +90,7 @@ def cloud_training_plan(
             hyperparameters=values,
             instance_type=options.instance_type,
             input_mode=options.input_mode,
+            job=options.job,
             flags={"image": "--image", "output": "--data", **({"role": "--role"} if options.role else {})},
         ),
     )

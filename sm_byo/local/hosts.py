@@ -21,14 +21,14 @@ import os
 import queue
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sm_byo import signals
-from sm_byo.docker import ContainerHandle, DockerAdapter, NetworkHandle
+from sm_byo.docker import Bind, ContainerHandle, DockerAdapter, NetworkHandle
 from sm_byo.local.containers import LogPump, Start, container_name, running_all
 from sm_byo.local.layout import ChannelInput, MlTree, PipeFeeder, host_names
 from sm_byo.reporting import Reporter
@@ -116,10 +116,16 @@ def job_network(adapter: DockerAdapter, job_name: str, count: int) -> Iterator[N
 
 
 def _start(
-    image: str, job_name: str, host: Host, count: int, network: NetworkHandle | None, env: dict[str, str]
+    image: str,
+    job_name: str,
+    host: Host,
+    count: int,
+    network: NetworkHandle | None,
+    env: dict[str, str],
+    shared: Sequence[Bind],
 ) -> Start:
     options: dict[str, Any] = {
-        "volumes": host.tree.volumes(host.channels),
+        "volumes": [*host.tree.volumes(host.channels), *shared],
         "environment": env,
         "name": container_name("train"),
         "labels": {"dev.smbyo.job": job_name, "dev.smbyo.kind": "train", "dev.smbyo.host": host.name},
@@ -205,15 +211,18 @@ def run_hosts(
     environment: dict[str, str],
     max_runtime: float | None,
     on_master_line: Callable[[str], None],
+    shared: Sequence[Bind] = (),
 ) -> HostsOutcome:
     """Run the job's hosts until all have exited, with every host's log streamed (prefixed with its name
-    when there are several) and the first host's lines also given to ``on_master_line``."""
+    when there are several) and the first host's lines also given to ``on_master_line``. ``shared``:
+    mounts every host gets besides its /opt/ml tree (the checkpoint directory: on SageMaker every
+    instance syncs its checkpoints with the same S3 location)."""
     count = len(hosts)
     feeders: list[PipeFeeder] = [feeder for host in hosts for feeder in host.tree.start_pipes(host.channels)]
     fired = threading.Event()
     try:
         with job_network(adapter, job_name, count) as network:
-            starts = [_start(image, job_name, host, count, network, environment) for host in hosts]
+            starts = [_start(image, job_name, host, count, network, environment, shared) for host in hosts]
             with running_all(adapter, starts, stop_grace=INTERRUPT_GRACE_SECONDS, reporter=reporter) as handles:
                 for index, (host, handle) in enumerate(zip(hosts, handles, strict=True)):
                     source = host.name if count > 1 else "train"

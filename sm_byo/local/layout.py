@@ -143,6 +143,33 @@ def output_dir(uri: str, field: str, flag: str) -> Path:
     return Path(unquote(uri.removeprefix(FILE_URI)))
 
 
+def checkpoint_mounts(request: Mapping[str, Any]) -> list[Bind]:
+    """The request's CheckpointConfig as a read-write bind mount: the local directory its ``file://`` S3Uri
+    names, at its LocalPath (default /opt/ml/checkpoints), so a re-run with the same directory finds what the
+    last one wrote, as SageMaker copies the checkpoints under S3Uri back to LocalPath when a job starts
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints.html). The directory is the user's:
+    made if missing, never emptied or removed.
+    """
+    config = request.get("CheckpointConfig")
+    if not config:
+        return []
+    directory = output_dir(str(config.get("S3Uri", "")), "CheckpointConfig.S3Uri", "--checkpoint-uri")
+    inside = str(config.get("LocalPath") or f"{CONTAINER_ROOT}/checkpoints")
+    if not inside.startswith("/"):
+        raise UsageError(
+            f"CheckpointConfig.LocalPath {inside!r}: a directory in the container is an absolute path",
+            hint="Pass --checkpoint-local-path /opt/ml/checkpoints (the default), or another absolute path.",
+        )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file at its name, or on the way to it; no permission
+        raise UsageError(
+            f"--checkpoint-uri {directory}: cannot be a checkpoint directory: {exc.strerror or exc}",
+            hint="Pass a directory you can write (it is created if missing).",
+        ) from None
+    return [Bind(str(directory), inside)]
+
+
 def file_uri(path: Path) -> str:
     """``file://`` URI of an absolute local path (how a local plan names local data)."""
     return path.resolve().as_uri()

@@ -23,6 +23,7 @@ import os
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from sm_byo.local.layout import (
     ChannelInput,
     MlTree,
     channels_from_request,
+    checkpoint_mounts,
     file_uri,
     hidden_files,
     host_names,
@@ -49,6 +51,7 @@ from sm_byo.plan import Plan
 from sm_byo.reporting import Reporter
 from sm_byo.results import TrainingResult
 from sm_byo.specs.names import local_image_tag, unique_name
+from sm_byo.specs.request import Request
 from sm_byo.specs.training import LOCAL_ROLE, TrainingOptions, training_job_request
 
 FAILURE_REASON_LIMIT = 1024
@@ -88,11 +91,57 @@ def _check_training_section(loaded: LoadedManifest) -> None:
         )
 
 
+def _local_checkpoint(raw: str) -> str:
+    """--checkpoint-uri with --local: a local directory (made when the job starts, if missing), as file://."""
+    if "://" in raw:
+        raise UsageError(
+            f"--checkpoint-uri {raw}: a local training job keeps its checkpoints in a local directory",
+            hint="Pass a directory (it is created if missing, and never emptied), or drop --local to train on "
+            "SageMaker with an s3:// location.",
+        )
+    return file_uri(Path(raw).expanduser())
+
+
+# Request fields a local job checks (pre-flight) but cannot honour, and what they become (docs/local.md).
+_NOT_LOCAL = (
+    (("EnableManagedSpotTraining",), "managed spot training (EnableManagedSpotTraining) has no meaning locally: the "
+     "job runs once, on this machine, and is never interrupted for capacity; MaxWaitTimeInSeconds is checked as on "
+     "SageMaker and not used"),
+    (("VpcConfig",), "VpcConfig is checked and not used locally: the training container has no network"),
+    (("ResourceConfig", "VolumeKmsKeyId"), "ResourceConfig.VolumeKmsKeyId is checked and not used locally"),
+    (("OutputDataConfig", "KmsKeyId"), "OutputDataConfig.KmsKeyId is checked and not used locally: model.tar.gz "
+     "is written unencrypted to --out"),
+    (("EnableInterContainerTrafficEncryption",), "EnableInterContainerTrafficEncryption is checked and not used "
+     "locally: the containers of a local job do not talk over a network that leaves this machine"),
+)  # fmt: skip
+
+
+def _local_notes(loaded: LoadedManifest, request: Request, options: TrainCommand) -> tuple[str, ...]:
+    notes = [text for path, text in _NOT_LOCAL if _has(request.kwargs, path)]
+    job = loaded.manifest.training.job if loaded.manifest.training else None
+    if job and job.checkpoint and options.job.checkpoint_uri is None:
+        notes.append(
+            f"training.job.checkpoint.s3_uri ({job.checkpoint.s3_uri}) is for SageMaker: this local job keeps no "
+            "checkpoints; pass --checkpoint-uri DIR to keep them in a local directory and resume from it"
+        )
+    return tuple(notes)
+
+
+def _has(kwargs: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+    value: Any = kwargs
+    for part in path:
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value is not None
+
+
 def local_training_plan(loaded: LoadedManifest, options: TrainCommand) -> Plan:
     """The CreateTrainingJob request for local Docker, checked (exit 2 naming what to fix)."""
     _check_training_section(loaded)
     values = validate_hyperparameters(loaded.manifest, options.hyperparameters)
     channels = {name: _local_data(name, raw) for name, raw in options.data.items()}
+    job = options.job
+    if job.checkpoint_uri is not None:
+        job = replace(job, checkpoint_uri=_local_checkpoint(job.checkpoint_uri))
     request = training_job_request(
         loaded.manifest,
         TrainingOptions(
@@ -104,10 +153,12 @@ def local_training_plan(loaded: LoadedManifest, options: TrainCommand) -> Plan:
             hyperparameters=values,
             instance_type=options.instance_type,
             input_mode=options.input_mode,
+            job=job,
+            checkpoint_from_manifest=False,  # an s3:// location: SageMaker's (a note says so)
             flags={"image": "--image", "output": "--out"},
         ),
     )
-    return Plan("local", (request,)).check(loaded)
+    return Plan("local", (request,), _local_notes(loaded, request, options)).check(loaded)
 
 
 def train_local(
@@ -118,6 +169,8 @@ def train_local(
     plan = local_training_plan(loaded, options)
     if options.dry_run:
         return plan
+    for note in plan.notes:
+        reporter.detail(f"note: {note}")
     return run_training_job(plan.request("CreateTrainingJob").kwargs, reporter, docker=docker)
 
 
@@ -164,6 +217,7 @@ def run_training_job(
     image = str(request["AlgorithmSpecification"]["TrainingImage"])
     channels = channels_from_request(request)
     instance_type, count = _instances(request)
+    checkpoints = checkpoint_mounts(request)
     out_dir = output_dir(
         str(request.get("OutputDataConfig", {}).get("S3OutputPath", "")), "OutputDataConfig.S3OutputPath", "--out"
     )
@@ -184,7 +238,7 @@ def run_training_job(
         scanner = MetricScanner(metrics)
         max_runtime = float(request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 0)) or None
         outcome = run_hosts(
-            adapter, image, name, hosts, reporter, _job_environment(request), max_runtime, scanner.feed
+            adapter, image, name, hosts, reporter, _job_environment(request), max_runtime, scanner.feed, checkpoints
         )
         completed = outcome.failed is None and not outcome.timed_out
         reporter.status(name, "Completed" if completed else "Failed", time.monotonic() - started)

@@ -168,7 +168,17 @@ def _as_local_request(harness: MotoHarness, request: dict[str, Any], scratch: Pa
         source = channel["DataSource"]["S3DataSource"]
         source["S3Uri"] = download_prefix(harness, source["S3Uri"], scratch / "input" / channel["ChannelName"]).as_uri()
     local["OutputDataConfig"] = {"S3OutputPath": (scratch / "out").as_uri()}
+    checkpoint = local.get("CheckpointConfig")
+    if checkpoint:  # what the last job left under S3Uri is in LocalPath when the job starts (model-checkpoints.html)
+        checkpoint["S3Uri"] = download_prefix(harness, checkpoint["S3Uri"], scratch / "checkpoints").as_uri()
     return local
+
+
+def _upload_checkpoints(harness: MotoHarness, request: dict[str, Any], scratch: Path) -> None:
+    """SageMaker copies LocalPath to CheckpointConfig.S3Uri while the job runs, stopped or not."""
+    checkpoint = request.get("CheckpointConfig")
+    if checkpoint and (scratch / "checkpoints").is_dir():
+        upload_tree(harness, scratch / "checkpoints", checkpoint["S3Uri"])
 
 
 def _run_training(harness: MotoHarness, job: Any) -> None:
@@ -179,9 +189,13 @@ def _run_training(harness: MotoHarness, job: Any) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="smbyo-cloud-job-") as scratch:
             job.secondary_status = "Downloading"
-            request = _as_local_request(harness, harness.state["requests"][job.training_job_name], Path(scratch))
+            sent = harness.state["requests"][job.training_job_name]
+            request = _as_local_request(harness, sent, Path(scratch))
             job.secondary_status = "Training"
-            result = run_training_job(request, sink, docker=_docker(harness))
+            try:
+                result = run_training_job(request, sink, docker=_docker(harness))
+            finally:
+                _upload_checkpoints(harness, sent, Path(scratch))
             job.secondary_status = "Uploading"
             bucket, key = _split(job.model_artifacts["S3ModelArtifacts"])
             harness.client("s3").upload_file(str(result.model_artifacts), bucket, key)

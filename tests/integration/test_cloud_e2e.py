@@ -456,3 +456,40 @@ def test_missing_credentials_is_exit_3(cloud_project: Path, tmp_path: Path) -> N
     assert result.returncode == 3, result.stderr
     assert "credentials" in result.stderr.lower()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_a_spot_job_stopped_part_way_resumes_from_its_s3_checkpoints(
+    cloud_project: Path,
+    moto: MotoHarness,
+    aws_env: dict[str, str],
+    registry: Registry,
+    checkpointing_image: str,
+    pushed_tags: list[str],
+    tmp_path: Path,
+) -> None:
+    """The training job options as a SageMaker request: managed spot with MaxWait, MaxRuntimeInSeconds
+    stopping the first job part-way, and a second job with the same CheckpointConfig.S3Uri starting
+    from the checkpoints the first left there."""
+    env = {**aws_env, "DOCKER_CONFIG": str(tmp_path / "docker-config")}
+    manifest = cloud_project / "smbyo.yaml"
+    manifest.write_text(manifest.read_text().replace(f"repository: {REPOSITORY}", f"repository: {REPOSITORY}-ckpt"))
+    pushed_tags.append(smbyo("push", "--tag", checkpointing_image, cwd=cloud_project, env=env)["data"]["image_uri"])
+    moto.client("s3").create_bucket(Bucket="smbyo-cloud-checkpoints")
+    job = (
+        "train", "--data", "training=data/training", "--spot", "--max-wait", "7200",
+        "--checkpoint-uri", "s3://smbyo-cloud-checkpoints/run", "--env", "STEP_SECONDS=0.2",
+    )  # fmt: skip
+    first = smbyo(*job, "--env", "STEPS=100000", "--max-runtime", "6", cwd=cloud_project, env=env, ok=False)
+    assert first["code"] == 1, first["stderr"]
+    assert "MaxRuntimeInSeconds" in first["data"]["details"]["failure_reason"]
+    listed = moto.client("s3").list_objects_v2(Bucket="smbyo-cloud-checkpoints", Prefix="run/")
+    steps = sorted(int(item["Key"].removeprefix("run/step-").removesuffix(".json"))
+                   for item in listed.get("Contents", []) if item["Key"].endswith(".json"))  # fmt: skip
+    assert steps and steps == list(range(1, len(steps) + 1)), steps
+    second = smbyo(*job, "--env", f"STEPS={steps[-1] + 2}", "--max-runtime", "600", cwd=cloud_project, env=env)["data"]
+    bucket, _, key = second["model_artifacts"].removeprefix("s3://").partition("/")
+    moto.client("s3").download_file(bucket, key, str(tmp_path / "model.tar.gz"))
+    with tarfile.open(tmp_path / "model.tar.gz") as archive:
+        member = archive.extractfile("resume.json")
+        assert member is not None
+        assert json.loads(member.read())["resumed_from"] == steps[-1]

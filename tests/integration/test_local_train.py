@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import signal
@@ -248,3 +249,45 @@ def test_dry_run_prints_the_request_without_docker(tmp_path: Path) -> None:
     )
     assert request["OutputDataConfig"]["S3OutputPath"] == tmp_path.as_uri()
     assert not any(tmp_path.iterdir())  # nothing ran
+
+
+def _resume_report(archive: Path) -> dict[str, Any]:
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("resume.json")
+        assert member is not None
+        return dict(json.loads(member.read()))
+
+
+def _checkpoint_steps(directory: Path) -> list[int]:
+    return sorted(int(path.stem.removeprefix("step-")) for path in directory.glob("step-*.json"))
+
+
+def test_a_job_stopped_part_way_resumes_from_its_checkpoint_directory(checkpointing_image: str, tmp_path: Path) -> None:
+    # Run 1 checkpoints every 0.2 s and would need hours: MaxRuntimeInSeconds stops it (SIGTERM, as on
+    # SageMaker). Run 2, with the same --checkpoint-uri, must start after the last checkpoint run 1 wrote.
+    checkpoints = tmp_path / "checkpoints"  # missing: the first run makes it
+    job = (
+        "--json", "train", "--local", "--image", checkpointing_image, "--data", "training=data/training",
+        "--checkpoint-uri", str(checkpoints),
+    )  # fmt: skip
+    first = run_cli(
+        *job, "--env", "STEPS=100000", "--env", "STEP_SECONDS=0.2", "--max-runtime", "6",
+        "--out", str(tmp_path / "first"), cwd=EXAMPLE_DIR,
+    )  # fmt: skip
+    assert first.returncode == 1, first.stderr
+    assert "StoppingCondition.MaxRuntimeInSeconds (6 s)" in first.stdout
+    written = _checkpoint_steps(checkpoints)
+    assert written and written == list(range(1, len(written) + 1)), written  # stopped part-way, after step 1
+    last = written[-1]
+    assert "resumed from step 0" in first.stderr
+
+    second = run_cli(
+        *job, "--env", f"STEPS={last + 3}", "--env", "STEP_SECONDS=0", "--out", str(tmp_path / "second"),
+        cwd=EXAMPLE_DIR,
+    )  # fmt: skip
+    assert second.returncode == 0, second.stderr
+    report = _resume_report(Path(json.loads(second.stdout)["model_artifacts"]))
+    assert report["resumed_from"] == last and report["last_step"] == last + 3
+    assert f"resumed from step {last}" in second.stderr
+    assert _checkpoint_steps(checkpoints) == list(range(1, last + 4))  # the first run's are still there
+    assert {path.stat().st_uid for path in checkpoints.iterdir()} == {os.getuid()}  # handed back to the user

@@ -280,3 +280,58 @@ def test_payloads_in_flight_are_at_most_100_mb(payload: int, concurrency: int, r
     assert bool(found) is refused
     if refused:
         assert "120 MB in flight" in found[0].message
+
+
+def _training_job(**changes: Any) -> Request:
+    kwargs: dict[str, Any] = {
+        "TrainingJobName": "t",
+        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        "RoleArn": "arn:aws:iam::123456789012:role/R",
+        "OutputDataConfig": {"S3OutputPath": "s3://bucket/out"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+    }
+    kwargs.update(changes)
+    return Request("CreateTrainingJob", kwargs)
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "words"),
+    [
+        ({"EnableManagedSpotTraining": True}, ("EnableManagedSpotTraining",), "needs StoppingCondition.MaxWait"),
+        (
+            {"StoppingCondition": {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}},
+            ("StoppingCondition", "MaxWaitTimeInSeconds"),
+            "only valid with managed spot training",
+        ),
+        (
+            {
+                "EnableManagedSpotTraining": True,
+                "StoppingCondition": {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 3599},
+            },
+            ("StoppingCondition", "MaxWaitTimeInSeconds"),
+            "3599 s is shorter than StoppingCondition.MaxRuntimeInSeconds (3600 s)",
+        ),
+        (
+            {
+                "EnableManagedSpotTraining": True,
+                "StoppingCondition": {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 3600},
+            },
+            None,
+            "",
+        ),
+        (
+            {"ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 0}},
+            ("ResourceConfig", "InstanceCount"),
+            "at least 1",
+        ),
+    ],
+)
+def test_managed_spot_and_instance_count_rules_apply_to_any_training_request(
+    changes: dict[str, Any], path: tuple[str, ...] | None, words: str
+) -> None:
+    found = request_violations(_training_job(**changes))
+    if path is None:
+        assert found == []
+    else:
+        assert [(v.path, words in v.message) for v in found] == [(path, True)], found

@@ -11,7 +11,15 @@ import pytest
 
 from sm_byo.docker import Bind
 from sm_byo.errors import UsageError
-from sm_byo.local.layout import ChannelInput, MlTree, PipeFeeder, channels_from_request, data_files, hidden_files
+from sm_byo.local.layout import (
+    ChannelInput,
+    MlTree,
+    PipeFeeder,
+    channels_from_request,
+    checkpoint_mounts,
+    data_files,
+    hidden_files,
+)
 
 
 def _data(tmp_path: Path, *names: str) -> Path:
@@ -318,3 +326,45 @@ def test_each_host_has_its_own_tree_config_and_only_its_share_mounted(tmp_path: 
     ]
     # The mount points exist in the host's tree, made by the host user (not by Docker, as root).
     assert (hosts[1].tree.data_dir / "training" / "sub" / "d.csv").is_file()
+
+
+# --- checkpoints -----------------------------------------------------------------------------------
+
+
+def test_a_checkpoint_directory_is_mounted_read_write_at_the_local_path_and_made_if_missing(tmp_path: Path) -> None:
+    directory = tmp_path / "runs" / "checkpoints"
+    request = {"CheckpointConfig": {"S3Uri": directory.as_uri(), "LocalPath": "/opt/ml/checkpoints"}}
+    assert checkpoint_mounts(request) == [Bind(str(directory), "/opt/ml/checkpoints", read_only=False)]
+    assert directory.is_dir()
+
+
+def test_an_existing_checkpoint_directory_is_kept_as_it_is(tmp_path: Path) -> None:
+    (tmp_path / "step-3.ckpt").write_text("the user's")
+    request = {"CheckpointConfig": {"S3Uri": tmp_path.as_uri()}}  # no LocalPath: SageMaker's default
+    assert checkpoint_mounts(request) == [Bind(str(tmp_path), "/opt/ml/checkpoints")]
+    assert [path.name for path in tmp_path.iterdir()] == ["step-3.ckpt"]
+    assert (tmp_path / "step-3.ckpt").read_text() == "the user's"
+
+
+def test_no_checkpoint_config_mounts_nothing() -> None:
+    assert checkpoint_mounts({}) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ({"S3Uri": "s3://bucket/ckpt"}, "local directory (file://"),
+        ({"S3Uri": "FILE", "LocalPath": "/opt/ml/checkpoints"}, "cannot be a checkpoint directory"),
+        ({"S3Uri": "DIR", "LocalPath": "checkpoints"}, "absolute path"),
+    ],
+)
+def test_a_checkpoint_location_a_local_job_cannot_use_is_a_usage_error(
+    tmp_path: Path, config: dict[str, str], words: str
+) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    uris = {"FILE": (tmp_path / "file").as_uri(), "DIR": (tmp_path / "dir").as_uri()}
+    request = {"CheckpointConfig": {**config, "S3Uri": uris.get(config["S3Uri"], config["S3Uri"])}}
+    with pytest.raises(UsageError) as refused:
+        checkpoint_mounts(request)
+    assert words in refused.value.message
+    assert (tmp_path / "file").read_text() == "not a directory"

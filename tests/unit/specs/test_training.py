@@ -76,3 +76,58 @@ def test_mistakes_are_usage_errors_naming_the_flag(manifest, changes, words) -> 
     with pytest.raises(UsageError) as error:
         training_job_request(manifest, options(**changes))
     assert words in error.value.message
+
+
+def test_without_job_settings_the_request_carries_sagemakers_defaults_and_nothing_more(manifest) -> None:  # type: ignore[no-untyped-def]
+    request = training_job_request(manifest, options()).kwargs
+    assert set(request) == {
+        "TrainingJobName", "AlgorithmSpecification", "RoleArn", "InputDataConfig", "OutputDataConfig",
+        "ResourceConfig", "StoppingCondition", "HyperParameters",
+    }  # fmt: skip
+    assert request["ResourceConfig"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}
+    assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400}
+
+
+def test_each_value_remembers_the_flag_or_the_manifest_field_behind_it() -> None:
+    from sm_byo.manifest import Manifest
+    from sm_byo.options import TrainingJobSettings
+
+    spec = Manifest.model_validate(
+        {
+            "name": "algo",
+            "tags": {"owner": "me"},
+            "training": {
+                "supports_distributed": True,
+                "job": {"max_runtime_seconds": 600, "environment": {"A": "1"}, "spot": {"max_wait_seconds": 900}},
+            },
+        }
+    )
+    given = TrainingJobSettings(
+        instance_count=2,
+        spot=True,
+        environment={"B": "2"},
+        tags={"team": "ml"},
+        distribution={"training": "ShardedByS3Key"},
+    )
+    request = training_job_request(spec, options(hyperparameters={}, job=given))
+    assert request.kwargs["StoppingCondition"] == {"MaxRuntimeInSeconds": 600, "MaxWaitTimeInSeconds": 900}
+    assert request.kwargs["Environment"] == {"A": "1", "B": "2"}
+    assert request.kwargs["Tags"] == [{"Key": "owner", "Value": "me"}, {"Key": "team", "Value": "ml"}]
+    assert request.origin_of(("ResourceConfig", "InstanceCount")) == ("--instance-count",)
+    assert request.origin_of(("ResourceConfig", "VolumeSizeInGB")) == ("training", "job", "volume_size_gb")
+    assert request.origin_of(("StoppingCondition", "MaxRuntimeInSeconds")) == ("training", "job", "max_runtime_seconds")
+    assert request.origin_of(("StoppingCondition", "MaxWaitTimeInSeconds")) == (
+        "training",
+        "job",
+        "spot",
+        "max_wait_seconds",
+    )
+    assert request.origin_of(("EnableManagedSpotTraining",)) == ("--spot/--no-spot",)
+    assert request.origin_of(("Environment", "A")) == ("training", "job", "environment", "A")
+    assert request.origin_of(("Environment", "B")) == ("--env",)
+    assert request.origin_of(("Tags", 0)) == ("tags", "owner") and request.origin_of(("Tags", 1)) == ("--job-tag",)
+    distribution = ("InputDataConfig", 0, "DataSource", "S3DataSource", "S3DataDistributionType")
+    assert (
+        request.kwargs["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "ShardedByS3Key"
+    )
+    assert request.origin_of(distribution) == ("--distribution",)
