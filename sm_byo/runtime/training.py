@@ -49,13 +49,53 @@ class TrainingEnv:
     def checkpoint_dir(self) -> Path:
         return self.paths.checkpoint_dir
 
+    # Hosts of a multi-instance job: SageMaker names them algo-1..algo-N, lists them in resourceconfig.json
+    # (``current_host``, ``hosts``, ``network_interface_name``), and they resolve each other by those names
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-training-algo-running-container.html
+    # #your-algorithms-training-algo-running-container-dist-training). Without the file: one host, algo-1.
+
     @property
     def current_host(self) -> str:
         return str(self.resource_config.get("current_host", "algo-1"))
 
     @property
     def hosts(self) -> list[str]:
-        return list(self.resource_config.get("hosts", [self.current_host]))
+        listed = self.resource_config.get("hosts") or [self.current_host]
+        if not isinstance(listed, list):
+            raise ValueError(f"resourceconfig.json: hosts must be a list of host names, not {listed!r}")
+        return [str(host) for host in listed]
+
+    @property
+    def master_host(self) -> str:
+        """The host that coordinates a distributed job (runs the tracker, saves the model): the first of
+        ``hosts`` as SageMaker orders them, algo-1. Every host computes the same name without talking."""
+        return self.hosts[0]
+
+    @property
+    def host_rank(self) -> int:
+        """This host's index in ``hosts`` (0 on the master): a stable id to give a distributed engine."""
+        hosts = self.hosts
+        if self.current_host not in hosts:
+            raise ValueError(
+                f"resourceconfig.json: current_host {self.current_host!r} is not in hosts {hosts!r}; "
+                "SageMaker lists every host of the job, this one included"
+            )
+        return hosts.index(self.current_host)
+
+    @property
+    def num_hosts(self) -> int:
+        return len(self.hosts)
+
+    @property
+    def is_master(self) -> bool:
+        """Whether this host is ``master_host``: the one host that should write the model, so that the
+        hosts' /opt/ml/model directories, merged into one model.tar.gz, do not clash."""
+        return self.current_host == self.master_host
+
+    @property
+    def network_interface_name(self) -> str:
+        """The interface the hosts reach each other on (``eth0`` unless SageMaker says otherwise)."""
+        return str(self.resource_config.get("network_interface_name") or "eth0")
 
     @property
     def channels(self) -> list[str]:
