@@ -1,13 +1,13 @@
-"""The distributed XGBoost example on one instance, through the CLI as a user runs it: `smbyo train --local`
-on the shipped data, then `smbyo serve --local` on its model.tar.gz, answering real HTTP requests.
-
-(Several instances need the multi-host local executor; the example's README.md says how they compare.)
+"""The distributed XGBoost example through the CLI as a user runs it: `smbyo train --local` on the shipped
+data on one host and on two (each training on its ShardedByS3Key share, XGBoost's tracker and collective
+doing the communication), then `smbyo serve --local` on its model.tar.gz, answering real HTTP requests.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,13 +21,14 @@ import pytest
 import requests
 
 from tests.conftest import EXAMPLE_TAG, REPO, ca_bundle, run_cli
-from tests.integration.local_helpers import free_port
+from tests.integration.local_helpers import free_port, local_containers
 
 pytestmark = pytest.mark.docker
 
 EXAMPLE = REPO / "algorithms" / "distributed_xgboost"
 IMAGE_TAG = EXAMPLE_TAG.rsplit(":", 1)[0] + "-distributed-xgboost:" + EXAMPLE_TAG.rsplit(":", 1)[1]
 FEATURES = 10
+HOSTS = ("algo-1", "algo-2")
 
 
 @pytest.fixture(scope="session")
@@ -174,3 +175,56 @@ def test_bad_requests_get_a_4xx_with_a_json_reason(
     answer = _invoke(served, body, content_type)
     assert answer.status_code == status, answer.text
     assert message in answer.json()["error"]
+
+
+def _model_json(archive: str) -> bytes:
+    with tarfile.open(archive) as tar:
+        assert tar.getnames() == ["model.json"]  # only the master host writes the model
+        member = tar.extractfile("model.json")
+        assert member is not None
+        return member.read()
+
+
+def test_two_hosts_each_train_on_their_shard_and_build_the_one_host_model(
+    distributed_image: str, trained: dict[str, object], tmp_path: Path
+) -> None:
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    result = run_cli(
+        "--json", "train", "--local", "--image", distributed_image, "--data", "training=data/training",
+        "--out", str(tmp_path / "out"), "-H", "num_round=30", "-H", "nthread=1", "--instance-count", "2",
+        cwd=EXAMPLE, timeout=300, env={"TMPDIR": str(tmpdir)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    done = json.loads(result.stdout)
+    assert done["instance_count"] == 2
+    # The shipped data is 4 files of 1,000 rows: each host gets two (ShardedByS3Key, from the manifest).
+    rows = {host: re.search(rf"{host}: (\d+) training rows, (\d+) validation rows", result.stderr) for host in HOSTS}
+    assert all(rows.values()), result.stderr
+    assert sum(int(found.group(1)) + int(found.group(2)) for found in rows.values() if found) == 4000
+    assert "algo-2: joined as XGBoost rank 1" in result.stderr
+    # Exact histogram cuts (integer features, fewer distinct values than max_bin) make the trees identical.
+    assert _model_json(str(done["model_artifacts"])) == _model_json(str(trained["model_artifacts"]))
+    assert done["metrics"] == trained["metrics"]
+    assert not list(tmpdir.glob("smbyo-*"))
+
+
+def test_a_host_with_bad_data_fails_the_job_and_the_master_waiting_for_it_is_stopped(
+    distributed_image: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    shipped = sorted((EXAMPLE / "data" / "training").glob("*.csv"))
+    (data / "a.csv").write_bytes(shipped[0].read_bytes())  # algo-1's share
+    (data / "b.csv").write_text("1,2,3\n0,1\n")  # algo-2's share: rows of different widths
+    result = run_cli(
+        "--json", "train", "--local", "--image", distributed_image, "--data", f"training={data}",
+        "--out", str(tmp_path / "out"), "--instance-count", "2", cwd=EXAMPLE, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    error = json.loads(result.stdout)
+    assert "algo-2: ValueError: the training files have rows of different widths" in error["message"]
+    assert "stopping the other hosts" in result.stderr
+    job = error["details"]["job_name"]
+    assert not local_containers(**{"dev.smbyo.job": job})
+    assert not (tmp_path / "out" / "model.tar.gz").exists()
