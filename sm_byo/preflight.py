@@ -22,6 +22,7 @@ from sm_byo.aws.service_model import Violation, check_request, is_sagemaker_oper
 from sm_byo.errors import ManifestError, ManifestProblem
 from sm_byo.manifest import LoadedManifest, format_loc
 from sm_byo.rules import (
+    data_processing_problems,
     ecr_image_problem,
     metric_regex_problem,
     name_problem,
@@ -231,6 +232,12 @@ def _transform_payload_violations(kwargs: dict[str, Any]) -> Iterator[Violation]
             yield Violation((*path, "MaxPayloadInMB"), problem)
 
 
+def _data_processing_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
+    """A transform job's DataProcessing: the JSONPath subset, and the types and record splits it needs."""
+    for path, problem in data_processing_problems(kwargs):
+        yield Violation(path, problem)
+
+
 def _validation_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
     spec = kwargs.get("ValidationSpecification")
     if spec is None:
@@ -261,6 +268,7 @@ def rule_violations(request: Request, registries: frozenset[str] = frozenset()) 
         _hyperparameter_violations,
         _metric_violations,
         _transform_payload_violations,
+        _data_processing_violations,
         _validation_violations,
     ):
         found.extend(rule(kwargs))

@@ -186,6 +186,10 @@ class DockerAdapter:
         info = self.client.version()
         return {"version": str(info.get("Version", "unknown")), "api_version": str(info.get("ApiVersion", "unknown"))}
 
+    def cpu_count(self) -> int:
+        """How many CPUs the Docker Engine's machine has (``docker info``'s NCPU): what its containers share."""
+        return max(1, int(self.client.info().get("NCPU") or 1))
+
     def image_exists(self, reference: str) -> bool:
         from docker.errors import ImageNotFound
 
@@ -257,9 +261,11 @@ class DockerAdapter:
         network_mode: str | None = None,
         name: str | None = None,
         labels: dict[str, str] | None = None,
+        nano_cpus: int | None = None,
     ) -> ContainerHandle:
         """Start a detached container (removed by :meth:`ContainerHandle.remove`). ``volumes``: docker-py's
-        mapping of host path to ``{"bind", "mode"}``, or a list of :class:`Bind`."""
+        mapping of host path to ``{"bind", "mode"}``, or a list of :class:`Bind`. ``nano_cpus``: the CPU time
+        it may use, in billionths of a CPU (``docker run --cpus``); None: no limit."""
         from docker.errors import APIError, ImageNotFound
         from docker.types import Mount
 
@@ -277,6 +283,7 @@ class DockerAdapter:
                 network_mode=network_mode,
                 name=name,
                 labels={"dev.smbyo": "1", **(labels or {})},
+                nano_cpus=nano_cpus,
             )
         except ImageNotFound as exc:
             raise UsageError(

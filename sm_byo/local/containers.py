@@ -95,6 +95,50 @@ def running(
                 handle.remove()
 
 
+@contextmanager
+def running_all(
+    adapter: DockerAdapter,
+    image: str,
+    command: list[str],
+    containers: list[dict[str, Any]],
+    *,
+    stop_grace: int = SERVING_STOP_SECONDS,
+    reporter: Reporter | None = None,
+) -> Iterator[list[ContainerHandle]]:
+    """:func:`running` for several containers of one image (a multi-instance job), one options mapping each.
+
+    Every container started is removed on the way out, whatever happens; a stop signal stops them all
+    gracefully at the same time (each gets its own grace period, in parallel, not one after the other)."""
+    stopping = signals.received()
+    if stopping is not None:
+        raise Interrupted(f"interrupted by {signals.describe(stopping)}; no container started", signum=stopping)
+    handles: list[tuple[ContainerHandle, str]] = []
+    try:
+        for options in containers:
+            with signals.held():  # a signal now is raised once the container is known, so that it is removed
+                handles.append((adapter.run(image, command, **options), str(options.get("name") or image)))
+        yield [handle for handle, _ in handles]
+    except KeyboardInterrupt as exc:
+        stoppers = [
+            threading.Thread(target=stop_gracefully, args=(handle, stop_grace, reporter, name), daemon=True)
+            for handle, name in handles
+        ]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
+        signum = signals.signum_of(exc)
+        raise Interrupted(
+            f"interrupted by {signals.describe(signum)}; the local containers were stopped and removed",
+            signum=signum,
+            hint="Run the command again to start over.",
+        ) from None
+    finally:
+        with signals.held():
+            for handle, _ in handles:
+                handle.remove()
+
+
 class LogPump:
     """Follows a container's log: every line to the reporter (unless ``quiet`` says it is noise) and to
     ``on_line``, the last lines kept for error messages."""
