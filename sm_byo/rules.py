@@ -226,7 +226,9 @@ def is_hidden(relative: PurePath) -> bool:
 # one of the following values: text/csv, application/json, or application/jsonlines"; "If you set input and
 # output formats to text/csv, you must also set the SplitType and AssemblyType parameters to line"; "For CSV
 # data, each row is taken as a JSON array, so only index based JSONPaths can be applied". Joining pairs each
-# input record with its output record, so it needs records on both sides: SplitType Line and AssembleWith Line.
+# input record with its output record, so it needs records on both sides: SplitType Line and AssembleWith Line;
+# and the joined record is written in one format ("it must support your chosen format for both input and output
+# files"), so a join takes an Accept of the input's kind (CSV with CSV, JSON with JSON).
 DATA_PROCESSING_TYPES = ("text/csv", "application/json", "application/jsonlines")
 CSV_TYPE = "text/csv"
 DataProcessingProblem = tuple[tuple[str, ...], str]

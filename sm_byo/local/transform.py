@@ -950,7 +950,7 @@ class _Instance:
     settings: TransformSettings | None = None
     sender: Sender | None = None
     outputs: list[Path] = field(default_factory=list)
-    counts: _Counts = field(default_factory=lambda: _Counts())
+    counts: _Counts = field(default_factory=_Counts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
