@@ -185,3 +185,9 @@ def test_a_join_needs_one_output_line_per_record_or_the_job_fails(tmp_path: Path
     with pytest.raises(JobFailed, match=r"answered 1 line\(s\) for 500 record\(s\)"):
         _run(tmp_path, labeller, processing(JoinSource="Input"))
     assert not (tmp_path / "out" / "a.csv.out").exists()
+
+
+def test_with_split_type_none_a_json_file_is_one_record_whatever_its_lines() -> None:
+    step = processing(JSON, JSON, InputFilter="$.features", OutputFilter="$.predictions")
+    assert step.to_send(b'{\n  "id": 1,\n  "features": [[1, 2], [3, 4]]\n}\n') == b"[[1,2],[3,4]]"
+    assert step.to_write(b"", b'{\n "predictions": ["a", "b"]\n}') == b'["a","b"]'
