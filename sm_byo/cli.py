@@ -553,6 +553,32 @@ def train(
     "times (0-3; default 3, SageMaker's).",
 )
 @click.option("--instance-type", help="Instance type of the request (default: the manifest's first transform type).")
+@click.option(
+    "--instance-count",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="TransformResources.InstanceCount: the input files are spread over N instances (locally, N containers "
+    "sharing this machine's CPUs; default: inference.transform_instance_count, 1).",
+)
+@click.option(
+    "--env", "environment", multiple=True, metavar="KEY=VALUE", help="Environment of the job's container (repeatable)."
+)
+@click.option("--output-kms-key", metavar="KEY", help="TransformOutput.KmsKeyId: KMS key of the .out files on S3.")
+@click.option("--volume-kms-key", metavar="KEY", help="TransformResources.VolumeKmsKeyId: KMS key of the volumes.")
+@click.option(
+    "--assemble-with",
+    type=click.Choice(["None", "Line"]),
+    default="Line",
+    show_default=True,
+    help="TransformOutput.AssembleWith: end each answer with a newline (Line) or join them as received (None).",
+)
+@click.option("--input-filter", metavar="JSONPATH", help="DataProcessing.InputFilter: what of each record to send.")
+@click.option(
+    "--join-source",
+    type=click.Choice(["None", "Input"]),
+    help="DataProcessing.JoinSource: Input joins each input record with its output record.",
+)
+@click.option("--output-filter", metavar="JSONPATH", help="DataProcessing.OutputFilter: what of each result to keep.")
 @click.option("--role", help="Cloud: IAM role ARN for the model (when given a model artifact).")
 @click.option("--download", type=click.Path(path_type=Path), help="Cloud: download the .out files here.")
 @dry_run_option
@@ -574,6 +600,14 @@ def transform(
     concurrency: int | None,
     invocations_max_retries: int | None,
     instance_type: str | None,
+    instance_count: int | None,
+    environment: tuple[str, ...],
+    output_kms_key: str | None,
+    volume_kms_key: str | None,
+    assemble_with: str,
+    input_filter: str | None,
+    join_source: str | None,
+    output_filter: str | None,
     role: str | None,
     download: Path | None,
     dry_run: bool,
@@ -584,7 +618,7 @@ def transform(
     region: str | None,
 ) -> None:
     """Batch transform: writes <file>.out for every input file; the same two requests either way."""
-    from sm_byo.options import CloudOptions, TransformCommand
+    from sm_byo.options import CloudOptions, DataProcessing, TransformCommand
 
     loaded = _load(manifest_path)
     options = TransformCommand(
@@ -604,6 +638,12 @@ def transform(
         concurrency=concurrency,
         invocations_max_retries=invocations_max_retries,
         instance_type=instance_type,
+        instance_count=instance_count,
+        environment=_pairs(environment, "--env"),
+        output_kms_key=output_kms_key,
+        volume_kms_key=volume_kms_key,
+        assemble_with=assemble_with,
+        data_processing=DataProcessing(input_filter, join_source, output_filter),
         role=role,
         download=download,
     )

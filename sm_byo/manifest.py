@@ -262,6 +262,12 @@ class TrainingSpec(_Model):
 
 class InferenceSpec(_Model):
     transform_instance_types: list[str] = Field(["ml.m5.large"])
+    transform_instance_count: int = Field(
+        1,
+        ge=1,
+        description="TransformResources.InstanceCount of `smbyo transform` when --instance-count is not given: "
+        "SageMaker spreads the input files over the instances (a local run starts one container per instance).",
+    )
     realtime_instance_types: list[str] = Field(["ml.m5.large"])
 
 

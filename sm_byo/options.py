@@ -123,6 +123,22 @@ class TrainCommand(CommandOptions):
 
 
 @dataclass(frozen=True)
+class DataProcessing:
+    """CreateTransformJob.DataProcessing: what to send of each input record, whether to join each output record
+    with its input record, and what to keep of the result (None: SageMaker's default, ``$`` / ``None``).
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataProcessing.html"""
+
+    input_filter: str | None = None
+    join_source: str | None = None
+    output_filter: str | None = None
+
+    def to_request(self) -> dict[str, str]:
+        """The request's DataProcessing: only the values given (empty when none is)."""
+        values = {"InputFilter": self.input_filter, "JoinSource": self.join_source, "OutputFilter": self.output_filter}
+        return {key: value for key, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
 class TransformCommand(CommandOptions):
     """``smbyo transform``: local paths with --local; on SageMaker an S3 output, S3 or local input, and
     an S3 model artifact or the name of an existing model."""
@@ -139,6 +155,12 @@ class TransformCommand(CommandOptions):
     concurrency: int | None = None
     invocations_max_retries: int | None = None
     instance_type: str | None = None
+    instance_count: int | None = None  # None: the manifest's inference.transform_instance_count
+    environment: Mapping[str, str] = field(default_factory=dict)
+    output_kms_key: str | None = None
+    volume_kms_key: str | None = None
+    assemble_with: str = "Line"
+    data_processing: DataProcessing = field(default_factory=DataProcessing)
     role: str | None = None
     download: Path | None = None
 

@@ -25,6 +25,7 @@ from sm_byo.rules import (
     MAX_RUNTIME,
     MAX_WAIT,
     SPOT,
+    data_processing_problems,
     ecr_image_problem,
     instance_count_problem,
     managed_spot_problem,
@@ -236,6 +237,12 @@ def _transform_payload_violations(kwargs: dict[str, Any]) -> Iterator[Violation]
             yield Violation((*path, "MaxPayloadInMB"), problem)
 
 
+def _data_processing_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
+    """A transform job's DataProcessing: the JSONPath subset, and the types and record splits it needs."""
+    for path, problem in data_processing_problems(kwargs):
+        yield Violation(path, problem)
+
+
 def _validation_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
     spec = kwargs.get("ValidationSpecification")
     if spec is None:
@@ -313,6 +320,7 @@ def rule_violations(
         _hyperparameter_violations,
         _metric_violations,
         _transform_payload_violations,
+        _data_processing_violations,
         _validation_violations,
     ):
         found.extend(rule(kwargs))

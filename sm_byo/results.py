@@ -72,6 +72,8 @@ class TransformResult:
     requests: int | None = None
     input_bytes: int | None = None
     elapsed_seconds: float | None = None
+    # Locally, per instance: its name (algo-1, ...), its input files, records and requests; None on SageMaker.
+    instances: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +90,7 @@ class TransformResult:
             "records": self.records,
             "requests": self.requests,
             "input_bytes": self.input_bytes,
+            "instances": self.instances,
             "settings": self.settings,
             "elapsed_seconds": None if self.elapsed_seconds is None else round(self.elapsed_seconds, 2),
         }

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from pathlib import PurePath
+from typing import Any
+
+from sm_byo.jsonpath import PathSyntaxError, parse, syntax_problem
 
 # Names of SageMaker resources (jobs, models, endpoints, algorithms, model packages):
 # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTrainingJob.html#sagemaker-CreateTrainingJob-request-TrainingJobName
@@ -262,3 +266,91 @@ def instance_count_problem(count: object, supports_distributed: bool) -> str | N
             "cannot use more than one instance"
         )
     return None
+
+
+# DataProcessing (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html,
+# "Use Data Processing in Batch Transform Jobs"): "you must set both the ContentType and Accept parameters to
+# one of the following values: text/csv, application/json, or application/jsonlines"; "If you set input and
+# output formats to text/csv, you must also set the SplitType and AssemblyType parameters to line"; "For CSV
+# data, each row is taken as a JSON array, so only index based JSONPaths can be applied". Joining pairs each
+# input record with its output record, so it needs records on both sides: SplitType Line and AssembleWith Line;
+# and the joined record is written in one format ("it must support your chosen format for both input and output
+# files"), so a join takes an Accept of the input's kind (CSV with CSV, JSON with JSON).
+DATA_PROCESSING_TYPES = ("text/csv", "application/json", "application/jsonlines")
+CSV_TYPE = "text/csv"
+DataProcessingProblem = tuple[tuple[str, ...], str]
+
+
+def jsonpath_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a JSONPath SageMaker supports in InputFilter/OutputFilter (None when it is)."""
+    return syntax_problem(expression)
+
+
+def _csv_index_problem(expression: str, content_type: str) -> str | None:
+    if content_type != CSV_TYPE:
+        return None
+    try:
+        path = parse(expression)
+    except PathSyntaxError:
+        return None  # reported by jsonpath_problem
+    if path.index_only:
+        return None
+    return f"{expression!r} selects by name, but a CSV record is an array of columns: use indexes ($[0], $[1:])"
+
+
+def _filter_problems(processing: Mapping[str, Any], content_type: str, accept: str) -> list[DataProcessingProblem]:
+    found: list[DataProcessingProblem] = []
+    joined = processing.get("JoinSource") == "Input"
+    # The input filter reads input records; the output filter reads the joined record (an input record's
+    # shape) or, without a join, the output record.
+    for key, record_type in (("InputFilter", content_type), ("OutputFilter", content_type if joined else accept)):
+        expression = processing.get(key)
+        if not isinstance(expression, str):
+            continue
+        problem = jsonpath_problem(expression) or _csv_index_problem(expression, record_type)
+        if problem:
+            found.append((("DataProcessing", key), problem))
+    return found
+
+
+def data_processing_problems(job: Mapping[str, Any]) -> list[DataProcessingProblem]:
+    """What SageMaker refuses in a CreateTransformJob's DataProcessing, as (request path, message) pairs."""
+    processing = job.get("DataProcessing")
+    if not isinstance(processing, Mapping):
+        return []
+    transform_input, output = job.get("TransformInput") or {}, job.get("TransformOutput") or {}
+    content_type, accept = str(transform_input.get("ContentType") or ""), str(output.get("Accept") or "")
+    found = _filter_problems(processing, content_type, accept)
+    joined = processing.get("JoinSource") == "Input"
+    filtered = any(processing.get(key) not in (None, "$") for key in ("InputFilter", "OutputFilter"))
+    if not (joined or filtered):
+        return found
+    takes = ", ".join(DATA_PROCESSING_TYPES)
+    for path, value in ((("TransformInput", "ContentType"), content_type), (("TransformOutput", "Accept"), accept)):
+        if value not in DATA_PROCESSING_TYPES:
+            found.append((path, f"{value or 'no type'} cannot be filtered or joined: DataProcessing takes {takes}"))
+    found.extend(_record_split_problems(job, joined, content_type, accept))
+    if joined and (content_type == CSV_TYPE) != (accept == CSV_TYPE):
+        why = f"a joined record is written in the input's format ({content_type}), so Accept must be of the same kind"
+        found.append((("TransformOutput", "Accept"), f"{accept}: {why}"))
+    return found
+
+
+def _record_split_problems(
+    job: Mapping[str, Any], joined: bool, content_type: str, accept: str
+) -> list[DataProcessingProblem]:
+    """A join pairs records one to one, and CSV is filtered line by line: both need SplitType and AssembleWith Line."""
+    if joined:
+        needs_lines = "JoinSource Input pairs each input record with its output record"
+    elif CSV_TYPE in (content_type, accept):
+        needs_lines = "text/csv records are filtered line by line"
+    else:
+        return []
+    split = (job.get("TransformInput") or {}).get("SplitType", "None")
+    assemble = (job.get("TransformOutput") or {}).get("AssembleWith", "None")
+    found: list[DataProcessingProblem] = []
+    if split != "Line":
+        found.append((("TransformInput", "SplitType"), f"{split}: {needs_lines}, so SplitType must be Line"))
+    if assemble != "Line":
+        found.append((("TransformOutput", "AssembleWith"), f"{assemble}: {needs_lines}, so AssembleWith must be Line"))
+    return found

@@ -186,6 +186,10 @@ class DockerAdapter:
         info = self.client.version()
         return {"version": str(info.get("Version", "unknown")), "api_version": str(info.get("ApiVersion", "unknown"))}
 
+    def cpu_count(self) -> int:
+        """How many CPUs the Docker Engine's machine has (``docker info``'s NCPU): what its containers share."""
+        return max(1, int(self.client.info().get("NCPU") or 1))
+
     def image_exists(self, reference: str) -> bool:
         from docker.errors import ImageNotFound
 

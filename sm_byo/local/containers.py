@@ -24,6 +24,7 @@ CONTAINER_PREFIX = "smbyo-local-"
 LOG_TAIL_LINES = 40
 # SageMaker stops a serving container with SIGTERM and kills it 30 s later (docs/container-contract.md).
 SERVING_STOP_SECONDS = 30
+MIN_CPU_SHARE = 0.01  # the smallest CPU limit Docker accepts (`docker run --cpus 0.01`)
 
 
 def container_name(kind: str) -> str:
@@ -67,6 +68,14 @@ def stop_all_gracefully(handles: list[ContainerHandle], grace: int, reporter: Re
     for handle in handles:
         handle.remove()
     return False
+
+
+def cpu_share(adapter: DockerAdapter, instances: int) -> float | None:
+    """Each instance's share of the Docker Engine's CPUs when a job's ``instances`` containers share one
+    machine (so N of them do not oversubscribe it); None for one instance, which may use them all."""
+    if instances == 1:
+        return None
+    return max(MIN_CPU_SHARE, round(adapter.cpu_count() / instances, 2))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ host's /opt/ml/output/failure.
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import secrets
 import threading
@@ -29,7 +28,7 @@ from typing import Any
 
 from sm_byo import signals
 from sm_byo.docker import Bind, ContainerHandle, DockerAdapter, NetworkHandle
-from sm_byo.local.containers import LogPump, Start, container_name, running_all
+from sm_byo.local.containers import LogPump, Start, container_name, cpu_share, running_all
 from sm_byo.local.layout import ChannelInput, MlTree, PipeFeeder, host_names
 from sm_byo.reporting import Reporter
 
@@ -91,13 +90,6 @@ def empty_shards(hosts: list[Host]) -> list[str]:
     return [f"{host.name}: {channel.name}" for host in hosts for channel in host.channels if channel.shard == ()]
 
 
-def cpu_share(count: int) -> float | None:
-    """Each host's share of this machine's CPUs (None for one host: it may use them all)."""
-    if count == 1:
-        return None
-    return max(0.01, round((os.cpu_count() or 1) / count, 2))
-
-
 @contextmanager
 def job_network(adapter: DockerAdapter, job_name: str, count: int) -> Iterator[NetworkHandle | None]:
     """The job's own internal network when it has more than one host, removed after its containers."""
@@ -119,10 +111,10 @@ def _start(
     image: str,
     job_name: str,
     host: Host,
-    count: int,
     network: NetworkHandle | None,
     env: dict[str, str],
     shared: Sequence[Bind],
+    cpus: float | None,
 ) -> Start:
     options: dict[str, Any] = {
         "volumes": [*host.tree.volumes(host.channels), *shared],
@@ -130,7 +122,7 @@ def _start(
         "name": container_name("train"),
         "labels": {"dev.smbyo.job": job_name, "dev.smbyo.kind": "train", "dev.smbyo.host": host.name},
         "hostname": host.name,
-        "cpus": cpu_share(count),
+        "cpus": cpus,
     }
     if network is None:
         options["network_mode"] = "none"  # training needs no network; a one-host job has no one to talk to
@@ -222,7 +214,8 @@ def run_hosts(
     fired = threading.Event()
     try:
         with job_network(adapter, job_name, count) as network:
-            starts = [_start(image, job_name, host, count, network, environment, shared) for host in hosts]
+            cpus = cpu_share(adapter, count)
+            starts = [_start(image, job_name, host, network, environment, shared, cpus) for host in hosts]
             with running_all(adapter, starts, stop_grace=INTERRUPT_GRACE_SECONDS, reporter=reporter) as handles:
                 for index, (host, handle) in enumerate(zip(hosts, handles, strict=True)):
                     source = host.name if count > 1 else "train"

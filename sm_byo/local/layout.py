@@ -375,9 +375,14 @@ class MlTree(MlPaths):
         return None if data is None else data.decode("utf-8", errors="replace")[:limit]
 
 
+def host_name(number: int) -> str:
+    """Instance ``number`` (from 1) of a job, as SageMaker names a training job's hosts: ``algo-<number>``."""
+    return f"{HOST_PREFIX}{number}"
+
+
 def host_names(count: int) -> tuple[str, ...]:
-    """The hosts of a job with ``count`` instances, as SageMaker names them: algo-1 ... algo-N."""
-    return tuple(f"{HOST_PREFIX}{index}" for index in range(1, count + 1))
+    """The hosts of a job with ``count`` instances: algo-1 ... algo-N."""
+    return tuple(host_name(number) for number in range(1, count + 1))
 
 
 def resource_config(instance_type: str, host: str, hosts: tuple[str, ...]) -> dict[str, Any]:

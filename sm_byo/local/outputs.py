@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -45,6 +46,7 @@ class OutputDirectory:
         self.path = path
         self.flag = flag
         self._recorded: set[str] | None = None
+        self._claiming = threading.Lock()  # several writers (a multi-instance transform) share one record
 
     @property
     def record(self) -> Path:
@@ -88,11 +90,12 @@ class OutputDirectory:
 
     def claim(self, name: str) -> Path:
         """Record ``name`` as smbyo's (before the rename that creates it) and return its final path."""
-        if name not in self.recorded():
-            self.path.mkdir(parents=True, exist_ok=True)
-            with self.record.open("a", encoding="utf-8") as record:
-                record.write(json.dumps(name) + "\n")
-            self.recorded().add(name)
+        with self._claiming:
+            if name not in self.recorded():
+                self.path.mkdir(parents=True, exist_ok=True)
+                with self.record.open("a", encoding="utf-8") as record:
+                    record.write(json.dumps(name) + "\n")
+                self.recorded().add(name)
         return self.path / name
 
     def publish(self, temporary: Path, name: str) -> Path:

@@ -29,17 +29,18 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sm_byo.docker import DockerAdapter, connect
+from sm_byo.docker import ContainerHandle, DockerAdapter, connect
 from sm_byo.errors import JobFailed, UsageError
 from sm_byo.local.archive import model_directory
-from sm_byo.local.containers import LogPump, container_name, running
+from sm_byo.local.containers import LogPump, Start, container_name, cpu_share, running_all
+from sm_byo.local.dataprocessing import RecordError, RecordProcessing, split_answer
 from sm_byo.local.health import TRANSFORM_STARTUP_HEALTH_CHECK_SECONDS
 from sm_byo.local.http import ContainerClient, NoAnswer
-from sm_byo.local.layout import data_files, hidden_files, local_path, output_dir
+from sm_byo.local.layout import data_files, hidden_files, host_name, local_path, output_dir
 from sm_byo.local.outputs import OutputDirectory, temporary_beside
 from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
 from sm_byo.manifest import LoadedManifest
@@ -47,6 +48,7 @@ from sm_byo.options import TransformCommand
 from sm_byo.plan import Plan
 from sm_byo.reporting import Reporter
 from sm_byo.results import TransformResult
+from sm_byo.rules import data_processing_problems
 from sm_byo.runtime.payload import MB, TRANSFORM_DEFAULT_MAX_PAYLOAD_MB
 from sm_byo.specs.names import local_image_tag, unique_name
 from sm_byo.specs.training import LOCAL_ROLE
@@ -74,6 +76,7 @@ DEFAULT_INVOCATIONS_MAX_RETRIES = TRANSFORM_DEFAULT_INVOCATIONS_MAX_RETRIES
 # Seconds before the 1st, 2nd, 3rd retry of a batch (SageMaker documents none): time for a crashed worker
 # to be replaced and load the model again.
 RETRY_BACKOFF_SECONDS = (1.0, 2.0, 4.0)
+WAIT_POLL_SECONDS = 0.2
 # nginx access lines of answered requests: one per request, thousands per job; failures still show.
 SUCCESSFUL_ACCESS_LINE = re.compile(r'"(?:GET /ping|GET /execution-parameters|POST /invocations) HTTP/[0-9.]+" 2\d\d ')
 
@@ -122,7 +125,20 @@ class Batch:
     first_line: int
     last_line: int
     records: int
-    body: bytes
+    body: bytes  # the records as read (blank lines left out)
+    filtered: bytes | None = None  # what is sent instead when DataProcessing.InputFilter rewrote the records
+
+    @property
+    def payload(self) -> bytes:
+        """The request's body."""
+        return self.body if self.filtered is None else self.filtered
+
+    def records_read(self, split_line: bool) -> list[bytes]:
+        """The batch's input records: one per line (SplitType Line), or the whole file (None)."""
+        if not split_line:
+            return [self.body]
+        lines = self.body.split(b"\n")
+        return lines[:-1] if lines and lines[-1] == b"" else lines
 
     def describe(self, inputs: list[InputFile]) -> str:
         where = inputs[self.file_index].relative
@@ -299,7 +315,7 @@ class Sender:
     def _attempt(self, batch: Batch, attempts: int) -> bytes | BatchFailed:
         try:
             answer = self.client.invoke(
-                batch.body, content_type=self.content_type, accept=self.accept, timeout=self.timeout
+                batch.payload, content_type=self.content_type, accept=self.accept, timeout=self.timeout
             )
         except NoAnswer as exc:
             return BatchFailed(batch, None, f"the request failed: {exc}", attempts)
@@ -345,10 +361,16 @@ class OrderedWriter:
     answer); :meth:`close` before that discards the unfinished one.
     """
 
-    def __init__(self, inputs: list[InputFile], output_dir: Path, assemble_with: str = "Line"):
+    def __init__(
+        self,
+        inputs: list[InputFile],
+        output_dir: Path,
+        assemble_with: str = "Line",
+        results: OutputDirectory | None = None,
+    ):
         self.inputs = inputs
         self.output_dir = output_dir
-        self.results = OutputDirectory(output_dir, "--output")
+        self.results = results or OutputDirectory(output_dir, "--output")  # shared by the instances of a job
         self.by_line = assemble_with == "Line"
         self.outputs: list[Path] = []
         self._done = 0  # inputs whose .out is in place
@@ -499,41 +521,141 @@ def _batch_environment(strategy: str | None, max_payload_mb: int | None, concurr
 
 @dataclass
 class _Progress:
+    """Bytes, records and requests done, all instances together (each instance's thread adds its own)."""
+
     total_bytes: int
     sent_bytes: int = 0
     records: int = 0
     requests: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, batch: Batch, reporter: Reporter, counts: _Counts) -> None:
+        with self._lock:
+            self.sent_bytes += len(batch.body)
+            self.records += batch.records
+            self.requests += 1
+            counts.records += batch.records
+            counts.requests += 1
+            reporter.progress("transform", self.sent_bytes, self.total_bytes)
+
+
+class _JobStopped(Exception):
+    """Another instance failed (or the job is being stopped): this one ends without finishing its files."""
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What the instances share besides sending: where they write, how records are processed, when to stop
+    (``stop``: set by the first failure, or when the job ends), and the failures."""
+
+    output_dir: Path
+    assemble_with: str
+    split_line: bool
+    processing: RecordProcessing | None
+    results: OutputDirectory
+    stop: threading.Event = field(default_factory=threading.Event)
+    changed: threading.Event = field(default_factory=threading.Event)  # an instance ended
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    failures: list[tuple[Any, BaseException]] = field(default_factory=list)
+
+
+@dataclass
+class _Counts:
+    """Records and requests one instance answered."""
+
+    records: int = 0
+    requests: int = 0
+
+
+def _record_failure(batch: Batch, number: int, why: str, inputs: list[InputFile]) -> JobFailed:
+    exact = batch.last_line - batch.first_line + 1 == batch.records  # no blank line inside: lines are records
+    where = (
+        f"{inputs[batch.file_index].relative} line {batch.first_line + number - 1}"
+        if exact
+        else f"{batch.describe(inputs)}, record {number}"
+    )
+    return JobFailed(
+        f"{where}: {why}",
+        hint="Fix the record, or the DataProcessing filters (--input-filter, --output-filter) so that they fit "
+        "every record (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html).",
+        details={"file": inputs[batch.file_index].relative, "first_line": batch.first_line, "record": number},
+    )
+
+
+def _filtered(batch: Batch, work: _Work, inputs: list[InputFile]) -> Batch:
+    """The batch with what DataProcessing.InputFilter sends of each record (the batch itself without a filter)."""
+    processing = work.processing
+    if processing is None or processing.input_filter is None:
+        return batch
+    sent = []
+    for number, record in enumerate(batch.records_read(work.split_line), start=1):
+        try:
+            sent.append(processing.to_send(record))
+        except RecordError as exc:
+            raise _record_failure(batch, number, str(exc), inputs) from None
+    batch.filtered = b"\n".join(sent) + b"\n" if work.split_line else sent[0]
+    return batch
+
+
+def _assembled(batch: Batch, answer: bytes, work: _Work, inputs: list[InputFile]) -> bytes:
+    """The answer as written: each output record joined and filtered (DataProcessing), or as received."""
+    processing = work.processing
+    if processing is None or not processing.per_output_record:
+        return answer
+    records = batch.records_read(work.split_line)
+    outputs = split_answer(answer, len(records)) if work.split_line else [answer]
+    if outputs is None:
+        answered = len(answer.rstrip(b"\n").split(b"\n"))
+        raise JobFailed(
+            f"{batch.describe(inputs)}: the container answered {answered} line(s) for "
+            f"{len(records)} record(s); joining and output filters need one output line per input record",
+            hint="Answer one line per record (with Accept application/json, send one record per request: "
+            "--strategy SingleRecord), or drop --join-source/--output-filter.",
+        )
+    lines = []
+    for number, (record, output) in enumerate(zip(records, outputs, strict=True), start=1):
+        try:
+            lines.append(processing.to_write(record, output))
+        except RecordError as exc:
+            raise _record_failure(batch, number, f"its output: {exc}", inputs) from None
+    return b"\n".join(lines) + b"\n"
 
 
 def _run_batches(
     inputs: list[InputFile],
-    output_dir: Path,
     settings: TransformSettings,
     sender: Sender,
     reporter: Reporter,
     progress: _Progress,
-    assemble_with: str = "Line",
+    work: _Work,
+    counts: _Counts,
 ) -> list[Path]:
-    """Send every batch with ``concurrency`` requests in flight; write answers in input order."""
-    writer = OrderedWriter(inputs, output_dir, assemble_with)
+    """Send every batch of ``inputs`` with ``concurrency`` requests in flight; write answers in input order.
+
+    Ends with :class:`_JobStopped` (its unfinished .out discarded) as soon as ``work.stop`` is set."""
+    writer = OrderedWriter(inputs, work.output_dir, work.assemble_with, work.results)
     pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="transform")
     pending: deque[tuple[Batch, Future[bytes]]] = deque()
 
     def settle_first() -> None:
         batch, future = pending.popleft()
-        writer.write(batch, future.result())
-        progress.sent_bytes += len(batch.body)
-        progress.records += batch.records
-        progress.requests += 1
-        reporter.progress("transform", progress.sent_bytes, progress.total_bytes)
+        writer.write(batch, _assembled(batch, future.result(), work, inputs))
+        progress.add(batch, reporter, counts)
+
+    def check() -> None:
+        if work.stop.is_set():
+            raise _JobStopped()
 
     try:
         for batch in batches(inputs, settings):
-            pending.append((batch, pool.submit(sender.send, batch)))
+            check()
+            pending.append((batch, pool.submit(sender.send, _filtered(batch, work, inputs))))
             while len(pending) > settings.concurrency * 2 or (pending and pending[0][1].done()):
                 settle_first()
+                check()
         while pending:
             settle_first()
+            check()
         return writer.finish()
     finally:
         sender.stop()  # requests still retrying give up: the job is over (or being stopped)
@@ -684,6 +806,25 @@ class _Job:
     timeout: float
     max_retries: int
     environment: dict[str, str]
+    processing: RecordProcessing | None
+    kms_fields: tuple[str, ...]  # the KMS keys the request names (nothing is encrypted locally)
+
+
+def _processing(transform: Mapping[str, Any], content_type: str, accept: str) -> RecordProcessing | None:
+    """The request's DataProcessing, checked by the rules pre-flight applies (a request that did not come
+    through a plan is held to them too), compiled for the records."""
+    processing = transform.get("DataProcessing")
+    if not processing:
+        return None
+    problems = data_processing_problems(transform)
+    if problems:
+        path, message = problems[0]
+        raise UsageError(
+            f"{'.'.join(path)}: {message}",
+            hint="Fix the request's DataProcessing (https://docs.aws.amazon.com/sagemaker/latest/dg/"
+            "batch-transform-data-processing.html).",
+        )
+    return RecordProcessing.from_request(processing, content_type, accept)
 
 
 def _read_requests(transform: Mapping[str, Any], model: Mapping[str, Any]) -> _Job:
@@ -706,10 +847,6 @@ def _read_requests(transform: Mapping[str, Any], model: Mapping[str, Any]) -> _J
     split_type = str(job_input.get("SplitType", "None"))
     if split_type not in ("None", "Line"):
         raise _unsupported("TransformInput.SplitType", split_type, "locally only None and Line")
-    if transform.get("DataProcessing"):
-        raise _unsupported(
-            "DataProcessing", transform["DataProcessing"], "input/output filters and joins run on SageMaker only"
-        )
     output = transform["TransformOutput"]
     resources = transform.get("TransformResources") or {}
     client = transform.get("ModelClientConfig") or {}
@@ -750,7 +887,15 @@ def _read_requests(transform: Mapping[str, Any], model: Mapping[str, Any]) -> _J
             else client["InvocationsMaxRetries"]
         ),
         environment=environment,
+        processing=_processing(transform, str(job_input.get("ContentType") or ""), str(output.get("Accept") or "")),
+        kms_fields=_kms_fields(output, resources),
     )
+
+
+def _kms_fields(output: Mapping[str, Any], resources: Mapping[str, Any]) -> tuple[str, ...]:
+    keys = {"TransformOutput.KmsKeyId": output.get("KmsKeyId"),
+            "TransformResources.VolumeKmsKeyId": resources.get("VolumeKmsKeyId")}  # fmt: skip
+    return tuple(name for name, value in keys.items() if value)
 
 
 def _warn_about_inputs(job: _Job, reporter: Reporter) -> None:
@@ -760,11 +905,156 @@ def _warn_about_inputs(job: _Job, reporter: Reporter) -> None:
             f"input {job.input}: {len(hidden)} hidden file(s) (e.g. {hidden[0].relative_to(job.input)}) are data too: "
             "SageMaker transforms every file under the input prefix. Remove them if they are not data."
         )
-    if job.instance_count != 1:
+    if job.kms_fields:
         reporter.warn(
-            f"TransformResources.InstanceCount {job.instance_count}: a local job runs one container "
-            "(the .out files are the same; SageMaker spreads the files over the instances)"
+            f"{' and '.join(job.kms_fields)}: a local job encrypts nothing (there is no KMS locally); "
+            "the .out files are written as plain local files (docs/local.md)"
         )
+
+
+def distribute(inputs: list[InputFile], instances: int) -> list[list[int]]:
+    """Which input files each instance transforms (indexes into ``inputs``, in input order).
+
+    "SageMaker distributes the objects ... among the instances": a file is never split, and with fewer files
+    than instances some instances get none (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html,
+    "Speed up a batch transform job"). How it assigns them is not documented; here the largest file goes
+    first, each to the instance with the fewest bytes so far (ties: the lowest instance), so the instances
+    finish at about the same time.
+    """
+    sizes = [item.path.stat().st_size for item in inputs]
+    loads = [0] * instances
+    shares: list[list[int]] = [[] for _ in range(instances)]
+    for index in sorted(range(len(inputs)), key=lambda i: (-sizes[i], i)):
+        instance = min(range(instances), key=lambda n: (loads[n], n))
+        shares[instance].append(index)
+        loads[instance] += sizes[index]
+    return [sorted(share) for share in shares]
+
+
+@dataclass
+class _Instance:
+    """One instance of the job: its container, its files, and what it did."""
+
+    name: str
+    handle: ContainerHandle
+    pump: LogPump
+    inputs: list[InputFile]
+    settings: TransformSettings | None = None
+    sender: Sender | None = None
+    outputs: list[Path] = field(default_factory=list)
+    counts: _Counts = field(default_factory=_Counts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "files": [item.relative for item in self.inputs],
+            "records": self.counts.records,
+            "requests": self.counts.requests,
+        }
+
+
+def _container_options(job: _Job, model_dir: Path, number: int, cpus: float | None) -> dict[str, Any]:
+    """How instance ``number``'s container is started (reached on a loopback port, as with one instance)."""
+    return {
+        "volumes": model_volume(model_dir),
+        "environment": job.environment,
+        "ports": loopback_port(None),
+        "name": container_name("transform"),
+        "labels": {
+            "dev.smbyo.job": job.name,
+            "dev.smbyo.kind": "transform",
+            "dev.smbyo.instance": host_name(number),
+        },
+        "cpus": cpus,
+    }
+
+
+def _run_instance(
+    instance: _Instance, job: _Job, work: _Work, reporter: Reporter, progress: _Progress, startup_timeout: float
+) -> None:
+    """An instance's whole life after its container started: healthy, its settings, its files."""
+    client = ContainerClient(wait_until_healthy(instance.handle, instance.pump, startup_timeout))
+    instance.settings = merge_settings(
+        client.execution_parameters(),
+        content_type=job.content_type,
+        accept=job.accept,
+        split_type=job.split_type,
+        strategy=job.strategy,
+        max_payload_mb=job.max_payload_mb,
+        concurrency=job.concurrency,
+    )
+    settings = instance.settings
+    reporter.detail(
+        f"{instance.name}: {settings.strategy}, {settings.max_payload_mb} MB payloads, {settings.concurrency} in "
+        f"flight, {len(instance.inputs)} file(s), up to {job.max_retries} retries per request"
+    )
+    instance.sender = Sender(
+        client,
+        instance.settings,
+        timeout=job.timeout + REQUEST_TIMEOUT_MARGIN,
+        max_retries=job.max_retries,
+        reporter=reporter,
+        inputs=instance.inputs,
+    )
+    if work.stop.is_set():
+        raise _JobStopped()
+    instance.outputs = _run_batches(
+        instance.inputs, instance.settings, instance.sender, reporter, progress, work, instance.counts
+    )
+
+
+def _start_instances(
+    instances: list[_Instance], job: _Job, work: _Work, reporter: Reporter, progress: _Progress, startup_timeout: float
+) -> list[threading.Thread]:
+    """One thread per instance; the first failure stops the others (``work.stop``) and is kept."""
+
+    def life(instance: _Instance) -> None:
+        try:
+            _run_instance(instance, job, work, reporter, progress, startup_timeout)
+        except BaseException as exc:  # kept for the main thread, which raises it
+            with work.lock:
+                if not work.stop.is_set():  # later failures are the stop's consequences (containers removed)
+                    work.failures.append((instance, exc))
+                    work.stop.set()
+        finally:
+            work.changed.set()
+
+    threads = [
+        threading.Thread(target=life, args=(instance,), name=instance.name, daemon=True) for instance in instances
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _halt(instances: list[_Instance], work: _Work) -> None:
+    """Stop every instance's sending now (no new request, no retry): the job failed or is being stopped."""
+    work.stop.set()
+    for instance in instances:
+        if instance.sender is not None:
+            instance.sender.stop()
+
+
+def _wait_for_instances(instances: list[_Instance], threads: list[threading.Thread], work: _Work) -> None:
+    """Until every instance is done, or one failed (then the others are halted before their containers go)."""
+    try:
+        while any(thread.is_alive() for thread in threads) and not work.stop.is_set():
+            work.changed.wait(WAIT_POLL_SECONDS)
+            work.changed.clear()
+    finally:
+        if work.stop.is_set() or any(thread.is_alive() for thread in threads):
+            _halt(instances, work)
+
+
+def _raise_first_failure(job: _Job, instances: list[_Instance], work: _Work) -> None:
+    """The job's error: the first instance failure (a refused record names its file, lines and instance)."""
+    if not work.failures:
+        return
+    instance, exc = work.failures[0]
+    if isinstance(exc, BatchFailed):
+        several = instance.name if len(instances) > 1 else None
+        raise _batch_failure(job.name, exc, instance.inputs, instance.pump, several) from None
+    raise exc
 
 
 def run_transform_job(
@@ -777,10 +1067,13 @@ def run_transform_job(
 ) -> TransformResult:
     """Run one CreateTransformJob request, with the CreateModel request of its model, in local Docker.
 
-    The .out files land where TransformOutput.S3OutputPath (a file:// URI) says; a record the
-    container refuses fails the job (JobFailed, exit 1) naming the file and its lines.
-    ``startup_timeout``: how long the container has to answer /ping 200 (SageMaker documents no
-    start-up limit for batch transform; smbyo uses hosting's default, see ``local.health``).
+    One serving container per instance (TransformResources.InstanceCount), each with its share of the
+    machine's CPUs and its share of the input files (:func:`distribute`), sending them with the job's
+    MaxConcurrentTransforms. The .out files land where TransformOutput.S3OutputPath (a file:// URI) says; a
+    record a container refuses fails the job (JobFailed, exit 1) naming the file and its lines, and stops
+    the other instances (their unfinished .out files are discarded). ``startup_timeout``: how long each
+    container has to answer /ping 200 (SageMaker documents no start-up limit for batch transform; smbyo
+    uses hosting's default, see ``local.health``).
     """
     job = _read_requests(transform_request, model_request)
     inputs = list_inputs(job.input)
@@ -789,50 +1082,45 @@ def run_transform_job(
     adapter = docker or connect()
     adapter.inspect_image(job.image)
     started = time.monotonic()
-    reporter.step(f"Batch transform {job.name} locally with {job.image} (as {job.instance_type})")
+    shares = distribute(inputs, job.instance_count)
+    cpus = cpu_share(adapter, job.instance_count)
+    reporter.step(
+        f"Batch transform {job.name} locally with {job.image} (as {job.instance_count} x {job.instance_type}"
+        + (f", {cpus:g} CPUs each" if cpus else "")
+        + ")"
+    )
+    progress = _Progress(total_bytes=sum(item.path.stat().st_size for item in inputs))
+    work = _Work(job.output, job.assemble_with, job.split_type == "Line", job.processing,
+                 OutputDirectory(job.output, "--output"))  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="smbyo-local-transform-", ignore_cleanup_errors=True) as scratch:
         model_dir = model_directory(job.model, Path(scratch))
-        with running(
-            adapter,
-            job.image,
-            ["serve"],
-            volumes=model_volume(model_dir),
-            environment=job.environment,
-            ports=loopback_port(None),
-            name=container_name("transform"),
-            labels={"dev.smbyo.job": job.name, "dev.smbyo.kind": "transform"},
-            reporter=reporter,
-        ) as handle:
-            pump = LogPump(handle, reporter, "transform", quiet=is_routine_access_line).start()
-            client = ContainerClient(wait_until_healthy(handle, pump, startup_timeout))
-            settings = merge_settings(
-                client.execution_parameters(),
-                content_type=job.content_type,
-                accept=job.accept,
-                split_type=job.split_type,
-                strategy=job.strategy,
-                max_payload_mb=job.max_payload_mb,
-                concurrency=job.concurrency,
-            )
-            reporter.detail(
-                f"{settings.strategy}, {settings.max_payload_mb} MB payloads, {settings.concurrency} in flight, "
-                f"{len(inputs)} file(s), up to {job.max_retries} retries per request"
-            )
-            progress = _Progress(total_bytes=sum(item.path.stat().st_size for item in inputs))
-            sender = Sender(
-                client,
-                settings,
-                timeout=job.timeout + REQUEST_TIMEOUT_MARGIN,
-                max_retries=job.max_retries,
-                reporter=reporter,
-                inputs=inputs,
-            )
-            try:
-                outputs = _run_batches(inputs, job.output, settings, sender, reporter, progress, job.assemble_with)
-            except BatchFailed as exc:
-                raise _batch_failure(job.name, exc, inputs, pump) from None
+        starts = [
+            Start(job.image, ["serve"], _container_options(job, model_dir, number, cpus))
+            for number in range(1, job.instance_count + 1)
+        ]
+        threads: list[threading.Thread] = []
+        try:
+            with running_all(adapter, starts, reporter=reporter) as handles:
+                instances = [
+                    _Instance(
+                        name=host_name(number),
+                        handle=handle,
+                        pump=LogPump(handle, reporter, host_name(number), quiet=is_routine_access_line).start(),
+                        inputs=[inputs[index] for index in share],
+                    )
+                    for number, (handle, share) in enumerate(zip(handles, shares, strict=True), start=1)
+                ]
+                threads = _start_instances(instances, job, work, reporter, progress, startup_timeout)
+                _wait_for_instances(instances, threads, work)
+        finally:
+            work.stop.set()  # the containers are gone: every instance's thread ends now
+            for thread in threads:
+                thread.join()
+        _raise_first_failure(job, instances, work)
     seconds = time.monotonic() - started
     reporter.status(job.name, "Completed", seconds)
+    settings = next(instance.settings for instance in instances if instance.settings is not None)
+    order = {item.output_path(job.output): index for index, item in enumerate(inputs)}
     return TransformResult(
         job_name=job.name,
         where="local",
@@ -847,21 +1135,26 @@ def run_transform_job(
             "instance_type": job.instance_type,
             "instance_count": job.instance_count,
         },
-        outputs=[str(path) for path in outputs],
+        outputs=[str(path) for path in sorted((p for i in instances for p in i.outputs), key=order.__getitem__)],
         records=progress.records,
         requests=progress.requests,
         input_bytes=progress.total_bytes,
         elapsed_seconds=seconds,
+        instances=[instance.to_dict() for instance in instances],
     )
 
 
-def _batch_failure(name: str, exc: BatchFailed, inputs: list[InputFile], pump: LogPump) -> JobFailed:
+def _batch_failure(
+    name: str, exc: BatchFailed, inputs: list[InputFile], pump: LogPump, instance: str | None = None
+) -> JobFailed:
+    """The job's error for a batch that failed (``instance``: which one, when the job has several)."""
     status = f"HTTP {exc.status}" if exc.status else "no answer"
     retryable = _retryable(exc.status)
     tail = pump.tail_text() if retryable else ""
     tries = f" after {exc.attempts} attempts" if exc.attempts > 1 else ""
+    where = f" on {instance}" if instance else ""
     return JobFailed(
-        f"transform job {name} failed at {exc.batch.describe(inputs)} ({status}{tries}): {exc.message}"
+        f"transform job {name} failed{where} at {exc.batch.describe(inputs)} ({status}{tries}): {exc.message}"
         + (f"\n--- last lines of the container's log ---\n{tail}" if tail else ""),
         hint="The container failed on these records (it crashed, timed out or answered 5xx) every time: see its "
         "log above, fix predictor.py, rebuild, and run the transform again."
@@ -869,6 +1162,7 @@ def _batch_failure(name: str, exc: BatchFailed, inputs: list[InputFile], pump: L
         else "Fix those records (or the content type / split type), then run the transform again.",
         details={
             "job_name": name,
+            "instance": instance,
             "file": inputs[exc.batch.file_index].relative,
             "first_line": exc.batch.first_line,
             "last_line": exc.batch.last_line,

@@ -47,11 +47,11 @@ from sm_byo.local.training import local_training_plan, run_training_job
 from sm_byo.local.transform import is_routine_access_line, list_inputs, transform_local
 from sm_byo.manifest import LoadedManifest, ValidationSpec
 from sm_byo.metrics import MetricScanner
-from sm_byo.options import TrainCommand
+from sm_byo.options import TrainCommand, TrainingJobSettings
 from sm_byo.reporting import Reporter
 from sm_byo.runtime.payload import REALTIME_MAX_PAYLOAD_BYTES
 from sm_byo.specs.names import local_image_tag
-from sm_byo.specs.validation import validation_channel
+from sm_byo.specs.validation import training_instance_count, validation_channel
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
 LOADS = "inference image loads the trained model"
@@ -110,10 +110,10 @@ class ValidationReport:
 
 
 class LogTee:
-    """Forwards every report, and keeps the log lines of one source (the training container's)."""
+    """Forwards every report, and keeps the log lines of some sources (the training container's)."""
 
-    def __init__(self, reporter: Reporter, source: str):
-        self.reporter, self.source = reporter, source
+    def __init__(self, reporter: Reporter, sources: tuple[str, ...]):
+        self.reporter, self.sources = reporter, sources
         self.lines: list[str] = []
 
     def step(self, message: str) -> None:
@@ -123,7 +123,7 @@ class LogTee:
         self.reporter.detail(message)
 
     def log(self, source: str, line: str) -> None:
-        if source == self.source:
+        if source in self.sources:
             self.lines.append(line)
         self.reporter.log(source, line)
 
@@ -420,11 +420,17 @@ def _train(run: _Run) -> Path | None:
     channel = found[1].name if found else "training"
     data = {channel: str(_local_data(loaded, "training_data", validation.training_data))}
     values = {name: _text(value) for name, value in validation.hyperparameters.items()}
-    tee = LogTee(reporter, "train")
+    tee = LogTee(reporter, ("train", "algo-1"))  # one host's log, or the first host's of several
     model: Path | None = None
     try:
         options = TrainCommand(
-            local=True, image=run.image, data=data, hyperparameters=values, out=run.scratch / "train"
+            local=True,
+            image=run.image,
+            data=data,
+            hyperparameters=values,
+            out=run.scratch / "train",
+            # As many hosts as the published profile: two for an algorithm that supports distributed training.
+            job=TrainingJobSettings(instance_count=training_instance_count(loaded.manifest)),
         )
         plan = local_training_plan(loaded, options)
         result = run_training_job(plan.request("CreateTrainingJob").kwargs, tee, docker=run.adapter)
@@ -434,7 +440,9 @@ def _train(run: _Run) -> Path | None:
         report.add("training job", FAIL, exc.message.splitlines()[0], reporter)
     else:
         model = Path(str(result.model_artifacts))
-        report.add("training job", PASS, f"{result.job_name} Completed in {result.elapsed_seconds:.1f} s", reporter)
+        hosts = f" on {result.instance_count} hosts" if result.instance_count > 1 else ""
+        detail = f"{result.job_name} Completed{hosts} in {result.elapsed_seconds:.1f} s"
+        report.add("training job", PASS, detail, reporter)
     _metric_checks(loaded, tee.lines, report, reporter)
     return model
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sm_byo.errors import UsageError
 from sm_byo.manifest import Manifest
-from sm_byo.options import TransformCommand
+from sm_byo.options import DataProcessing, TransformCommand
 from sm_byo.specs.request import Origin, Request, RequestPath
 from sm_byo.specs.training import check_instance_type, tags
 
@@ -55,10 +55,13 @@ class TransformOptions:
     max_payload_mb: int | None = None
     concurrency: int | None = None
     instance_type: str | None = None
-    instance_count: int = 1
+    instance_count: int | None = None  # None: the manifest's inference.transform_instance_count
     assemble_with: str = "Line"
     invocations_max_retries: int | None = None  # None: SageMaker's default, written out so the plan shows it
     environment: Mapping[str, str] = field(default_factory=dict)
+    output_kms_key: str | None = None
+    volume_kms_key: str | None = None
+    data_processing: DataProcessing = field(default_factory=DataProcessing)
     # Which flag gave each value: model_name ("--model" for an existing model), environment, instance_count.
     flags: Mapping[str, str] = field(default_factory=dict)
 
@@ -87,6 +90,12 @@ def transform_options(
         concurrency=command.concurrency,
         invocations_max_retries=command.invocations_max_retries,
         instance_type=command.instance_type,
+        instance_count=command.instance_count,
+        assemble_with=command.assemble_with,
+        environment=dict(command.environment),
+        output_kms_key=command.output_kms_key,
+        volume_kms_key=command.volume_kms_key,
+        data_processing=command.data_processing,
         flags=dict(flags or {}),
     )
 
@@ -150,11 +159,20 @@ def _transform_origins(options: TransformOptions) -> dict[RequestPath, Origin]:
         ("MaxPayloadInMB",): ("--max-payload-mb",),
         ("MaxConcurrentTransforms",): ("--concurrency",),
         ("ModelClientConfig", "InvocationsMaxRetries"): ("--invocations-max-retries",),
+        ("TransformOutput", "AssembleWith"): ("--assemble-with",),
+        ("TransformOutput", "KmsKeyId"): ("--output-kms-key",),
+        ("TransformResources", "VolumeKmsKeyId"): ("--volume-kms-key",),
+        ("DataProcessing", "InputFilter"): ("--input-filter",),
+        ("DataProcessing", "JoinSource"): ("--join-source",),
+        ("DataProcessing", "OutputFilter"): ("--output-filter",),
         ("Tags",): ("tags",),
     }
-    for key, path in (("environment", ("Environment",)), ("instance_count", ("TransformResources", "InstanceCount"))):
-        if key in flags:
-            origins[path] = (flags[key],)
+    origins[("Environment",)] = (flags.get("environment", "--env"),)
+    origins[("TransformResources", "InstanceCount")] = (
+        (flags.get("instance_count", "--instance-count"),)
+        if options.instance_count is not None
+        else ("inference", "transform_instance_count")
+    )
     return origins
 
 
@@ -180,7 +198,7 @@ def transform_job_request(manifest: Manifest, options: TransformOptions) -> Requ
             "Accept": accept,
             "AssembleWith": options.assemble_with,
         },
-        "TransformResources": {"InstanceType": instance_type, "InstanceCount": options.instance_count},
+        "TransformResources": _resources(manifest, options, instance_type),
         "ModelClientConfig": {
             "InvocationsMaxRetries": TRANSFORM_DEFAULT_INVOCATIONS_MAX_RETRIES
             if options.invocations_max_retries is None
@@ -195,6 +213,20 @@ def transform_job_request(manifest: Manifest, options: TransformOptions) -> Requ
         kwargs["MaxConcurrentTransforms"] = options.concurrency
     if options.environment:
         kwargs["Environment"] = dict(options.environment)
+    if options.output_kms_key is not None:
+        kwargs["TransformOutput"]["KmsKeyId"] = options.output_kms_key
+    if options.data_processing.to_request():
+        kwargs["DataProcessing"] = options.data_processing.to_request()
     if manifest.tags:
         kwargs["Tags"] = tags(manifest)
     return Request("CreateTransformJob", kwargs, _transform_origins(options))
+
+
+def _resources(manifest: Manifest, options: TransformOptions, instance_type: str) -> dict[str, Any]:
+    """TransformResources: the instance type and count (SageMaker spreads the input files over the instances:
+    https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html), and the key of their volumes."""
+    count = manifest.inference.transform_instance_count if options.instance_count is None else options.instance_count
+    resources: dict[str, Any] = {"InstanceType": instance_type, "InstanceCount": count}
+    if options.volume_kms_key is not None:
+        resources["VolumeKmsKeyId"] = options.volume_kms_key
+    return resources

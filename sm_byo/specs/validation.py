@@ -114,7 +114,7 @@ def training_job_definition(
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",
                         "S3Uri": where.training_data,
-                        "S3DataDistributionType": "FullyReplicated",
+                        "S3DataDistributionType": channel.distribution,
                     }
                 },
                 "ContentType": channel.content_types[0],

@@ -300,6 +300,42 @@ def test_one_transform_plan_writes_the_same_out_files_locally_and_on_sagemaker(
         assert local["settings"][key] == cloud["settings"][key], key
 
 
+def test_a_transform_on_two_instances_with_a_join_runs_through_sagemaker_to_completion(
+    cloud_project: Path, moto: MotoHarness, aws_env: dict[str, str], example_image: str, ecr_tagged: str, tmp_path: Path
+) -> None:
+    """--instance-count 2 and DataProcessing reach CreateTransformJob, and the job (moto handing the request to
+    the local executor, which starts one container per instance) completes with the local run's .out files."""
+    model = Path(trained_example(example_image)["model_artifacts"])
+    moto.client("s3").create_bucket(Bucket="smbyo-cloud-models")
+    moto.client("s3").upload_file(str(model), "smbyo-cloud-models", "two/model.tar.gz")
+    rows = (cloud_project / "data" / "transform" / "iris.csv").read_text().splitlines()
+    data = tmp_path / "input"
+    data.mkdir()
+    for number in range(3):
+        (data / f"part-{number}.csv").write_text("".join(f"id-{n},{row}\n" for n, row in enumerate(rows[number:])))
+    flags = ["--input", str(data), "--instance-count", "2", "--input-filter", "$[1:]", "--join-source", "Input",
+             "--output-filter", "$[0,-1]"]  # fmt: skip
+    local = smbyo(
+        "transform", "--local", "--image", example_image, "--model", str(model), "--output", str(tmp_path / "local"),
+        *flags, cwd=cloud_project, env=aws_env,
+    )  # fmt: skip
+    output = f"s3://{BUCKET}/smbyo-test/two-instances"
+    cloud = smbyo(
+        "transform", "--image", ecr_tagged, "--model", "s3://smbyo-cloud-models/two/model.tar.gz",
+        "--output", output, "--download", str(tmp_path / "cloud"), *flags, cwd=cloud_project, env=aws_env,
+    )  # fmt: skip
+    assert cloud["data"]["status"] == "Completed"
+    assert cloud["data"]["settings"]["instance_count"] == 2
+    assert "as 2 x ml.m5.large" in cloud["stderr"]  # the job's log: the executor ran two instances
+    assert [instance["name"] for instance in local["data"]["instances"]] == ["algo-1", "algo-2"]
+    for number in range(3):
+        name = f"part-{number}.csv.out"
+        written = (tmp_path / "cloud" / name).read_bytes()
+        assert written == (tmp_path / "local" / name).read_bytes(), name
+        first = written.decode().splitlines()[0].split(",")
+        assert first[0] == "id-0" and first[1] in {"setosa", "versicolor", "virginica"}, name
+
+
 def test_push_with_a_wrong_token_is_refused_exit_3(
     cloud_project: Path,
     aws_env: dict[str, str],

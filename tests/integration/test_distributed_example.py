@@ -223,8 +223,20 @@ def test_a_host_with_bad_data_fails_the_job_and_the_master_waiting_for_it_is_sto
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
     error = json.loads(result.stdout)
-    assert "algo-2: ValueError: the training files have rows of different widths" in error["message"]
+    assert "failed: algo-2: ValueError: the number of columns changed" in error["message"]  # algo-2's reason
     assert "stopping the other hosts" in result.stderr
     job = error["details"]["job_name"]
     assert not local_containers(**{"dev.smbyo.job": job})
     assert not (tmp_path / "out" / "model.tar.gz").exists()
+
+
+def test_validate_runs_the_profile_of_an_algorithm_that_supports_distributed_training_on_two_hosts(
+    distributed_image: str,
+) -> None:
+    result = run_cli("--json", "validate", "--local", "--image", distributed_image, cwd=EXAMPLE, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    checks = {row["check"]: row for row in report["checks"]}
+    assert all(row["status"] == "PASS" for row in checks.values()), checks
+    assert " Completed on 2 hosts in " in checks["training job"]["detail"]
+    assert "algo-2: joined as XGBoost rank 1" in result.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 import tarfile
 import time
@@ -31,12 +32,10 @@ OUTSIDE_PORT = 8000
 def distributed_project(tmp_path: Path) -> Path:
     """The example's manifest, saying the algorithm supports distributed training."""
     project = tmp_path / "project"
-    project.mkdir()
-    text = (EXAMPLE_DIR / "smbyo.yaml").read_text()
+    shutil.copytree(EXAMPLE_DIR, project)
+    text = (project / "smbyo.yaml").read_text()
     assert "supports_distributed: false" in text
     (project / "smbyo.yaml").write_text(text.replace("supports_distributed: false", "supports_distributed: true"))
-    for name in ("train.py", "predictor.py", "requirements.txt"):
-        (project / name).write_text((EXAMPLE_DIR / name).read_text())
     return project
 
 

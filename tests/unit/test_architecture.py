@@ -15,7 +15,15 @@ PACKAGE = Path(__file__).resolve().parents[2] / "sm_byo"
 
 # Lowest first. A module may import its own layer or lower ones, never a higher one.
 LAYERS: list[tuple[str, ...]] = [
-    ("sm_byo", "sm_byo.errors", "sm_byo.runtime", "sm_byo.rules", "sm_byo.reporting", "sm_byo.signals"),
+    (
+        "sm_byo",
+        "sm_byo.errors",
+        "sm_byo.runtime",
+        "sm_byo.jsonpath",
+        "sm_byo.rules",
+        "sm_byo.reporting",
+        "sm_byo.signals",
+    ),
     ("sm_byo.manifest",),
     (
         "sm_byo.specs",
@@ -46,6 +54,7 @@ LAYERS: list[tuple[str, ...]] = [
         "sm_byo.local.health",
         "sm_byo.local.ping_load",
         "sm_byo.local.http",
+        "sm_byo.local.dataprocessing",
     ),
     (  # the commands, by mode
         "sm_byo.build",

@@ -134,3 +134,30 @@ def test_a_failed_create_transform_job_deletes_the_model_this_run_created(
     assert f"model/{ours}" in (refused.value.hint or "")
     assert [model["ModelName"] for model in sagemaker.list_models()["Models"]] == ["theirs"]
     assert sagemaker.describe_transform_job(TransformJobName=job_name)["ModelName"] == "theirs"
+
+
+def test_the_job_options_reach_the_sagemaker_plan(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offline(monkeypatch)
+    code, plan = smbyo(
+        capsys, "transform", "--dry-run", "-f", MANIFEST, "--model", "my-model", "--input", "s3://smbyo-in/rows",
+        "--output", "s3://smbyo-out/predictions", "--instance-count", "4", "--env", "LOG_LEVEL=debug",
+        "--output-kms-key", "alias/out", "--volume-kms-key", "alias/volume", "--input-filter", "$[1:]",
+        "--join-source", "Input", "--output-filter", "$[0,-1]",
+    )  # fmt: skip
+    assert code == 0, plan
+    assert assert_plan_accepted(plan) == ["CreateTransformJob"]
+    job = plan["plan"][0]["kwargs"]
+    assert job["TransformResources"] == {
+        "InstanceType": "ml.m5.large",
+        "InstanceCount": 4,
+        "VolumeKmsKeyId": "alias/volume",
+    }
+    assert job["TransformOutput"]["KmsKeyId"] == "alias/out" and job["Environment"] == {"LOG_LEVEL": "debug"}
+    assert job["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+    code, error = smbyo(
+        capsys, "transform", "--dry-run", "-f", MANIFEST, "--model", "my-model", "--input", "s3://smbyo-in/rows",
+        "--output", "s3://smbyo-out/predictions", "--output-filter", "$..id",
+    )  # fmt: skip
+    assert code == 2 and "--output-filter" in error["message"]

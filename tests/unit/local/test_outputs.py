@@ -19,8 +19,10 @@ from sm_byo.local.transform import (
     OrderedWriter,
     Sender,
     TransformSettings,
+    _Counts,
     _Progress,
     _run_batches,
+    _Work,
     list_inputs,
     refuse_foreign_outputs,
 )
@@ -64,7 +66,8 @@ def _transform(root: Path, out: Path, url: str) -> list[Path]:
     inputs = list_inputs(root)
     refuse_foreign_outputs(inputs, out)
     sender = Sender(ContainerClient(url), SETTINGS, 10)
-    return _run_batches(inputs, out, SETTINGS, sender, RecordingReporter(), _Progress(0))
+    work = _Work(out, "Line", True, None, OutputDirectory(out, "--output"))
+    return _run_batches(inputs, SETTINGS, sender, RecordingReporter(), _Progress(0), work, _Counts())
 
 
 def _listing(directory: Path) -> list[str]:

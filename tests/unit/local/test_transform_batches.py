@@ -14,14 +14,17 @@ import pytest
 
 from sm_byo.errors import JobFailed, UsageError
 from sm_byo.local.http import ContainerClient
+from sm_byo.local.outputs import OutputDirectory
 from sm_byo.local.transform import (
     Batch,
     BatchFailed,
     OrderedWriter,
     Sender,
     TransformSettings,
+    _Counts,
     _Progress,
     _run_batches,
+    _Work,
     batches,
     list_inputs,
     merge_settings,
@@ -89,7 +92,8 @@ def _run(tmp_path: Path, url: str, root: Path, settings: TransformSettings) -> t
     inputs = list_inputs(root)
     progress = _Progress(total_bytes=sum(i.path.stat().st_size for i in inputs))
     sender = Sender(ContainerClient(url), settings, 10)
-    outputs = _run_batches(inputs, tmp_path / "out", settings, sender, RecordingReporter(), progress)
+    work = _Work(tmp_path / "out", "Line", True, None, OutputDirectory(tmp_path / "out", "--output"))
+    outputs = _run_batches(inputs, settings, sender, RecordingReporter(), progress, work, _Counts())
     return outputs, progress
 
 

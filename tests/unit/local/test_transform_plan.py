@@ -3,6 +3,7 @@ printed and checked without Docker; mistakes exit 2 naming the flag."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,73 @@ def test_s3_and_missing_paths_are_refused_before_anything_runs(
         "--input", str(tmp_path / "empty"), "--output", str(tmp_path / "out"),
     )  # fmt: skip
     assert code == 2 and "holds no files" in error["message"]
+
+
+def test_the_job_options_reach_the_plan(capsys: pytest.CaptureFixture[str], model: Path) -> None:
+    code, plan = dry_run(
+        capsys, model, "--instance-count", "2", "--env", "LOG_LEVEL=debug", "--env", "EQ=a=b",
+        "--output-kms-key", "alias/out", "--volume-kms-key", "arn:aws:kms:us-east-1:123456789012:key/v",
+        "--input-filter", "$[1:]", "--join-source", "Input", "--output-filter", "$[0,-1]",
+    )  # fmt: skip
+    assert code == 0, plan
+    assert assert_plan_accepted(plan, local=True) == ["CreateModel", "CreateTransformJob"]
+    job = plan["plan"][1]["kwargs"]
+    assert job["TransformResources"] == {
+        "InstanceType": "ml.m5.large",
+        "InstanceCount": 2,
+        "VolumeKmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/v",
+    }
+    assert job["Environment"] == {"LOG_LEVEL": "debug", "EQ": "a=b"}
+    assert job["TransformOutput"]["KmsKeyId"] == "alias/out"
+    assert job["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+    code, plan = dry_run(capsys, model, "--assemble-with", "None")
+    assert code == 0 and plan["plan"][1]["kwargs"]["TransformOutput"]["AssembleWith"] == "None"
+
+
+def test_the_instance_count_defaults_to_the_manifest(
+    capsys: pytest.CaptureFixture[str], model: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE_DIR, project, ignore=shutil.ignore_patterns("output", "predictions"))
+    manifest = project / "smbyo.yaml"
+    manifest.write_text(manifest.read_text().replace("inference:\n", "inference:\n  transform_instance_count: 3\n"))
+    args = ["transform", "--local", "--dry-run", "-f", str(manifest), "--model", str(model), "--input", str(INPUT),
+            "--output", str(tmp_path / "out")]  # fmt: skip
+    code, plan = smbyo(capsys, *args)
+    assert code == 0, plan
+    assert plan["plan"][1]["kwargs"]["TransformResources"]["InstanceCount"] == 3
+    code, plan = smbyo(capsys, *args, "--instance-count", "1")
+    assert code == 0 and plan["plan"][1]["kwargs"]["TransformResources"]["InstanceCount"] == 1
+    manifest.write_text(manifest.read_text().replace("transform_instance_count: 3", "transform_instance_count: 0"))
+    code, error = smbyo(capsys, *args)
+    assert code == 2 and "inference.transform_instance_count" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--env", "1A=x"], "--env"),  # TransformEnvironmentKey: [a-zA-Z_][a-zA-Z0-9_]{0,1023}
+        (["--env", "no-equals-sign"], "--env"),
+        ([arg for n in range(17) for arg in ("--env", f"K{n}=v")], "--env"),  # TransformEnvironmentMap: at most 16
+        (["--env", "A=" + "x" * 10241], "--env"),  # TransformEnvironmentValue: at most 10240 characters
+        (["--instance-count", "0"], "--instance-count"),
+        (["--output-kms-key", "not a key!"], "--output-kms-key"),  # KmsKeyId: [a-zA-Z0-9:/_-]*
+        (["--volume-kms-key", "k" * 2049], "--volume-kms-key"),  # at most 2048
+        (["--assemble-with", "Lines"], "--assemble-with"),
+        (["--join-source", "Output"], "--join-source"),
+        (["--input-filter", "$..x"], "--input-filter"),
+        (["--output-filter", "features"], "--output-filter"),
+        (["--input-filter", "$" + "[0]" * 21], "--input-filter"),  # JsonPath: at most 63 characters
+        (["--input-filter", "$.features"], "--input-filter"),  # a CSV record takes indexes only
+        (["--input-filter", "$[1:]", "--split-type", "None"], "--split-type"),  # CSV is filtered line by line
+        (["--join-source", "Input", "--assemble-with", "None"], "--assemble-with"),  # a join needs lines out
+        (["--join-source", "Input", "--split-type", "None"], "--split-type"),  # and records in
+        (["--join-source", "Input", "--accept", "application/json"], "--accept"),  # joined in the input's format
+    ],
+)
+def test_a_bad_job_option_exits_2_naming_its_flag(
+    capsys: pytest.CaptureFixture[str], model: Path, flags: list[str], named: str
+) -> None:
+    code, error = dry_run(capsys, model, *flags)
+    assert code == 2, error
+    assert named in error["message"]

@@ -18,14 +18,17 @@ from typing import Any
 import pytest
 
 from sm_byo.local.http import ContainerClient
+from sm_byo.local.outputs import OutputDirectory
 from sm_byo.local.transform import (
     BatchFailed,
     Sender,
     TransformSettings,
     _batch_failure,
+    _Counts,
     _Progress,
     _read_requests,
     _run_batches,
+    _Work,
     list_inputs,
 )
 from sm_byo.reporting import RecordingReporter
@@ -117,7 +120,8 @@ def _transform(tmp_path: Path, url: str, rows: int, max_retries: int) -> tuple[S
         ContainerClient(url), settings, 10, max_retries=max_retries, backoff=FAST, reporter=reporter, inputs=inputs
     )
     progress = _Progress(total_bytes=sum(item.path.stat().st_size for item in inputs))
-    _run_batches(inputs, tmp_path / "out", settings, sender, reporter, progress)
+    work = _Work(tmp_path / "out", "Line", True, None, OutputDirectory(tmp_path / "out", "--output"))
+    _run_batches(inputs, settings, sender, reporter, progress, work, _Counts())
     return sender, reporter, progress
 
 

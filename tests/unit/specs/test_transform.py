@@ -8,6 +8,7 @@ import pytest
 
 from sm_byo.errors import UsageError
 from sm_byo.manifest import Manifest, load_manifest
+from sm_byo.options import DataProcessing
 from sm_byo.specs.transform import ModelOptions, TransformOptions, model_request, transform_job_request
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "algorithms" / "decision_trees" / "smbyo.yaml"
@@ -135,3 +136,57 @@ def test_the_model_request_serves_the_artifact_with_the_image(manifest: Manifest
     defaults = model_request(manifest, ModelOptions(model_name="m", image=IMAGE, model_data="s3://b/m", role="r"))
     assert defaults.origin_of(("ExecutionRoleArn",)) == ("validation", "role")
     assert "Environment" not in defaults.kwargs["PrimaryContainer"]
+
+
+def test_the_job_options_land_in_the_request_each_naming_its_flag(manifest: Manifest) -> None:
+    """--env, --output-kms-key, --volume-kms-key, --assemble-with, --instance-count and DataProcessing."""
+    request = transform_job_request(
+        manifest,
+        job(
+            instance_count=3,
+            environment={"LOG_LEVEL": "debug"},
+            output_kms_key="arn:aws:kms:us-east-1:123456789012:key/abc",
+            volume_kms_key="alias/volumes",
+            assemble_with="None",
+            data_processing=DataProcessing(input_filter="$[1:]", join_source="Input", output_filter="$[0,-1]"),
+        ),
+    )
+    kwargs = request.kwargs
+    assert kwargs["TransformResources"] == {
+        "InstanceType": "ml.m5.large",
+        "InstanceCount": 3,
+        "VolumeKmsKeyId": "alias/volumes",
+    }
+    assert kwargs["TransformOutput"]["KmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/abc"
+    assert kwargs["TransformOutput"]["AssembleWith"] == "None"
+    assert kwargs["Environment"] == {"LOG_LEVEL": "debug"}
+    assert kwargs["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+    for path, flag in [
+        (("TransformResources", "InstanceCount"), "--instance-count"),
+        (("TransformResources", "VolumeKmsKeyId"), "--volume-kms-key"),
+        (("TransformOutput", "KmsKeyId"), "--output-kms-key"),
+        (("TransformOutput", "AssembleWith"), "--assemble-with"),
+        (("Environment", "LOG_LEVEL"), "--env"),
+        (("DataProcessing", "InputFilter"), "--input-filter"),
+        (("DataProcessing", "JoinSource"), "--join-source"),
+        (("DataProcessing", "OutputFilter"), "--output-filter"),
+    ]:
+        assert request.origin_of(path) == (flag,), path
+
+
+def test_unset_job_options_stay_out_and_the_instance_count_comes_from_the_manifest(manifest: Manifest) -> None:
+    kwargs = transform_job_request(manifest, job()).kwargs
+    assert not {"DataProcessing", "Environment"} & set(kwargs)
+    assert "KmsKeyId" not in kwargs["TransformOutput"] and "VolumeKmsKeyId" not in kwargs["TransformResources"]
+    three = manifest.model_copy(
+        update={"inference": manifest.inference.model_copy(update={"transform_instance_count": 3})}
+    )
+    request = transform_job_request(three, job())
+    assert request.kwargs["TransformResources"]["InstanceCount"] == 3
+    assert request.origin_of(("TransformResources", "InstanceCount")) == ("inference", "transform_instance_count")
+    assert transform_job_request(three, job(instance_count=1)).kwargs["TransformResources"]["InstanceCount"] == 1
+
+
+def test_only_the_data_processing_values_given_are_sent(manifest: Manifest) -> None:
+    kwargs = transform_job_request(manifest, job(data_processing=DataProcessing(join_source="Input"))).kwargs
+    assert kwargs["DataProcessing"] == {"JoinSource": "Input"}
