@@ -183,3 +183,31 @@ class PublishCommand(CommandOptions):
 
     command: str = "publish"
     model_data: str | None = None
+
+
+@dataclass(frozen=True)
+class TuneCommand(CommandOptions):
+    """``smbyo tune``: a hyperparameter tuning job whose trials are the training job ``smbyo train`` would
+    run with the same training options (channels, static hyperparameters, instance, job settings).
+
+    ``ranges``: ``--range NAME=SPEC`` as given (``2:500``, ``0.01:1:Logarithmic``, ``gini,entropy``), each
+    narrowing the manifest's range of a tunable hyperparameter. ``out``: where a local run writes the best
+    model and the trial tables (and resumes from). ``algorithm``: tune a published algorithm (cloud) by
+    name or ARN instead of this manifest's image."""
+
+    command: str = "tune"
+    data: Mapping[str, str] = field(default_factory=dict)
+    hyperparameters: Mapping[str, str] = field(default_factory=dict)  # static: -H NAME=VALUE
+    input_mode: str | None = None
+    instance_type: str | None = None
+    role: str | None = None
+    job: TrainingJobSettings = field(default_factory=TrainingJobSettings)
+    strategy: str = "Bayesian"  # Bayesian | Random | Hyperband | Grid
+    max_jobs: int | None = None  # ResourceLimits.MaxNumberOfTrainingJobs (None: the builder's default)
+    max_parallel_jobs: int = 1  # ResourceLimits.MaxParallelTrainingJobs
+    ranges: Mapping[str, str] = field(default_factory=dict)
+    early_stopping: str = "Off"  # TrainingJobEarlyStoppingType: Off | Auto
+    warm_start_from: tuple[str, ...] = ()  # parent tuning job names
+    warm_start_type: str = "IdenticalDataAndAlgorithm"  # or TransferLearning
+    algorithm: str | None = None
+    out: Path = Path("tuning")

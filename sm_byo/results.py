@@ -94,3 +94,66 @@ class TransformResult:
             "settings": self.settings,
             "elapsed_seconds": None if self.elapsed_seconds is None else round(self.elapsed_seconds, 2),
         }
+
+
+@dataclass
+class TrialResult:
+    """One training job of a tuning job (a trial): its hyperparameters, how it ended and its objective."""
+
+    name: str
+    status: str  # Completed | Failed | Stopped (early stopping / pruning) | InProgress
+    hyperparameters: dict[str, str]
+    objective_value: float | None = None
+    failure_reason: str | None = None
+    model_artifacts: str | None = None  # a local path or an s3:// URI
+    elapsed_seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "hyperparameters": self.hyperparameters,
+            "objective_value": self.objective_value,
+            "failure_reason": self.failure_reason,
+            "model_artifacts": self.model_artifacts,
+            "elapsed_seconds": None if self.elapsed_seconds is None else round(self.elapsed_seconds, 2),
+        }
+
+
+@dataclass
+class TuningResult:
+    """A hyperparameter tuning job, run by local Docker (trials as local training jobs) or SageMaker.
+
+    ``objective`` is ``{"metric": name, "type": "Maximize" | "Minimize"}``; ``best`` is the best
+    completed trial (None when none completed); ``trials`` every trial in the order it started;
+    ``tables`` the trial tables a local run wrote (``{"json": path, "csv": path}``; empty on SageMaker).
+    """
+
+    job_name: str
+    where: Where
+    status: str
+    strategy: str
+    objective: dict[str, str]
+    job_arn: str | None = None
+    best: TrialResult | None = None
+    trials: list[TrialResult] = field(default_factory=list)
+    tables: dict[str, str] = field(default_factory=dict)
+    elapsed_seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for trial in self.trials:
+            counts[trial.status] = counts.get(trial.status, 0) + 1
+        return {
+            "job_name": self.job_name,
+            "job_arn": self.job_arn,
+            "where": self.where,
+            "status": self.status,
+            "strategy": self.strategy,
+            "objective": self.objective,
+            "best": None if self.best is None else self.best.to_dict(),
+            "trial_counts": counts,
+            "trials": [trial.to_dict() for trial in self.trials],
+            "tables": self.tables,
+            "elapsed_seconds": None if self.elapsed_seconds is None else round(self.elapsed_seconds, 2),
+        }
