@@ -237,6 +237,6 @@ def test_validate_runs_the_profile_of_an_algorithm_that_supports_distributed_tra
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     checks = {row["check"]: row for row in report["checks"]}
-    assert all(row["status"] == "PASS" for row in checks.values()), checks
+    assert all(row["status"] == "pass" for row in checks.values()), checks
     assert " Completed on 2 hosts in " in checks["training job"]["detail"]
     assert "algo-2: joined as XGBoost rank 1" in result.stderr
