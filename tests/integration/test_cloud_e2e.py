@@ -164,6 +164,13 @@ def test_build_push_train_transform_deploy_invoke_delete(
     assert gone["code"] == 2
 
 
+def _push_probe(cloud_project: Path, env: dict[str, str], probe_image: str, pushed_tags: list[str]) -> None:
+    """The probe image in ECR, under a repository of its own (the manifest's ecr.repository, changed)."""
+    manifest = cloud_project / "smbyo.yaml"
+    manifest.write_text(manifest.read_text().replace(f"repository: {REPOSITORY}", f"repository: {REPOSITORY}-probe"))
+    pushed_tags.append(smbyo("push", "--tag", probe_image, cwd=cloud_project, env=env)["data"]["image_uri"])
+
+
 def test_one_training_request_gives_the_container_the_same_inputs_locally_and_on_sagemaker(
     cloud_project: Path,
     moto: MotoHarness,
@@ -176,9 +183,7 @@ def test_one_training_request_gives_the_container_the_same_inputs_locally_and_on
     """The same plan run by both executors: config files, channel bytes (a .gz in File mode handed
     over as stored, a hidden file included) and hyperparameters reach the container identically."""
     env = {**aws_env, "DOCKER_CONFIG": str(tmp_path / "docker-config")}
-    manifest = cloud_project / "smbyo.yaml"
-    manifest.write_text(manifest.read_text().replace(f"repository: {REPOSITORY}", f"repository: {REPOSITORY}-probe"))
-    pushed_tags.append(smbyo("push", "--tag", probe_image, cwd=cloud_project, env=env)["data"]["image_uri"])
+    _push_probe(cloud_project, env, probe_image, pushed_tags)
     data = tmp_path / "data"
     (data / "part").mkdir(parents=True)
     (data / "a.csv.gz").write_bytes(gzip.compress(b"1,2\n3,4\n"))
@@ -213,10 +218,9 @@ def test_a_two_host_request_runs_the_same_hosts_locally_and_on_sagemaker(
     """InstanceCount 2 with a ShardedByS3Key channel: both executors give each host the same config and
     the same share of the data, and SageMaker's logs have one stream per host."""
     env = {**aws_env, "DOCKER_CONFIG": str(tmp_path / "docker-config")}
+    _push_probe(cloud_project, env, probe_image, pushed_tags)
     manifest = cloud_project / "smbyo.yaml"
-    text = manifest.read_text().replace(f"repository: {REPOSITORY}", f"repository: {REPOSITORY}-probe")
-    manifest.write_text(text.replace("supports_distributed: false", "supports_distributed: true"))
-    pushed_tags.append(smbyo("push", "--tag", probe_image, cwd=cloud_project, env=env)["data"]["image_uri"])
+    manifest.write_text(manifest.read_text().replace("supports_distributed: false", "supports_distributed: true"))
     data = tmp_path / "data"
     data.mkdir()
     for index in range(3):
