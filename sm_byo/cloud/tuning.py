@@ -33,7 +33,6 @@ from sm_byo.cloud.session import (
     open_aws,
     plan_account,
     plan_image,
-    resume_flags,
 )
 from sm_byo.cloud.training import stage_channels
 from sm_byo.cloud.waiting import PollSettings, follow
@@ -183,14 +182,9 @@ def run_cloud_tuning_job(
     (``--no-wait``: return at once, InProgress, with the command that resumes)."""
     name = str(request["HyperParameterTuningJobName"])
     config: Mapping[str, Any] = request["HyperParameterTuningJobConfig"]
-    limits = config.get("ResourceLimits", {})
     algorithm = request.get("TrainingJobDefinition", {}).get("AlgorithmSpecification", {})
     runs = algorithm.get("AlgorithmName") or algorithm.get("TrainingImage", "")
-    total = limits.get("MaxNumberOfTrainingJobs", "SageMaker's number of")
-    reporter.step(
-        f"Creating tuning job {name} ({config.get('Strategy')}: {total} trials, "
-        f"{limits.get('MaxParallelTrainingJobs', 1)} at a time, {runs})"
-    )
+    reporter.step(f"Creating tuning job {name} ({_limits_text(config)}, {runs})")
     arn = aws.create_hyper_parameter_tuning_job(dict(request)).get("HyperParameterTuningJobArn")
     cloud = options.cloud
     if not cloud.wait:
@@ -204,6 +198,19 @@ def run_cloud_tuning_job(
             job_arn=None if arn is None else str(arn),
         )
     return follow_tuning_job(aws, name, reporter, cloud, settings)
+
+
+def _limits_text(config: Mapping[str, Any]) -> str:
+    """``Random: up to 20 trials, 2 at a time``. Grid without MaxNumberOfTrainingJobs runs one trial per
+    combination of the categorical values (https://docs.aws.amazon.com/sagemaker/latest/dg/automatic-model-tuning-how-it-works.html)."""
+    limits = config.get("ResourceLimits", {})
+    total = limits.get("MaxNumberOfTrainingJobs")
+    if total:
+        trials = f"up to {total} trials"
+    else:
+        grid = config.get("Strategy") == "Grid"
+        trials = "a trial per combination of values" if grid else "trials until its completion criteria are met"
+    return f"{config.get('Strategy')}: {trials}, {limits.get('MaxParallelTrainingJobs', 1)} at a time"
 
 
 def wait_for_tuning_job(
@@ -238,7 +245,7 @@ def follow_tuning_job(
         reporter,
         logs=False,
         timeout=cloud.timeout,
-        flags=cloud.resume_flags or resume_flags(cloud.profile, cloud.region),
+        flags=cloud.resume_flags,
         settings=settings,
         on_tick=table.refresh,
     )

@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sm_byo.aws import connect
-from sm_byo.cloud.tuning import run_cloud_tuning_job, wait_for_tuning_job
+from sm_byo.cloud.tuning import published_algorithm, run_cloud_tuning_job, tune_cloud, wait_for_tuning_job
 from sm_byo.cloud.waiting import PollSettings
-from sm_byo.errors import JobFailed
+from sm_byo.errors import JobFailed, UsageError
+from sm_byo.manifest import load_manifest
 from sm_byo.options import CloudOptions, TuneCommand
 from sm_byo.polling import Backoff
 from sm_byo.reporting import RecordingReporter
 from tests.aws.fixtures import *  # noqa: F403 (pytest fixtures)
 from tests.aws.harness import ACCOUNT_ID, REGION, MotoHarness
 from tests.aws.moto_ext import HOLD_TAG, upload_tree
+from tests.aws.moto_tuning import STORE_KEY, Trial, configurations
 from tests.conftest import EXAMPLE_DIR, run_cli
 
 BUCKET = f"sagemaker-{REGION}-{ACCOUNT_ID}"
@@ -219,3 +223,95 @@ def test_waiting_for_a_tuning_job_that_does_not_exist_exits_2(aws_env: dict[str,
     result = run_cli("wait", "tuning-job", "smbyo-no-such-tuning-job", "--json", cwd=tmp_path, env=aws_env)
     assert result.returncode == 2, result.stderr
     assert "smbyo-no-such-tuning-job" in json.loads(result.stdout)["message"]
+
+
+# --- the plan's steps that come before the request builder ---------------------------------------------
+
+
+def test_tuning_an_unknown_algorithm_exits_2_naming_it(moto: MotoHarness, aws_env: dict[str, str]) -> None:
+    with pytest.raises(UsageError) as refused:
+        tune_cloud(
+            load_manifest(EXAMPLE_DIR / "smbyo.yaml"), RecordingReporter(), TuneCommand(algorithm="no-such-algo")
+        )
+    assert refused.value.exit_code == 2
+    assert "--algorithm no-such-algo" in refused.value.message
+    assert refused.value.details == {"algorithm": "no-such-algo"}
+
+
+def test_a_published_algorithm_is_tuned_with_its_own_training_specification(
+    moto: MotoHarness, aws_env: dict[str, str]
+) -> None:
+    specification = {
+        "TrainingImage": f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/trees:latest",
+        "SupportedTrainingInstanceTypes": ["ml.m5.large"],
+        "TrainingChannels": [
+            {"Name": "training", "SupportedContentTypes": ["text/csv"], "SupportedInputModes": ["File"]}
+        ],
+        "MetricDefinitions": [{"Name": METRIC, "Regex": "validation-accuracy: (\\S+)"}],
+    }
+    moto.client("sagemaker").create_algorithm(AlgorithmName="trees-published", TrainingSpecification=specification)
+    assert published_algorithm(connect(), "trees-published") == specification
+
+
+def test_a_bad_static_hyperparameter_exits_2_before_anything_is_sent(
+    moto: MotoHarness, aws_env: dict[str, str]
+) -> None:
+    options = TuneCommand(hyperparameters={"max_leaf_nodes": "many"}, data={"training": "s3://bucket/data"})
+    with pytest.raises(UsageError) as refused:
+        tune_cloud(load_manifest(EXAMPLE_DIR / "smbyo.yaml"), RecordingReporter(), options)
+    assert "-H max_leaf_nodes" in refused.value.message
+    assert not moto.state.get("tuning_jobs")  # tests/aws/moto_tuning.py's jobs: none was created
+    assert moto.client("s3").list_buckets()["Buckets"] == []  # nor the bucket
+
+
+def test_every_page_of_trials_is_listed_oldest_first(moto: MotoHarness, aws_env: dict[str, str]) -> None:
+    """More trials than one page of ListTrainingJobsForHyperParameterTuningJob holds (10 by default)."""
+    name = "smbyo-tune-pages"
+    _held(moto, name)
+    job = moto.state[STORE_KEY][name]
+    for index in range(12):  # trials as the stand-in records them, newest first, so sorting matters
+        created = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=12 - index)
+        job.trials.append(Trial(f"{name}-{12 - index:03d}", f"arn:{index}", {"max_leaf_nodes": str(index)}, created))
+
+    listed = connect().list_training_jobs_for_tuning_job(name)
+
+    assert [item["TrainingJobName"] for item in listed] == [f"{name}-{number:03d}" for number in range(1, 13)]
+
+
+# --- the stand-in's draws (tests/aws/moto_tuning.py): what each trial of a request is given ------------
+
+
+def test_the_stand_in_enumerates_a_grid_and_draws_within_the_ranges_of_other_strategies() -> None:
+    grid = {
+        "Strategy": "Grid",
+        "ResourceLimits": {"MaxParallelTrainingJobs": 1},
+        "ParameterRanges": {
+            "CategoricalParameterRanges": [{"Name": "a", "Values": ["x", "y"]}, {"Name": "b", "Values": ["1", "2"]}]
+        },
+    }
+    assert configurations(grid, random.Random(0)) == [
+        {"a": "x", "b": "1"},
+        {"a": "x", "b": "2"},
+        {"a": "y", "b": "1"},
+        {"a": "y", "b": "2"},
+    ]
+    drawn_config = {
+        "Strategy": "Bayesian",
+        "ResourceLimits": {"MaxNumberOfTrainingJobs": 50, "MaxParallelTrainingJobs": 1},
+        "ParameterRanges": {
+            "IntegerParameterRanges": [
+                {"Name": "n", "MinValue": "2", "MaxValue": "1000", "ScalingType": "Logarithmic"}
+            ],
+            "ContinuousParameterRanges": [
+                {"Name": "rate", "MinValue": "0.9", "MaxValue": "0.999", "ScalingType": "ReverseLogarithmic"}
+            ],
+            "CategoricalParameterRanges": [{"Name": "criterion", "Values": ["gini", "entropy"]}],
+        },
+    }
+    drawn = configurations(drawn_config, random.Random(7))
+    assert len(drawn) == 50
+    assert all(2 <= int(values["n"]) <= 1000 for values in drawn)
+    assert all(0.9 <= float(values["rate"]) <= 0.999 for values in drawn)
+    assert {values["criterion"] for values in drawn} == {"gini", "entropy"}
+    assert sum(int(values["n"]) < 45 for values in drawn) > 15  # log scale: half the draws below sqrt(2 * 1000)
+    assert drawn == configurations(drawn_config, random.Random(7))  # RandomSeed makes it repeatable
