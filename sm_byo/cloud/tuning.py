@@ -86,6 +86,11 @@ def cloud_tuning_plan(
     with ``--algorithm`` the published algorithm's TrainingSpecification replaces the manifest's image and
     is what the builder checks the hyperparameters and channels against."""
     manifest = loaded.manifest
+    if options.algorithm and options.image:
+        raise UsageError(
+            f"--algorithm {options.algorithm} and --image {options.image}: a tuning job runs one or the other",
+            hint="Drop --image to tune the published algorithm (its own image), or drop --algorithm.",
+        )
     published = published_algorithm(aws, options.algorithm) if options.algorithm else None
     static = _static_hyperparameters(loaded, options) if published is None else dict(options.hyperparameters)
     role = default_role(loaded, options.role)
@@ -124,7 +129,7 @@ def cloud_tuning_plan(
         published=published,
         flags={**flags, **({"algorithm": "--algorithm"} if options.algorithm else {})},
     )
-    # The builder is sm_byo.specs.tuning's; imported here, where it is used.
+    # Imported where it is used: following and `smbyo wait tuning-job` build no request and need no builder.
     from sm_byo.specs.tuning import tuning_job_request  # type: ignore[attr-defined,unused-ignore]
 
     request = tuning_job_request(manifest, tuning)

@@ -315,3 +315,10 @@ def test_the_stand_in_enumerates_a_grid_and_draws_within_the_ranges_of_other_str
     assert {values["criterion"] for values in drawn} == {"gini", "entropy"}
     assert sum(int(values["n"]) < 45 for values in drawn) > 15  # log scale: half the draws below sqrt(2 * 1000)
     assert drawn == configurations(drawn_config, random.Random(7))  # RandomSeed makes it repeatable
+
+
+def test_an_algorithm_and_an_image_together_exit_2_naming_both(aws_env: dict[str, str]) -> None:
+    options = TuneCommand(algorithm="trees-published", image="trees:latest")
+    with pytest.raises(UsageError) as refused:
+        tune_cloud(load_manifest(EXAMPLE_DIR / "smbyo.yaml"), RecordingReporter(), options)
+    assert "--algorithm trees-published" in refused.value.message and "--image trees:latest" in refused.value.message
