@@ -785,14 +785,18 @@ def delete(endpoint: str, profile: str | None, region: str | None) -> None:
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["training-job", "transform-job", "endpoint", "algorithm", "model-package"]))
+@click.argument(
+    "kind",
+    type=click.Choice(["training-job", "transform-job", "tuning-job", "endpoint", "algorithm", "model-package"]),
+)
 @click.argument("name")
 @click.option("--logs/--no-logs", default=True, show_default=True, help="Stream CloudWatch logs (jobs, endpoints).")
 @click.option("--timeout", type=click.FloatRange(min=1), help="Stop waiting after this many seconds.")
 @aws_options
 @common_options
 def wait(kind: str, name: str, logs: bool, timeout: float | None, profile: str | None, region: str | None) -> None:
-    """Resume polling something already submitted, until it reaches a terminal state."""
+    """Resume polling something already submitted, until it reaches a terminal state (a tuning job: with
+    the table of its trials)."""
     from sm_byo.cloud.wait import wait_for
 
     _show(wait_for(kind, name, _state().ui, logs=logs, timeout=timeout, profile=profile, region=region), "Finished")

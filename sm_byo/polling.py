@@ -117,6 +117,8 @@ class PollTimeout(WorkFailed):
 def _failure_hint(kind: str) -> str:
     if kind in ("training-job", "transform-job"):
         return "Read the job's log above (or in CloudWatch) for the cause, fix it, and run the job again."
+    if kind == "tuning-job":
+        return "Each trial's failure reason is in the table above; fix the cause and tune again."
     if kind == "endpoint":
         return "The container did not become healthy: check its CloudWatch log, test it with `smbyo serve --local`."
     return "Fix the cause AWS reports and submit again."

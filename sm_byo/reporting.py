@@ -6,8 +6,9 @@ Core functions take a :class:`Reporter`; the CLI passes the rich implementation 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class Reporter(Protocol):
@@ -28,6 +29,36 @@ class Reporter(Protocol):
 
     def warn(self, message: str) -> None:
         """Something the user should know that does not stop the work."""
+
+
+@runtime_checkable
+class TableReporter(Protocol):
+    """A reporter that can also keep a live table on screen (the trials of a tuning job).
+
+    Apart from :class:`Reporter` so that a reporter which only forwards the six calls above still is one;
+    :func:`show_table` falls back to a status line per row for it."""
+
+    def table(self, title: str, rows: Sequence[Mapping[str, Any]], highlight: str | None = None) -> None:
+        """The table as it is now: one mapping per row, ``status`` first by convention and the next key
+        naming the row; ``highlight`` names the row to set apart (the best so far)."""
+
+
+def row_name(row: Mapping[str, Any]) -> str:
+    """What names a table row: its first value that is not its status."""
+    return next((str(value) for key, value in row.items() if key != "status"), "")
+
+
+def show_table(reporter: Reporter, title: str, rows: Sequence[Mapping[str, Any]], highlight: str | None = None) -> None:
+    """The live table where the reporter draws one; otherwise each row as a status line (shown when it changes)."""
+    if isinstance(reporter, TableReporter):
+        reporter.table(title, rows, highlight)
+        return
+    for row in rows:
+        name = row_name(row)
+        cells = [(key, value) for key, value in row.items() if key != "status"][1:]
+        shown = ", ".join(f"{key}={value}" for key, value in cells if value is not None)
+        best = " (best so far)" if name == highlight else ""
+        reporter.status(f"{title} {name}", f"{row.get('status', '')} {shown}{best}".strip())
 
 
 @dataclass
@@ -53,6 +84,9 @@ class RecordingReporter:
 
     def warn(self, message: str) -> None:
         self.events.append(("warn", (message,)))
+
+    def table(self, title: str, rows: Sequence[Mapping[str, Any]], highlight: str | None = None) -> None:
+        self.events.append(("table", (title, [dict(row) for row in rows], highlight)))
 
     def of_kind(self, kind: str) -> list[tuple[object, ...]]:
         return [args for event, args in self.events if event == kind]

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sm_byo.errors import SmByoError
+from sm_byo.reporting import row_name
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -92,7 +93,9 @@ class ConsoleUI:
         self._statuses: dict[str, str] = {}
         self._progress_shown: dict[str, float] = {}
         self._live: Any = None
-        self._ticker: _StatusTicker | None = None
+        self._view = _LiveView()
+        self._table_lines: dict[tuple[str, str], str] = {}  # the rows a log was shown, as shown
+        self._highlighted: dict[str, str] = {}
 
     # --- Reporter -------------------------------------------------------------------------------
     def step(self, message: str) -> None:
@@ -124,17 +127,38 @@ class ConsoleUI:
         if self._live is None:
             from rich.live import Live
 
-            self._ticker = _StatusTicker()
-            self._live = Live(self._ticker, console=self.err, refresh_per_second=4, transient=True)
+            self._view.ticker = _StatusTicker()
+            self._live = Live(self._view, console=self.err, refresh_per_second=4, transient=True)
             self._live.start()
-        assert self._ticker is not None
-        self._ticker.update(subject, status, elapsed_seconds)
+        self._view.ticker.update(subject, status, elapsed_seconds)
 
     def close(self) -> None:
         """Stop the live status line (the CLI calls this on the way out, success or not)."""
         if self._live is not None:
             self._live.stop()
             self._live = None
+        self._view.table = None
+
+    def table(self, title: str, rows: Sequence[Mapping[str, Any]], highlight: str | None = None) -> None:
+        """A table that changes while something runs (a tuning job's trials).
+
+        On a terminal it is redrawn in place above the live status line, ``highlight`` (the best so far) in
+        bold green; it goes with the status line, since the result shows the final table. In a log, each
+        row is a line when it first appears and whenever it changes, and a line says when the best changes,
+        so the log reads as the history of the run."""
+        if self.err.is_terminal:
+            if self._live is not None and rows:
+                self._view.table = rows_table(rows, title=title, marks=console_marks(self.err), highlight=highlight)
+            return
+        for row in rows:
+            name = row_name(row)
+            line = _row_line(row)
+            if self._table_lines.get((title, name)) != line:
+                self._table_lines[(title, name)] = line
+                self.err.print(f"    {_escape(title)} {_escape(name)}: {line}")
+        if highlight and self._highlighted.get(title) != highlight:
+            self._highlighted[title] = highlight
+            self.err.print(f"    {_escape(title)}: best so far [bold green]{_escape(highlight)}[/]")
 
     def progress(self, task: str, completed: int, total: int | None) -> None:
         now = time.monotonic()
@@ -194,6 +218,19 @@ class ConsoleUI:
         self.err.print("This is a bug in smbyo. Run again with -v for the traceback and please report it.")
         if self.verbose:
             self.err.print_exception(show_locals=False)
+
+
+class _LiveView:
+    """What the live area shows: a table, if one is being followed, over the ticking status line."""
+
+    def __init__(self) -> None:
+        self.ticker = _StatusTicker()
+        self.table: RenderableType | None = None
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+
+        return self.ticker.__rich__() if self.table is None else Group(self.table, self.ticker.__rich__())
 
 
 class _StatusTicker:
@@ -268,12 +305,16 @@ def render(
 
 
 def rows_table(
-    rows: Sequence[Mapping[str, Any]], *, title: str | None = None, marks: Mapping[str, str] = UNICODE_MARKS
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    title: str | None = None,
+    marks: Mapping[str, str] = UNICODE_MARKS,
+    highlight: str | None = None,
 ) -> Table:
     """One row per item, one column per key (in first-seen order); a status column comes first, as a mark.
 
     The first other column names the item (a check, a step, a command) and stays on one line, so it
-    can be read down the table and copied; the columns after it wrap.
+    can be read down the table and copied; the columns after it wrap. The row named ``highlight`` is bold green.
     """
     from rich.table import Table
 
@@ -287,8 +328,18 @@ def rows_table(
         table.add_column(_escape(key), no_wrap=position == 0)
     for row in rows:
         mark = [status_mark(str(row.get(status_key, "")), marks)] if status_key is not None else []
-        table.add_row(*mark, *(_cell(row.get(key)) for key in others))
+        style = "bold green" if highlight is not None and row_name(row) == highlight else None
+        table.add_row(*mark, *(_cell(row.get(key)) for key in others), style=style)
     return table
+
+
+def _row_line(row: Mapping[str, Any]) -> str:
+    """A table row as one line of a log: its status, then ``key=value`` for each cell but its name."""
+    cells = [(key, value) for key, value in row.items() if key != "status"][1:]
+    shown = ", ".join(f"{_escape(str(key))}={_human(value)}" for key, value in cells if value is not None)
+    status = str(row.get("status", ""))
+    colour = status_kind(status)
+    return f"[{colour}]{_escape(status)}[/]" + (f" {shown}" if shown else "")
 
 
 def status_mark(status: str, marks: Mapping[str, str] = UNICODE_MARKS) -> str:

@@ -167,6 +167,32 @@ class AwsAdapter:
         sm = self.client("sagemaker")
         return self._sagemaker("DescribeTrainingJob", sm.describe_training_job, TrainingJobName=name)
 
+    # Hyperparameter tuning jobs: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateHyperParameterTuningJob.html
+    def create_hyper_parameter_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        sm = self.client("sagemaker")
+        return self._sagemaker("CreateHyperParameterTuningJob", sm.create_hyper_parameter_tuning_job, **request)
+
+    def describe_hyper_parameter_tuning_job(self, name: str) -> dict[str, Any]:
+        sm = self.client("sagemaker")
+        return self._sagemaker(
+            "DescribeHyperParameterTuningJob", sm.describe_hyper_parameter_tuning_job, HyperParameterTuningJobName=name
+        )
+
+    def list_training_jobs_for_tuning_job(self, name: str) -> list[dict[str, Any]]:
+        """Every trial of the tuning job (all pages), oldest first: the order the trials were created.
+        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListTrainingJobsForHyperParameterTuningJob.html"""
+        paginator = self.client("sagemaker").get_paginator("list_training_jobs_for_hyper_parameter_tuning_job")
+        summaries: list[dict[str, Any]] = []
+        with translated("sagemaker:ListTrainingJobsForHyperParameterTuningJob"):
+            pages = paginator.paginate(HyperParameterTuningJobName=name, SortBy="CreationTime", SortOrder="Ascending")
+            for page in pages:
+                summaries += page.get("TrainingJobSummaries", [])
+        return summaries
+
+    def stop_hyper_parameter_tuning_job(self, name: str) -> None:
+        stop = self.client("sagemaker").stop_hyper_parameter_tuning_job
+        self._sagemaker("StopHyperParameterTuningJob", stop, HyperParameterTuningJobName=name)
+
     def create_model(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._sagemaker("CreateModel", self.client("sagemaker").create_model, **request)
 

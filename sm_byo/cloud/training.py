@@ -52,8 +52,11 @@ class CloudTrainingPlan:
     uploads: tuple[PlannedUpload, ...]
 
 
-def _stage(loaded: LoadedManifest, data: Mapping[str, str], bucket: str) -> tuple[dict[str, str], list[PlannedUpload]]:
-    """Channel -> S3 URI: s3:// URIs as given, local paths planned for upload under the bucket."""
+def stage_channels(
+    loaded: LoadedManifest, data: Mapping[str, str], bucket: str
+) -> tuple[dict[str, str], list[PlannedUpload]]:
+    """Channel -> S3 URI: s3:// URIs as given, local paths planned for upload under the bucket (a tuning
+    job's trials read the same prefixes as a training job)."""
     uris: dict[str, str] = {}
     uploads: list[PlannedUpload] = []
     for channel, location in sorted(data.items()):
@@ -78,7 +81,7 @@ def cloud_training_plan(
     account = plan_account(aws, reporter, dry_run=options.dry_run, role=role)
     image = options.image or plan_image(aws, loaded, account, dry_run=options.dry_run)
     bucket = bucket_name(aws.region, account)
-    channels, uploads = _stage(loaded, options.data, bucket)
+    channels, uploads = stage_channels(loaded, options.data, bucket)
     request = training_job_request(
         manifest,
         TrainingOptions(

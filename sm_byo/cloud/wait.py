@@ -1,7 +1,8 @@
 """``smbyo wait KIND NAME``: resume following something already submitted, until a terminal state.
 
 Jobs and endpoints are followed by :mod:`sm_byo.cloud.waiting`; algorithms and model packages by
-:mod:`sm_byo.cloud.publish`, which also shows their validation and image-scan details. Both go
+:mod:`sm_byo.cloud.publish`, which also shows their validation and image-scan details; tuning jobs by
+:mod:`sm_byo.cloud.tuning`, with the table of trials and the result ``smbyo tune`` shows. All go
 through the same poller. This command module sits above both, so neither imports the other.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 from sm_byo.aws import AwsAdapter
 from sm_byo.cloud.publish import wait_for_algorithm, wait_for_model_package
 from sm_byo.cloud.session import open_aws, resume_flags
+from sm_byo.cloud.tuning import wait_for_tuning_job
 from sm_byo.cloud.waiting import follow, summary
 from sm_byo.reporting import Reporter
 
@@ -29,10 +31,14 @@ def wait_for(
 ) -> dict[str, Any]:
     """``smbyo wait KIND NAME``: poll to the end; Failed/Stopped raise JobFailed (exit 1).
 
-    Algorithms and model packages show their validation and image-scan details as they change.
+    Algorithms and model packages show their validation and image-scan details as they change; a tuning
+    job its trials (it streams no log: ``logs`` is for the other kinds).
     """
     if kind in ("algorithm", "model-package"):
         return _wait_for_listing(kind, name, reporter, timeout=timeout, profile=profile, region=region, aws=aws)
+    if kind == "tuning-job":
+        tuned = wait_for_tuning_job(name, reporter, timeout=timeout, profile=profile, region=region, aws=aws)
+        return tuned.to_dict()
     adapter = open_aws(profile, region, aws)
     reporter.step(f"Waiting for {kind} {name}")
     followed = follow(adapter, kind, name, reporter, logs=logs, timeout=timeout, flags=resume_flags(profile, region))

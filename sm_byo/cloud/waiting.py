@@ -19,7 +19,11 @@ from sm_byo.reporting import Reporter
 
 JOB_SUCCEEDED = frozenset({"Completed"})
 JOB_FAILED = frozenset({"Failed", "Stopped"})
-KINDS = ("training-job", "transform-job", "endpoint", "algorithm", "model-package")
+KINDS = ("training-job", "transform-job", "tuning-job", "endpoint", "algorithm", "model-package")
+# A tuning job ends Completed, Failed or Stopped; Stopping is still on its way there.
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeHyperParameterTuningJob.html
+TUNING_SUCCEEDED = frozenset({"Completed"})
+TUNING_FAILED = frozenset({"Failed", "Stopped"})
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ def _describe(aws: AwsAdapter, kind: str, name: str) -> Callable[[], Mapping[str
     calls: dict[str, Callable[[str], Mapping[str, Any]]] = {
         "training-job": aws.describe_training_job,
         "transform-job": aws.describe_transform_job,
+        "tuning-job": aws.describe_hyper_parameter_tuning_job,
         "endpoint": aws.describe_endpoint,
         "algorithm": aws.describe_algorithm,
         "model-package": aws.describe_model_package,
@@ -54,6 +59,9 @@ def watch_for(aws: AwsAdapter, kind: str, name: str, flags: str = "") -> Watch:
         )
     if kind == "transform-job":
         return Watch(kind, name, describe, "TransformJobStatus", JOB_SUCCEEDED, JOB_FAILED, resume_flags=flags)
+    if kind == "tuning-job":
+        status_key = "HyperParameterTuningJobStatus"
+        return Watch(kind, name, describe, status_key, TUNING_SUCCEEDED, TUNING_FAILED, resume_flags=flags)
     if kind == "endpoint":
         return Watch(
             kind,
@@ -94,8 +102,11 @@ def follow(
     timeout: float | None,
     flags: str = "",
     settings: PollSettings | None = None,
+    on_tick: Callable[[Mapping[str, Any]], object] | None = None,
 ) -> Followed:
-    """Poll ``kind name`` to a terminal state, showing its logs as they arrive (and once more at the end)."""
+    """Poll ``kind name`` to a terminal state, showing its logs as they arrive (and once more at the end).
+
+    ``on_tick`` runs after every description too (a tuning job's table of trials is refreshed so)."""
     watch = watch_for(aws, kind, name, flags)
     follower = log_follower(aws, kind, name, reporter) if logs else None
     chosen = settings or PollSettings()
@@ -109,12 +120,27 @@ def follow(
         reporter,
         timeout=timeout,
         backoff=chosen.backoff,
-        on_tick=(lambda _description: follower.poll()) if follower else None,
+        on_tick=_ticks(follower, on_tick),
         **extra,
     )
     if follower is not None:
         follower.poll()  # the last lines are often written after the final status change
     return Followed(outcome, follower.lines if follower else [])
+
+
+def _ticks(
+    follower: LogFollower | None, on_tick: Callable[[Mapping[str, Any]], object] | None
+) -> Callable[[Mapping[str, Any]], object] | None:
+    """What runs after each describe: the log follower's poll, then the caller's own tick."""
+    if follower is None:
+        return on_tick
+
+    def tick(description: Mapping[str, Any]) -> None:
+        follower.poll()
+        if on_tick is not None:
+            on_tick(description)
+
+    return tick
 
 
 def summary(outcome: PollOutcome) -> dict[str, Any]:

@@ -7,6 +7,7 @@
   The harness discovers and installs every one of them, so another extension (e.g.
   ``moto_algorithms.py`` for CreateAlgorithm) only has to exist.
 - :mod:`tests.aws.moto_ext` makes training jobs, transform jobs and endpoints real (containers).
+- :mod:`tests.aws.moto_tuning` adds hyperparameter tuning jobs whose trials are real training jobs.
 - :mod:`tests.aws.registry` runs Debian's ``docker-registry`` with htpasswd as the ECR registry.
 - :mod:`tests.aws.fixtures` holds the pytest fixtures; test modules import the ones they use.
 """
