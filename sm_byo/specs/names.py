@@ -37,6 +37,26 @@ def unique_name(base: str, *, now: Callable[[], datetime] = _utcnow, max_length:
     return f"{cleaned[:room].rstrip('-')}-{suffix}"
 
 
+# HyperParameterTuningJobName: at most 32 characters of [a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateHyperParameterTuningJob.html).
+MAX_TUNING_JOB_NAME_LENGTH = 32
+
+
+def short_timestamp(now: datetime) -> str:
+    """``261124-010203-456``: a sortable timestamp short enough to leave a tuning job name room for its base."""
+    return now.strftime("%y%m%d-%H%M%S-") + f"{now.microsecond // 1000:03d}"
+
+
+def unique_tuning_job_name(base: str, *, now: Callable[[], datetime] = _utcnow) -> str:
+    """``base`` cleaned and trimmed to 14 characters, with a short timestamp: 32 characters at most.
+
+    SageMaker names each trial ``<tuning job name>-<3 digits>-<8 hex>``, within the 63 of a training job name."""
+    suffix = short_timestamp(now())
+    cleaned = _DASHES.sub("-", _INVALID.sub("-", base)).strip("-") or "smbyo"
+    room = MAX_TUNING_JOB_NAME_LENGTH - len(suffix) - 1
+    return f"{cleaned[:room].rstrip('-')}-{suffix}"
+
+
 def local_image_tag(manifest: Manifest) -> str:
     """The local image every local command uses unless --image is given (what `smbyo build` tags)."""
     return f"{manifest.name}:latest"

@@ -65,12 +65,13 @@ LAYERS: list[tuple[str, ...]] = [
         "sm_byo.local.hosting",
         "sm_byo.local.invoke",
         "sm_byo.cloud.training",
+        "sm_byo.cloud.tuning",
         "sm_byo.cloud.transform",
         "sm_byo.cloud.hosting",
         "sm_byo.cloud.push",
         "sm_byo.cloud.publish",
     ),
-    ("sm_byo.local.validate", "sm_byo.cloud.wait"),  # commands built on other commands
+    ("sm_byo.local.validate", "sm_byo.local.tuning", "sm_byo.cloud.wait"),  # commands built on other commands
     ("sm_byo.ui",),
     ("sm_byo.cli", "sm_byo.__main__"),
 ]
