@@ -344,7 +344,7 @@ def _stop_quietly(handle: ContainerHandle, grace: int) -> None:
         handle.stop(timeout=grace)
 
 
-class _TrialReporter:
+class TrialReporter:
     """The reporter a trial's training job gets: its log lines prefixed with the trial's name, its stages as
     details, and each new value of the objective handed to ``on_value`` (for early stopping)."""
 
@@ -444,9 +444,7 @@ def _run_trial(
             reporter.detail(f"{outcome.name}: early stopping (its {search.metric} so far is not promising)")
             docker.stop_in_background(INTERRUPT_GRACE_SECONDS)
 
-    trial_reporter = _TrialReporter(
-        reporter, outcome.name, MetricSpec(name=search.metric, regex=search.regex), on_value
-    )
+    trial_reporter = TrialReporter(reporter, outcome.name, MetricSpec(name=search.metric, regex=search.regex), on_value)
     outcome.started_at = _now()
     started = time.monotonic()
     try:
@@ -701,7 +699,9 @@ class _Executor:
         trials = _trials(self.study)
         best = _best(trials, self.search.direction == "maximize")
         value = "no value" if outcome.objective_value is None else f"{outcome.objective_value:g}"
-        why = f": {outcome.failure_reason}" if outcome.status != "Completed" and outcome.failure_reason else ""
+        # The reason's first line (a traceback follows it in the tables, as in SageMaker's FailureReason).
+        first = (outcome.failure_reason or "").strip().splitlines()[:1]
+        why = f": {first[0]}" if outcome.status != "Completed" and first else ""
         so_far = f"; best so far {best.name} ({best.objective_value:g})" if best and best.objective_value is not None \
             else "; no trial completed yet"  # fmt: skip
         self.reporter.step(f"{outcome.name} {outcome.status} ({_shown(outcome.hyperparameters)}) "

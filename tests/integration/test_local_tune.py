@@ -116,6 +116,14 @@ def test_a_failing_trial_is_reported_and_the_job_completes_with_the_others(picky
     assert result["trial_counts"] == {"Completed": 2, "Failed": 1}
     assert f"{failed['name']} Failed" in stderr
 
+    # When no trial completes, the tuning job fails (exit 1), every trial listed with its reason.
+    code, error, _ = tune(PICKY_IMAGE, tmp_path / "none", "--strategy", "Grid", "-H", "max_leaf_nodes=10",
+                          "--range", "criterion=broken", manifest=picky_project)  # fmt: skip
+    assert code == 1, error
+    assert "none of its 1 trial(s) completed" in error["message"]
+    assert error["details"]["trial_counts"] == {"Failed": 1} and error["details"]["best"] is None
+    assert not (tmp_path / "none" / "model.tar.gz").exists()
+
 
 def test_the_same_command_resumes_the_study_and_another_search_is_refused(example_image: str, tmp_path: Path) -> None:
     out = tmp_path / "out"

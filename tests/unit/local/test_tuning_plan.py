@@ -150,3 +150,40 @@ def test_scalings_become_optuna_distributions() -> None:
     assert distribution.low == pytest.approx(0.001) and distribution.high == pytest.approx(0.1)  # type: ignore[attr-defined]
     assert float(reverse.value(0.001)) == pytest.approx(0.999) and float(reverse.value(0.1)) == pytest.approx(0.9)
     assert Parameter("c", "Categorical", values=("a", "b")).value("b") == "b"
+
+
+def test_each_value_of_the_objective_in_a_trial_log_is_an_intermediate_value() -> None:
+    """What early stopping and Hyperband judge a running trial by: each match of the objective's regex in the
+    first host's log, in order (an epoch each), as the lines arrive."""
+    from sm_byo.local.tuning import TrialReporter
+    from sm_byo.manifest import MetricSpec
+    from sm_byo.reporting import RecordingReporter
+
+    outer = RecordingReporter()
+    seen: list[tuple[int, float]] = []
+    metric = MetricSpec(name="validation:accuracy", regex="validation-accuracy: (\\S+)")
+    reporter = TrialReporter(outer, "job-001-abcdef12", metric, lambda step, value: seen.append((step, value)))
+    for source, line in [("train", "epoch 1 validation-accuracy: 0.5"), ("train", "loss 3"),
+                         ("algo-2", "validation-accuracy: 0.1"), ("train", "validation-accuracy: 0.75")]:  # fmt: skip
+        reporter.log(source, line)
+    assert seen == [(0, 0.5), (1, 0.75)]  # another host's lines are shown, not read
+    assert ("job-001-abcdef12/algo-2", "validation-accuracy: 0.1") in outer.of_kind("log")
+    reporter.status("job-001-abcdef12", "Completed", 1.0)
+    assert outer.of_kind("status") == []  # the tuning job reports the trial's line itself
+
+
+@pytest.mark.parametrize(
+    ("flags", "sampler", "pruner"),
+    [
+        ((), "TPESampler", "NopPruner"),
+        (("--strategy", "Random", "--early-stopping", "Auto"), "RandomSampler", "MedianPruner"),
+        (("--strategy", "Hyperband", "--hyperband-max-resource", "9"), "RandomSampler", "HyperbandPruner"),
+    ],
+)
+def test_strategies_map_to_optuna_samplers_and_pruners(
+    capsys: pytest.CaptureFixture[str], manifest: Path, flags: tuple[str, ...], sampler: str, pruner: str
+) -> None:
+    code, plan = tune(capsys, manifest, *flags)
+    assert code == 0, plan
+    search = Search.of(request_of(plan))
+    assert type(search.sampler(1)).__name__ == sampler and type(search.pruner()).__name__ == pruner
