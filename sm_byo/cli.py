@@ -603,6 +603,13 @@ def _ranges(values: tuple[str, ...]) -> dict[str, str]:
     help="HyperbandStrategyConfig.MaxResource (default: the epochs static hyperparameter).",
 )
 @click.option(
+    "--random-seed",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="HyperParameterTuningJobConfig.RandomSeed: the same seed, a more consistent search (locally: the same "
+    "hyperparameters, trial by trial).",
+)
+@click.option(
     "--warm-start-from", multiple=True, metavar="NAME", help="Cloud: a parent tuning job (repeatable, at most 5)."
 )
 @click.option(
@@ -642,6 +649,7 @@ def tune(
     early_stopping: str,
     hyperband_min_resource: int | None,
     hyperband_max_resource: int | None,
+    random_seed: int | None,
     warm_start_from: tuple[str, ...],
     warm_start_type: str,
     algorithm: str | None,
@@ -685,6 +693,7 @@ def tune(
         out=out,
         hyperband_min_resource=hyperband_min_resource,
         hyperband_max_resource=hyperband_max_resource,
+        random_seed=random_seed,
     )
     if local:
         from sm_byo.local.tuning import tune_local

@@ -234,3 +234,4 @@ class TuneCommand(CommandOptions):
     out: Path = Path("tuning")
     hyperband_min_resource: int | None = None  # HyperbandStrategyConfig.MinResource (None: 1)
     hyperband_max_resource: int | None = None  # HyperbandStrategyConfig.MaxResource (None: read from the epochs)
+    random_seed: int | None = None  # HyperParameterTuningJobConfig.RandomSeed: the same seed, the same search

@@ -133,6 +133,7 @@ def local_tuning_plan(loaded: LoadedManifest, options: TuneCommand) -> Plan:
             early_stopping=options.early_stopping,
             hyperband_min_resource=options.hyperband_min_resource,
             hyperband_max_resource=options.hyperband_max_resource,
+            random_seed=options.random_seed,
         ),
     )
     notes = list(local_notes(loaded, request.kwargs["TrainingJobDefinition"], options.job))
@@ -220,6 +221,7 @@ class Search:
     max_parallel: int
     early_stopping: str
     hyperband: tuple[int, int] | None  # (MinResource, MaxResource)
+    seed: int | None  # RandomSeed: the samplers' seed
     definition: Mapping[str, Any]
     regex: str
 
@@ -256,6 +258,7 @@ class Search:
             direction="maximize" if goal["Type"] == "Maximize" else "minimize", objective_type=str(goal["Type"]),
             parameters=found, max_jobs=int(maximum), max_parallel=int(limits["MaxParallelTrainingJobs"]),
             early_stopping=str(config.get("TrainingJobEarlyStoppingType") or "Off"), hyperband=hyperband,
+            seed=config.get("RandomSeed"),
             definition=definition, regex=regexes[metric],
         )  # fmt: skip
 
@@ -263,11 +266,11 @@ class Search:
         import optuna
 
         if self.strategy == "Grid":
-            return _grid_sampler({p.name: list(p.values) for p in self.parameters})
+            return _grid_sampler({p.name: list(p.values) for p in self.parameters}, self.seed)
         if self.strategy == "Bayesian":
             # constant_liar: trials running in parallel count as bad so far, so parallel trials spread out.
-            return optuna.samplers.TPESampler(constant_liar=parallel > 1)
-        return optuna.samplers.RandomSampler()
+            return optuna.samplers.TPESampler(constant_liar=parallel > 1, seed=self.seed)
+        return optuna.samplers.RandomSampler(seed=self.seed)
 
     def pruner(self) -> optuna.pruners.BasePruner:
         """Hyperband's own rule, SageMaker's early stopping (Auto) as the median rule, or none.
@@ -285,7 +288,7 @@ class Search:
         return optuna.pruners.NopPruner()
 
 
-def _grid_sampler(space: dict[str, list[str]]) -> optuna.samplers.BaseSampler:
+def _grid_sampler(space: dict[str, list[str]], seed: int | None) -> optuna.samplers.BaseSampler:
     """Optuna's GridSampler without its ``after_trial``, which only ends ``study.optimize`` once the grid is
     covered (and raises outside it): this executor asks and tells, and runs as many trials as the grid has."""
     from optuna.samplers import GridSampler
@@ -294,7 +297,7 @@ def _grid_sampler(space: dict[str, list[str]]) -> optuna.samplers.BaseSampler:
         def after_trial(self, *_args: Any, **_kwargs: Any) -> None:
             return None
 
-    return Grid(space)
+    return Grid(space, seed=seed)
 
 
 def fingerprint(request: Mapping[str, Any]) -> dict[str, Any]:

@@ -80,6 +80,7 @@ class TuningOptions:
     flags: Mapping[str, str] = field(default_factory=dict)  # which flag gave each value (pre-flight messages)
     hyperband_min_resource: int | None = None  # HyperbandStrategyConfig.MinResource
     hyperband_max_resource: int | None = None  # HyperbandStrategyConfig.MaxResource (else read from the epochs)
+    random_seed: int | None = None  # HyperParameterTuningJobConfig.RandomSeed
 
 
 @dataclass(frozen=True)
@@ -308,7 +309,7 @@ def _published_training(manifest: Manifest, published: Mapping[str, Any], algori
     if not channels:
         raise UsageError(f"--algorithm {algorithm}: its TrainingSpecification declares no training channel",
                          hint="Tune an algorithm that declares its TrainingChannels.")  # fmt: skip
-    base = training_spec(manifest)
+    base = manifest.training or TrainingSpec()  # a model-only manifest: smbyo's job defaults
     spec = TrainingSpec(
         instance_types=list(published.get("SupportedTrainingInstanceTypes") or base.instance_types),
         supports_distributed=bool(published.get("SupportsDistributedTraining", False)),
@@ -435,6 +436,11 @@ def _config(options: TuningOptions, ranges: list[SearchRange], goal: dict[str, s
     config["ResourceLimits"] = limits
     config["ParameterRanges"] = _parameter_ranges(ranges)
     config["TrainingJobEarlyStoppingType"] = options.early_stopping
+    if options.random_seed is not None:
+        # "Setting a random seed and using the same seed later for the same tuning job will allow hyperparameter
+        # optimization to find more a consistent hyperparameter configuration between the two runs."
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_HyperParameterTuningJobConfig.html
+        config["RandomSeed"] = options.random_seed
     return config
 
 
@@ -452,6 +458,7 @@ def _config_origins(options: TuningOptions) -> dict[RequestPath, Origin]:
         hyperband: ("--hyperband-max-resource",),
         (*hyperband, "MaxResource"): ("--hyperband-max-resource",),
         (*hyperband, "MinResource"): ("--hyperband-min-resource",),
+        (CONFIG, "RandomSeed"): ("--random-seed",),
         ("WarmStartConfig",): ("--warm-start-from",),
         ("WarmStartConfig", "WarmStartType"): ("--warm-start-type",),
     }

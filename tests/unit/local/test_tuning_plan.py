@@ -187,3 +187,27 @@ def test_strategies_map_to_optuna_samplers_and_pruners(
     assert code == 0, plan
     search = Search.of(request_of(plan))
     assert type(search.sampler(1)).__name__ == sampler and type(search.pruner()).__name__ == pruner
+
+
+def test_a_random_seed_reaches_the_request_and_makes_the_local_search_repeatable(
+    capsys: pytest.CaptureFixture[str], manifest: Path
+) -> None:
+    import optuna
+
+    code, plan = tune(capsys, manifest, "--random-seed", "7", "--strategy", "Random", "--range", "max_leaf_nodes=2:999")
+    assert code == 0, plan
+    assert_plan_accepted(plan, local=True)
+    request = request_of(plan)
+    assert request[CONFIG]["RandomSeed"] == 7
+    search = Search.of(request)
+
+    def sampled() -> list[str]:
+        study = optuna.create_study(sampler=search.sampler(1), direction=search.direction)
+        values = []
+        for _ in range(3):
+            trial = study.ask({p.name: p.distribution() for p in search.parameters})
+            values.append(search.parameters[0].value(trial.params["max_leaf_nodes"]))
+            study.tell(trial, 0.5)
+        return values
+
+    assert sampled() == sampled()
