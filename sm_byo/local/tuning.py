@@ -235,7 +235,12 @@ class Search:
                 "AlgorithmSpecification.AlgorithmName: a local tuning job runs an image, not a published algorithm",
                 hint="Drop --algorithm to tune this manifest's image locally, or drop --local.",
             )
-        goal = config["HyperParameterTuningJobObjective"]
+        goal = config.get("HyperParameterTuningJobObjective")
+        if not goal:
+            raise UsageError(
+                "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective: a tuning job needs an objective",
+                hint="Set training.tuning_objective: {metric, type} in smbyo.yaml.",
+            )
         metric = str(goal["MetricName"])
         regexes = {str(m["Name"]): str(m["Regex"]) for m in algorithm.get("MetricDefinitions") or []}
         if metric not in regexes:
@@ -523,7 +528,7 @@ def _refuse_another_search(kept: Mapping[str, Any], wanted: Mapping[str, Any], r
         )
 
 
-def _settle_earlier_trials(study: Any, reporter: Reporter) -> int:
+def _settle_earlier_trials(study: Any, journal: Path, reporter: Reporter) -> int:
     """Trials an interrupted run left running are ended as such (and queued again, with the same hyperparameters);
     returns how many trials earlier runs finished (they count against MaxNumberOfTrainingJobs)."""
     from optuna.trial import TrialState
@@ -536,7 +541,7 @@ def _settle_earlier_trials(study: Any, reporter: Reporter) -> int:
         elif frozen.state.is_finished() and "status" in frozen.user_attrs:
             finished += 1
     if finished:
-        reporter.step(f"Continuing the study in {JOURNAL}: {finished} trial(s) finished earlier are kept")
+        reporter.step(f"Continuing the study in {journal}: {finished} trial(s) finished earlier are kept")
     return finished
 
 
@@ -779,7 +784,7 @@ def run_tuning_job(
     parallel = parallel_trials(search, os.cpu_count())
     started = time.monotonic()
     study = _open_study(search, request, results, parallel)
-    finished = _settle_earlier_trials(study, reporter)
+    finished = _settle_earlier_trials(study, results.path / JOURNAL, reporter)
     remaining = max(0, search.max_jobs - finished)
     executor = _Executor(search, study, adapter, reporter, out, results, parallel)
     capped = f" (MaxParallelTrainingJobs {search.max_parallel}; this machine has {os.cpu_count()} cores)" \
