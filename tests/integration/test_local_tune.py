@@ -81,19 +81,29 @@ def test_six_trials_two_at_a_time_and_the_best_model_serves(example_image: str, 
 
 @pytest.fixture(scope="module")
 def picky_project(docker_adapter: Any, base_image: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example with a tunable Categorical `criterion` passed to scikit-learn, whose values include one
-    scikit-learn rejects ("broken"): the example image's layers, its own code and manifest."""
+    """The example with two tunable Categorical hyperparameters: `criterion`, passed to scikit-learn, whose values
+    include one scikit-learn rejects ("broken"), and `curve`, three epochs of the objective printed before the
+    example trains, poor (0.1) for "poor" and good (0.9) for the others. The example image's layers, its own code
+    and manifest."""
     project = tmp_path_factory.mktemp("picky") / "project"
     shutil.copytree(EXAMPLE_DIR, project, symlinks=False)
     manifest = project / "smbyo.yaml"
     manifest.write_text(manifest.read_text().replace(
         "  metrics:\n",
         "    - {name: criterion, type: Categorical, values: [gini, entropy, broken], default: gini, tunable: true}\n"
+        "    - {name: curve, type: Categorical, values: [c1, c2, c3, c4, c5, poor], default: c1, tunable: true}\n"
         "  metrics:\n",
     ))  # fmt: skip
     code = project / "train.py"
     with_criterion = 'max_leaf_nodes=max_leaf_nodes, criterion=env.hyperparameters["criterion"], random_state=0'
-    code.write_text(code.read_text().replace("max_leaf_nodes=max_leaf_nodes, random_state=0", with_criterion))
+    epochs = (
+        "def train(env) -> None:\n    import time\n\n    for _ in range(3):\n"
+        "        poor = env.hyperparameters['curve'] == 'poor'\n"
+        '        print(f"validation-accuracy: {0.1 if poor else 0.9}", flush=True)\n'
+        "        time.sleep(2 if poor else 0.2)\n"
+    )
+    text = code.read_text().replace("max_leaf_nodes=max_leaf_nodes, random_state=0", with_criterion)
+    code.write_text(text.replace("def train(env) -> None:\n", epochs))
     build_image(load_manifest(manifest), RecordingReporter(), tag=PICKY_IMAGE, base_image=base_image, network="host",
                 ca_bundle=ca_bundle(), docker=docker_adapter)  # fmt: skip
     return manifest
@@ -101,8 +111,8 @@ def picky_project(docker_adapter: Any, base_image: str, tmp_path_factory: pytest
 
 def test_a_failing_trial_is_reported_and_the_job_completes_with_the_others(picky_project: Path, tmp_path: Path) -> None:
     code, result, stderr = tune(
-        PICKY_IMAGE, tmp_path / "out", "--strategy", "Grid", "-H", "max_leaf_nodes=10", "--max-parallel-jobs", "2",
-        manifest=picky_project,
+        PICKY_IMAGE, tmp_path / "out", "--strategy", "Grid", "-H", "max_leaf_nodes=10", "-H", "curve=c1",
+        "--max-parallel-jobs", "2", manifest=picky_project,
     )  # fmt: skip
     assert code == 0, stderr
     by_value = {t["hyperparameters"]["criterion"]: t for t in result["trials"]}
@@ -110,7 +120,8 @@ def test_a_failing_trial_is_reported_and_the_job_completes_with_the_others(picky
     assert all(set(t["hyperparameters"]) == {"criterion"} for t in result["trials"])  # the tuned ones, as SageMaker
     failed = by_value["broken"]
     assert failed["status"] == "Failed" and "criterion" in failed["failure_reason"]
-    assert failed["objective_value"] is None and failed["model_artifacts"] is None
+    assert failed["model_artifacts"] is None
+    assert failed["objective_value"] == 0.9  # the last value its log printed before it failed (never the best)
     assert by_value["gini"]["status"] == by_value["entropy"]["status"] == "Completed"
     assert result["status"] == "Completed" and result["best"]["hyperparameters"]["criterion"] in ("gini", "entropy")
     assert result["trial_counts"] == {"Completed": 2, "Failed": 1}
@@ -118,11 +129,31 @@ def test_a_failing_trial_is_reported_and_the_job_completes_with_the_others(picky
 
     # When no trial completes, the tuning job fails (exit 1), every trial listed with its reason.
     code, error, _ = tune(PICKY_IMAGE, tmp_path / "none", "--strategy", "Grid", "-H", "max_leaf_nodes=10",
-                          "--range", "criterion=broken", manifest=picky_project)  # fmt: skip
+                          "-H", "curve=c1", "--range", "criterion=broken", manifest=picky_project)  # fmt: skip
     assert code == 1, error
     assert "none of its 1 trial(s) completed" in error["message"]
     assert error["details"]["trial_counts"] == {"Failed": 1} and error["details"]["best"] is None
     assert not (tmp_path / "none" / "model.tar.gz").exists()
+
+
+def test_early_stopping_stops_a_trial_whose_objective_falls_behind(picky_project: Path, tmp_path: Path) -> None:
+    """Early stopping Auto (Optuna's MedianPruner, after 5 completed trials): the objective's first epoch of the
+    "poor" trial is below the median of the others' first epochs, so its container is stopped and it is Stopped.
+    --random-seed 1 makes Optuna's grid order put "poor" last (if a new Optuna orders otherwise, pick the seed
+    again: the first assertion says so)."""
+    code, result, stderr = tune(
+        PICKY_IMAGE, tmp_path / "out", "--strategy", "Grid", "--early-stopping", "Auto", "--random-seed", "1",
+        "-H", "max_leaf_nodes=10", "-H", "criterion=gini", manifest=picky_project,
+    )  # fmt: skip
+    assert code == 0, stderr
+    order = [t["hyperparameters"]["curve"] for t in result["trials"]]
+    assert order[-1] == "poor", order
+    poor = result["trials"][-1]
+    assert poor["status"] == "Stopped" and "stopped early" in poor["failure_reason"]
+    assert poor["objective_value"] == 0.1
+    assert result["trial_counts"] == {"Completed": 5, "Stopped": 1}
+    assert "early stopping" in stderr
+    assert local_containers(**{"dev.smbyo.job": poor["name"]}) == []
 
 
 def test_the_same_command_resumes_the_study_and_another_search_is_refused(example_image: str, tmp_path: Path) -> None:
