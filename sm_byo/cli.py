@@ -525,6 +525,187 @@ def train(
     _show(result, "Training", as_json=dry_run)
 
 
+def _ranges(values: tuple[str, ...]) -> dict[str, str]:
+    """``--range NAME=SPEC`` (repeatable); a name given twice is a mistake, not a silent override."""
+    ranges: dict[str, str] = {}
+    for item in values:
+        name, spec = next(iter(_pairs((item,), "--range").items()))
+        if name in ranges:
+            raise click.BadParameter(f"{name} is given twice", param_hint="--range")
+        ranges[name] = spec
+    return ranges
+
+
+@cli.command()
+@manifest_option
+@click.option("--local", "local", is_flag=True, help="Run the trials as training jobs in local Docker.")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    metavar="CHANNEL=PATH",
+    help="Channel data: a local path (or s3:// URI in the cloud).",
+)
+@click.option(
+    "-H",
+    "--hyperparameter",
+    "hyperparameters",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A static hyperparameter: fixed for every trial, and not tuned (repeatable).",
+)
+@click.option(
+    "--range",
+    "ranges",
+    multiple=True,
+    metavar="NAME=MIN:MAX[:SCALING]|NAME=A,B,C",
+    help="Narrow a tunable hyperparameter's range (Integer/Continuous MIN:MAX with an optional Auto, Linear, "
+    "Logarithmic or ReverseLogarithmic scaling; Categorical values); repeatable.",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(["Bayesian", "Random", "Hyperband", "Grid"]),
+    default="Bayesian",
+    show_default=True,
+    help="HyperParameterTuningJobConfig.Strategy.",
+)
+@click.option(
+    "--max-jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="ResourceLimits.MaxNumberOfTrainingJobs (default 10; Grid: every combination).",
+)
+@click.option(
+    "--max-parallel-jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="ResourceLimits.MaxParallelTrainingJobs (locally also at most this machine's cores).",
+)
+@click.option(
+    "--early-stopping",
+    type=click.Choice(["Off", "Auto"]),
+    default="Off",
+    show_default=True,
+    help="TrainingJobEarlyStoppingType.",
+)
+@click.option(
+    "--hyperband-min-resource",
+    type=click.IntRange(min=1),
+    metavar="EPOCHS",
+    help="HyperbandStrategyConfig.MinResource (default 1).",
+)
+@click.option(
+    "--hyperband-max-resource",
+    type=click.IntRange(min=1),
+    metavar="EPOCHS",
+    help="HyperbandStrategyConfig.MaxResource (default: the epochs static hyperparameter).",
+)
+@click.option(
+    "--random-seed",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="HyperParameterTuningJobConfig.RandomSeed: the same seed, a more consistent search (locally: the same "
+    "hyperparameters, trial by trial).",
+)
+@click.option(
+    "--warm-start-from", multiple=True, metavar="NAME", help="Cloud: a parent tuning job (repeatable, at most 5)."
+)
+@click.option(
+    "--warm-start-type",
+    type=click.Choice(["IdenticalDataAndAlgorithm", "TransferLearning"]),
+    default="IdenticalDataAndAlgorithm",
+    show_default=True,
+    help="Cloud: WarmStartConfig.WarmStartType.",
+)
+@click.option("--algorithm", metavar="NAME|ARN", help="Cloud: tune a published algorithm instead of the image.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("tuning"),
+    show_default=True,
+    help="Local: the study (resumable), the trials, trials.json/.csv and the best model.tar.gz.",
+)
+@click.option("--input-mode", type=click.Choice(["File", "Pipe"]), help="Override every channel's input mode.")
+@click.option("--instance-type", help="Instance type of each trial (default: the manifest's first).")
+@click.option("--role", help="Cloud: IAM role ARN SageMaker assumes (default: validation.role).")
+@click.option("--logs/--no-logs", default=True, show_default=True, help="Cloud: stream CloudWatch logs.")
+@training_job_options
+@dry_run_option
+@image_option
+@wait_options
+@aws_options
+@common_options
+def tune(
+    manifest_path: Path,
+    local: bool,
+    data: tuple[str, ...],
+    hyperparameters: tuple[str, ...],
+    ranges: tuple[str, ...],
+    strategy: str,
+    max_jobs: int | None,
+    max_parallel_jobs: int,
+    early_stopping: str,
+    hyperband_min_resource: int | None,
+    hyperband_max_resource: int | None,
+    random_seed: int | None,
+    warm_start_from: tuple[str, ...],
+    warm_start_type: str,
+    algorithm: str | None,
+    out: Path,
+    input_mode: str | None,
+    instance_type: str | None,
+    role: str | None,
+    logs: bool,
+    dry_run: bool,
+    image: str | None,
+    wait: bool,
+    timeout: float | None,
+    profile: str | None,
+    region: str | None,
+    **job: Any,
+) -> None:
+    """Tune hyperparameters: trials as local training jobs (--local) or a SageMaker tuning job; the same request."""
+    from sm_byo.options import CloudOptions, TuneCommand
+
+    loaded = _load(manifest_path)
+    options = TuneCommand(
+        local=local,
+        dry_run=dry_run,
+        image=image,
+        cloud=CloudOptions(profile=profile, region=region, wait=wait, timeout=timeout, logs=logs),
+        given=_given_flags(),
+        data=_pairs(data, "--data"),
+        hyperparameters=_pairs(hyperparameters, "-H"),
+        input_mode=input_mode,
+        instance_type=instance_type,
+        role=role,
+        job=_training_job_settings(**job),
+        strategy=strategy,
+        max_jobs=max_jobs,
+        max_parallel_jobs=max_parallel_jobs,
+        ranges=_ranges(ranges),
+        early_stopping=early_stopping,
+        warm_start_from=warm_start_from,
+        warm_start_type=warm_start_type,
+        algorithm=algorithm,
+        out=out,
+        hyperband_min_resource=hyperband_min_resource,
+        hyperband_max_resource=hyperband_max_resource,
+        random_seed=random_seed,
+    )
+    if local:
+        from sm_byo.local.tuning import tune_local
+
+        result: Any = tune_local(loaded, _state().ui, options)
+    else:
+        from sm_byo.cloud.tuning import tune_cloud  # type: ignore[import-not-found,unused-ignore]
+
+        result = tune_cloud(loaded, _state().ui, options)
+    _show(result, "Tuning", as_json=dry_run)
+
+
 @cli.command()
 @manifest_option
 @click.option("--local", "local", is_flag=True, help="Run the batch transform against a local container.")

@@ -32,10 +32,31 @@ CLOUD_ONLY: Mapping[str, frozenset[str]] = {
         }
     ),
     "transform": frozenset({"--role", "--download", "--wait/--no-wait", "--timeout", "--profile", "--region"}),
+    "tune": frozenset(
+        {
+            "--role",
+            "--logs/--no-logs",
+            "--wait/--no-wait",
+            "--timeout",
+            "--profile",
+            "--region",
+            "--vpc-subnets",
+            "--vpc-security-groups",
+            "--volume-kms-key",
+            "--output-kms-key",
+            "--inter-container-encryption/--no-inter-container-encryption",
+            # A published algorithm runs on SageMaker only; warm start reads parent tuning jobs SageMaker ran
+            # (a local study resumes from its --out instead: docs/local.md).
+            "--algorithm",
+            "--warm-start-from",
+            "--warm-start-type",
+        }
+    ),
 }
 LOCAL_ONLY: Mapping[str, frozenset[str]] = {
     "train": frozenset({"--out"}),
     "transform": frozenset(),
+    "tune": frozenset({"--out"}),
 }
 
 
@@ -211,3 +232,6 @@ class TuneCommand(CommandOptions):
     warm_start_type: str = "IdenticalDataAndAlgorithm"  # or TransferLearning
     algorithm: str | None = None
     out: Path = Path("tuning")
+    hyperband_min_resource: int | None = None  # HyperbandStrategyConfig.MinResource (None: 1)
+    hyperband_max_resource: int | None = None  # HyperbandStrategyConfig.MaxResource (None: read from the epochs)
+    random_seed: int | None = None  # HyperParameterTuningJobConfig.RandomSeed: the same seed, the same search

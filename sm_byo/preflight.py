@@ -34,6 +34,7 @@ from sm_byo.rules import (
     role_problem,
     s3_uri_problem,
     transform_payload_problem,
+    tuning_job_problems,
 )
 from sm_byo.runtime.hyperparameters import value_problem
 from sm_byo.specs.request import Origin, Request, RequestPath, is_flag
@@ -305,6 +306,22 @@ def _training_job_violations(request: Request, loaded: LoadedManifest | None) ->
             yield Violation(count_path, problem)
 
 
+def _tuning_job_violations(request: Request) -> Iterator[Violation]:
+    """CreateHyperParameterTuningJob's rules (sm_byo.rules.tuning_job_problems), and the spot rule of the training
+    job each trial runs (its TrainingJobDefinition)."""
+    if request.operation != "CreateHyperParameterTuningJob":
+        return
+    for path, problem in tuning_job_problems(request.kwargs):
+        yield Violation(path, problem)
+    definition = request.kwargs.get("TrainingJobDefinition") or {}
+    stopping = definition.get("StoppingCondition") or {}
+    spot = managed_spot_problem(bool(definition.get(SPOT)), stopping.get(MAX_WAIT), stopping.get(MAX_RUNTIME))
+    if spot is not None:
+        field, message = spot
+        where: RequestPath = (SPOT,) if field == SPOT else ("StoppingCondition", field)
+        yield Violation(("TrainingJobDefinition", *where), message)
+
+
 def rule_violations(
     request: Request, registries: frozenset[str] = frozenset(), loaded: LoadedManifest | None = None
 ) -> list[Violation]:
@@ -313,6 +330,7 @@ def rule_violations(
     kwargs = request.kwargs
     found: list[Violation] = list(_image_violations(kwargs, registries))
     found.extend(_training_job_violations(request, loaded))
+    found.extend(_tuning_job_violations(request))
     for rule in (
         _name_violations,
         _role_violations,

@@ -107,6 +107,8 @@ class TrialResult:
     failure_reason: str | None = None
     model_artifacts: str | None = None  # a local path or an s3:// URI
     elapsed_seconds: float | None = None
+    started_at: str | None = None  # ISO 8601, UTC: when the trial's training job started and ended
+    ended_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +119,8 @@ class TrialResult:
             "failure_reason": self.failure_reason,
             "model_artifacts": self.model_artifacts,
             "elapsed_seconds": None if self.elapsed_seconds is None else round(self.elapsed_seconds, 2),
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
         }
 
 
@@ -139,6 +143,7 @@ class TuningResult:
     trials: list[TrialResult] = field(default_factory=list)
     tables: dict[str, str] = field(default_factory=dict)
     elapsed_seconds: float | None = None
+    model_artifacts: str | None = None  # the best trial's model as the job keeps it (locally: --out/model.tar.gz)
 
     def to_dict(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
@@ -155,5 +160,36 @@ class TuningResult:
             "trial_counts": counts,
             "trials": [trial.to_dict() for trial in self.trials],
             "tables": self.tables,
+            "model_artifacts": self.model_artifacts,
             "elapsed_seconds": None if self.elapsed_seconds is None else round(self.elapsed_seconds, 2),
         }
+
+    def human_view(self) -> dict[str, Any]:
+        """What a person reads: the job, its best trial, and one row per trial (the best marked with *)."""
+        best = self.best.name if self.best else None
+        metric = self.objective.get("metric", "objective")
+        view: dict[str, Any] = {
+            "job_name": self.job_name,
+            "where": self.where,
+            "status": self.status,
+            "strategy": self.strategy,
+            "objective": f"{self.objective.get('type', '')} {metric}".strip(),
+            "best": f"{best} ({metric} {self.best.objective_value:g})" if self.best and self.best.objective_value
+            is not None else None,
+        }  # fmt: skip
+        if self.model_artifacts or (self.best is not None and self.best.model_artifacts):
+            view["model_artifacts"] = self.model_artifacts or (self.best.model_artifacts if self.best else None)
+        view.update({f"table ({kind})": path for kind, path in self.tables.items()})
+        view["trials"] = [
+            {
+                "status": trial.status,
+                "best": "*" if trial.name == best else "",
+                "trial": trial.name,
+                "hyperparameters": " ".join(f"{k}={v}" for k, v in sorted(trial.hyperparameters.items())),
+                metric: "" if trial.objective_value is None else f"{trial.objective_value:g}",
+                "seconds": "" if trial.elapsed_seconds is None else f"{trial.elapsed_seconds:.1f}",
+                "reason": trial.failure_reason or "",
+            }
+            for trial in self.trials
+        ]
+        return view

@@ -18,6 +18,8 @@ from pathlib import PurePath
 from typing import Any
 
 from sm_byo.jsonpath import PathSyntaxError, parse, syntax_problem
+from sm_byo.runtime.hyperparameters import DECIMAL as DECIMAL_TEXT
+from sm_byo.runtime.hyperparameters import INTEGER as INTEGER_TEXT
 
 # Names of SageMaker resources (jobs, models, endpoints, algorithms, model packages):
 # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTrainingJob.html#sagemaker-CreateTrainingJob-request-TrainingJobName
@@ -353,4 +355,163 @@ def _record_split_problems(
         found.append((("TransformInput", "SplitType"), f"{split}: {needs_lines}, so SplitType must be Line"))
     if assemble != "Line":
         found.append((("TransformOutput", "AssembleWith"), f"{assemble}: {needs_lines}, so AssembleWith must be Line"))
+    return found
+
+
+# --- hyperparameter tuning ------------------------------------------------------------------------
+# CreateHyperParameterTuningJob: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateHyperParameterTuningJob.html
+# "the sum of the number of hyperparameters for all the ranges can't exceed the maximum number specified" (30):
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ParameterRanges.html
+MAX_PARAMETER_RANGES = 30
+RANGE_KINDS = ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges")
+# HyperbandStrategyConfig.MaxResource: "The maximum value is 20,000 epochs"; without it, Hyperband "attempts to
+# infer MaxResource from the following keys (if present) in StaticsHyperParameters: epochs, numepochs, n-epochs,
+# n_epochs, num_epochs", and fails validation when it cannot.
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_HyperbandStrategyConfig.html
+HYPERBAND_MAX_RESOURCE = 20000
+HYPERBAND_EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
+TuningProblem = tuple[tuple[str | int, ...], str]
+CONFIG = "HyperParameterTuningJobConfig"
+
+
+def scaling_problem(kind: str, scaling: str | None, low: float, high: float) -> str | None:
+    """Why a range of ``kind`` (Integer/Continuous) cannot be searched with ``scaling`` (None when it can).
+
+    "Logarithmic scaling works only for ranges that have only values greater than 0"; "Reverse logarithmic
+    scaling works only for ranges that are entirely within the range 0<=x<1.0", and "is not supported for
+    integer parameter ranges".
+    https://docs.aws.amazon.com/sagemaker/latest/dg/automatic-model-tuning-define-ranges.html#scaling-type
+    """
+    if scaling == "Logarithmic" and low <= 0:
+        return f"Logarithmic scaling needs a range of values greater than 0 (this one starts at {low:g})"
+    if scaling == "ReverseLogarithmic":
+        if kind == "Integer":
+            return "ReverseLogarithmic scaling is only for Continuous ranges, not Integer ones"
+        if low < 0 or high >= 1:
+            return f"ReverseLogarithmic scaling needs a range within 0 <= x < 1 (this one is {low:g} to {high:g})"
+    return None
+
+
+def hyperband_max_resource(config: Mapping[str, Any], static: Mapping[str, Any]) -> int | None:
+    """The MaxResource Hyperband uses: StrategyConfig's, else inferred from the static hyperparameters."""
+    hyperband = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig") or {}
+    if isinstance(hyperband.get("MaxResource"), int):
+        return int(hyperband["MaxResource"])
+    for key in HYPERBAND_EPOCH_KEYS:
+        value = str(static.get(key, ""))
+        if value.isdigit():
+            return int(value)
+    return None
+
+
+def grid_size(ranges: Mapping[str, Any]) -> int:
+    """The number of distinct combinations of the categorical values: a Grid job's number of training jobs."""
+    size = 1
+    for item in ranges.get("CategoricalParameterRanges") or []:
+        size *= max(1, len(item.get("Values") or []))
+    return size
+
+
+def _bounds_problem(kind: str, item: Mapping[str, Any]) -> tuple[tuple[str, ...], str] | None:
+    """Min and Max of an Integer/Continuous range: numbers of its kind, in order, and a scaling they allow; the
+    field at fault below the range (none: the bounds; ScalingType) and why."""
+    pattern = INTEGER_TEXT if kind == "IntegerParameterRanges" else DECIMAL_TEXT
+    low_text, high_text = str(item.get("MinValue", "")), str(item.get("MaxValue", ""))
+    noun = "integers" if kind == "IntegerParameterRanges" else "numbers"
+    if not (pattern.fullmatch(low_text) and pattern.fullmatch(high_text)):
+        return (), f"MinValue {low_text!r} and MaxValue {high_text!r} must be {noun}"
+    low, high = float(low_text), float(high_text)
+    if low > high:
+        return (), f"MinValue {low_text} is greater than MaxValue {high_text}"
+    problem = scaling_problem(kind.removesuffix("ParameterRanges"), item.get("ScalingType"), low, high)
+    return (("ScalingType",), problem) if problem else None
+
+
+def _range_problems(ranges: Mapping[str, Any], static: Mapping[str, Any]) -> list[TuningProblem]:
+    found: list[TuningProblem] = []
+    base = (CONFIG, "ParameterRanges")
+    total = sum(len(ranges.get(kind) or []) for kind in RANGE_KINDS)
+    if total == 0:
+        found.append((base, "a tuning job needs at least one hyperparameter range to search (a tunable "
+                            "hyperparameter with min/max or values)"))  # fmt: skip
+    elif total > MAX_PARAMETER_RANGES:
+        found.append((base, f"{total} hyperparameter ranges; a tuning job searches at most {MAX_PARAMETER_RANGES} "
+                            "(all kinds together)"))  # fmt: skip
+    for kind in RANGE_KINDS:
+        for index, item in enumerate(ranges.get(kind) or []):
+            problem = _bounds_problem(kind, item) if kind != "CategoricalParameterRanges" else None
+            if problem:
+                found.append(((*base, kind, index, *problem[0]), problem[1]))
+            if item.get("Name") in static:
+                found.append(((*base, kind, index, "Name"), f"{item.get('Name')!r} is tuned and also a static "
+                                                            "hyperparameter; give it one way only"))  # fmt: skip
+    return found
+
+
+def _strategy_problems(config: Mapping[str, Any], static: Mapping[str, Any]) -> list[TuningProblem]:
+    """Grid and Hyperband's own requirements (https://docs.aws.amazon.com/sagemaker/latest/dg/
+    automatic-model-tuning-how-it-works.html): Grid "only categorical parameters", with MaxNumberOfTrainingJobs
+    left out or "equal to the total number of distinct categorical combinations possible"; Hyperband its
+    HyperbandStrategyConfig, which no other strategy takes, and its own early stopping: TrainingJobEarlyStoppingType
+    must be Off (https://docs.aws.amazon.com/sagemaker/latest/dg/automatic-model-tuning-early-stopping.html)."""
+    found: list[TuningProblem] = []
+    strategy = config.get("Strategy")
+    ranges = config.get("ParameterRanges") or {}
+    limits = config.get("ResourceLimits") or {}
+    if strategy == "Grid":
+        for kind in ("IntegerParameterRanges", "ContinuousParameterRanges"):
+            if ranges.get(kind):
+                found.append(((CONFIG, "ParameterRanges", kind), "the Grid strategy searches Categorical ranges only; "
+                              "use Bayesian or Random for Integer and Continuous ones"))  # fmt: skip
+        maximum = limits.get("MaxNumberOfTrainingJobs")
+        if maximum is not None and maximum != grid_size(ranges):
+            found.append(((CONFIG, "ResourceLimits", "MaxNumberOfTrainingJobs"), f"{maximum}: a Grid job runs every "
+                          f"combination of the categorical values ({grid_size(ranges)}); leave it out"))  # fmt: skip
+    hyperband = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig")
+    if strategy != "Hyperband" and config.get("StrategyConfig"):
+        found.append(
+            ((CONFIG, "StrategyConfig"), f"only the Hyperband strategy takes a StrategyConfig, not {strategy}")
+        )
+    if strategy == "Hyperband":
+        if config.get("TrainingJobEarlyStoppingType") == "Auto":
+            found.append(((CONFIG, "TrainingJobEarlyStoppingType"), "Auto: Hyperband stops training jobs by its own "
+                          "rule; early stopping must be Off with it"))  # fmt: skip
+        maximum_resource = hyperband_max_resource(config, static)
+        minimum_resource = (hyperband or {}).get("MinResource")
+        if maximum_resource is None:
+            needs = (
+                "Hyperband needs HyperbandStrategyConfig.MaxResource (the most epochs a training job runs), or a "
+                f"static hyperparameter it can be read from ({', '.join(HYPERBAND_EPOCH_KEYS)})"
+            )
+            found.append(((CONFIG, "StrategyConfig", "HyperbandStrategyConfig", "MaxResource"), needs))
+        elif maximum_resource > HYPERBAND_MAX_RESOURCE:
+            found.append(((CONFIG, "StrategyConfig", "HyperbandStrategyConfig", "MaxResource"),
+                          f"{maximum_resource}: at most {HYPERBAND_MAX_RESOURCE} epochs"))  # fmt: skip
+        elif isinstance(minimum_resource, int) and minimum_resource > maximum_resource:
+            found.append(((CONFIG, "StrategyConfig", "HyperbandStrategyConfig", "MinResource"),
+                          f"{minimum_resource} is greater than MaxResource {maximum_resource}"))  # fmt: skip
+    return found
+
+
+def tuning_job_problems(request: Mapping[str, Any]) -> list[TuningProblem]:
+    """What SageMaker refuses in a CreateHyperParameterTuningJob request that its service model does not say,
+    as (request path, message) pairs."""
+    config = request.get(CONFIG) or {}
+    definition = request.get("TrainingJobDefinition") or {}
+    static = definition.get("StaticHyperParameters") or {}
+    found = _range_problems(config.get("ParameterRanges") or {}, static)
+    found.extend(_strategy_problems(config, static))
+    objective = config.get("HyperParameterTuningJobObjective")
+    if not objective:
+        found.append(((CONFIG, "HyperParameterTuningJobObjective"), "a tuning job needs an objective metric to "
+                      "maximize or minimize (training.tuning_objective: {metric, type})"))  # fmt: skip
+    algorithm = definition.get("AlgorithmSpecification") or {}
+    metrics = {str(metric.get("Name")) for metric in algorithm.get("MetricDefinitions") or []}
+    # With your own image, SageMaker reads the objective from the training log with the job's MetricDefinitions, so
+    # the objective must be one of them (https://docs.aws.amazon.com/sagemaker/latest/dg/
+    # automatic-model-tuning-define-metrics-variables.html); a published algorithm brings its own definitions.
+    if objective and algorithm.get("TrainingImage") and objective.get("MetricName") not in metrics:
+        known = ", ".join(sorted(metrics)) or "none"
+        problem = f"{objective.get('MetricName')!r} is not one of the job's MetricDefinitions ({known})"
+        found.append(((CONFIG, "HyperParameterTuningJobObjective", "MetricName"), problem))
     return found

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
@@ -37,18 +37,15 @@ from sm_byo.cloud.session import (
 from sm_byo.cloud.training import stage_channels
 from sm_byo.cloud.waiting import PollSettings, follow
 from sm_byo.errors import JobFailed, UsageError
-from sm_byo.hyperparameters import validate_hyperparameters
 from sm_byo.manifest import LoadedManifest
 from sm_byo.options import CloudOptions, TuneCommand
 from sm_byo.plan import Plan, upload_step
 from sm_byo.reporting import RecordingReporter, Reporter, show_table
 from sm_byo.results import TrialResult, TuningResult
-from sm_byo.specs.names import unique_name
-from sm_byo.specs.training import TrainingOptions, check_channels, check_distribution, training_spec
-from sm_byo.specs.tuning import TuningOptions
+from sm_byo.specs.names import unique_tuning_job_name
+from sm_byo.specs.training import TrainingOptions
+from sm_byo.specs.tuning import TuningOptions, tuning_job_request
 
-# HyperParameterTuningJobName: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}, 32 characters at most (CreateHyperParameterTuningJob).
-MAX_TUNING_JOB_NAME_LENGTH = 32
 TRIAL_TITLE = "trial"
 
 
@@ -92,7 +89,6 @@ def cloud_tuning_plan(
             hint="Drop --image to tune the published algorithm (its own image), or drop --algorithm.",
         )
     published = published_algorithm(aws, options.algorithm) if options.algorithm else None
-    static = _static_hyperparameters(loaded, options) if published is None else dict(options.hyperparameters)
     role = default_role(loaded, options.role)
     account = plan_account(aws, reporter or RecordingReporter(), dry_run=options.dry_run, role=role)
     bucket = bucket_name(aws.region, account)
@@ -101,7 +97,7 @@ def cloud_tuning_plan(
     else:
         image = options.image or plan_image(aws, loaded, account, dry_run=options.dry_run)
     channels, uploads = stage_channels(loaded, options.data, bucket)
-    job_name = unique_name(manifest.name, max_length=MAX_TUNING_JOB_NAME_LENGTH)
+    job_name = unique_tuning_job_name(manifest.name)
     flags = {"image": "--image", "output": "--data", **({"role": "--role"} if options.role else {})}
     training = TrainingOptions(
         job_name=job_name,
@@ -109,7 +105,7 @@ def cloud_tuning_plan(
         role=role,
         output_path=f"s3://{bucket}/smbyo/{manifest.name}/tuning-output",
         channels=channels,
-        hyperparameters=static,
+        hyperparameters=dict(options.hyperparameters),  # -H as given: the builder checks them and fills the rest
         instance_type=options.instance_type,
         input_mode=options.input_mode,
         job=options.job,
@@ -129,25 +125,12 @@ def cloud_tuning_plan(
         published=published,
         flags={**flags, **({"algorithm": "--algorithm"} if options.algorithm else {})},
     )
-    # Imported where it is used: following and `smbyo wait tuning-job` build no request and need no builder.
-    from sm_byo.specs.tuning import tuning_job_request  # type: ignore[attr-defined,unused-ignore]
-
     request = tuning_job_request(manifest, tuning)
     steps = [upload_step(str(item.source), item.uri, "--data") for item in uploads]
     registries = frozenset() if published is not None else account_registries(aws, dry_run=options.dry_run)
     plan = CloudTuningPlan("sagemaker", (*steps, request), bucket=bucket, uploads=tuple(uploads))
     plan.check(loaded, registries=registries)
     return plan
-
-
-def _static_hyperparameters(loaded: LoadedManifest, options: TuneCommand) -> dict[str, str]:
-    """The ``-H`` values, checked against the manifest as ``smbyo train`` checks them (exit 2 naming each
-    bad one); only those given: every trial sets the tuned ones, and the container fills the defaults."""
-    manifest = loaded.manifest
-    check_channels(training_spec(manifest), options.data)
-    check_distribution(training_spec(manifest), options.job.distribution, options.data)
-    values = validate_hyperparameters(manifest, options.hyperparameters)
-    return {name: values[name] for name in options.hyperparameters}
 
 
 def tune_cloud(
@@ -318,6 +301,8 @@ def trial_of(summary: Mapping[str, Any]) -> TrialResult:
         objective_value=None if value is None else float(value),
         failure_reason=str(reason) if reason else None,
         elapsed_seconds=_seconds_between(summary.get("TrainingStartTime"), summary.get("TrainingEndTime")),
+        started_at=_iso(summary.get("TrainingStartTime")),
+        ended_at=_iso(summary.get("TrainingEndTime")),
     )
 
 
@@ -375,6 +360,8 @@ def _best_trial(
         failure_reason=best.failure_reason,
         model_artifacts=model_artifacts,
         elapsed_seconds=best.elapsed_seconds,
+        started_at=best.started_at,
+        ended_at=best.ended_at,
     )
 
 
@@ -385,6 +372,11 @@ def _best_model_artifacts(aws: AwsAdapter, description: Mapping[str, Any]) -> st
         return None
     artifacts = aws.describe_training_job(name).get("ModelArtifacts") or {}
     return str(artifacts["S3ModelArtifacts"]) if artifacts.get("S3ModelArtifacts") else None
+
+
+def _iso(moment: Any) -> str | None:
+    """A trial's start or end as the local executor writes it: ISO 8601 in UTC."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds") if isinstance(moment, datetime) else None
 
 
 def _seconds_between(start: Any, end: Any) -> float | None:

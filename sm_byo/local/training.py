@@ -46,12 +46,11 @@ from sm_byo.local.outputs import OutputDirectory
 from sm_byo.local.untrusted import entries
 from sm_byo.manifest import LoadedManifest, MetricSpec
 from sm_byo.metrics import MetricScanner, metric_specs
-from sm_byo.options import TrainCommand
+from sm_byo.options import TrainCommand, TrainingJobSettings
 from sm_byo.plan import Plan
 from sm_byo.reporting import Reporter
 from sm_byo.results import TrainingResult
 from sm_byo.specs.names import local_image_tag, unique_name
-from sm_byo.specs.request import Request
 from sm_byo.specs.training import LOCAL_ROLE, TrainingOptions, training_job_request
 
 FAILURE_REASON_LIMIT = 1024
@@ -67,7 +66,7 @@ MAX_LOCAL_HOSTS = 16
 # --- the plan -------------------------------------------------------------------------------------
 
 
-def _local_data(channel: str, raw: str) -> str:
+def local_data(channel: str, raw: str) -> str:
     if raw.startswith("s3://"):
         raise UsageError(
             f"--data {channel}={raw}: a local training job reads local files, not S3",
@@ -83,7 +82,7 @@ def _local_data(channel: str, raw: str) -> str:
     return file_uri(path)
 
 
-def _check_training_section(loaded: LoadedManifest) -> None:
+def check_training_section(loaded: LoadedManifest) -> None:
     if loaded.manifest.training is None or not loaded.manifest.code.train:
         raise UsageError(
             f"{loaded.path}: this manifest describes a model-only image (no training section or code.train)",
@@ -91,7 +90,7 @@ def _check_training_section(loaded: LoadedManifest) -> None:
         )
 
 
-def _local_checkpoint(raw: str) -> str:
+def local_checkpoint(raw: str) -> str:
     """--checkpoint-uri with --local: a local directory (made when the job starts, if missing), as file://."""
     if "://" in raw:
         raise UsageError(
@@ -116,10 +115,14 @@ _NOT_LOCAL = (
 )  # fmt: skip
 
 
-def _local_notes(loaded: LoadedManifest, request: Request, options: TrainCommand) -> tuple[str, ...]:
-    notes = [text for path, text in _NOT_LOCAL if _has(request.kwargs, path)]
+def local_notes(
+    loaded: LoadedManifest, job_fields: Mapping[str, Any], settings: TrainingJobSettings
+) -> tuple[str, ...]:
+    """What a local job checks but cannot honour (``job_fields``: a CreateTrainingJob request, or a tuning job's
+    TrainingJobDefinition), and a manifest checkpoint location that is SageMaker's."""
+    notes = [text for path, text in _NOT_LOCAL if _has(job_fields, path)]
     job = loaded.manifest.training.job if loaded.manifest.training else None
-    if job and job.checkpoint and options.job.checkpoint_uri is None:
+    if job and job.checkpoint and settings.checkpoint_uri is None:
         notes.append(
             f"training.job.checkpoint.s3_uri ({job.checkpoint.s3_uri}) is for SageMaker: this local job keeps no "
             "checkpoints; pass --checkpoint-uri DIR to keep them in a local directory and resume from it"
@@ -136,12 +139,12 @@ def _has(kwargs: Mapping[str, Any], path: tuple[str, ...]) -> bool:
 
 def local_training_plan(loaded: LoadedManifest, options: TrainCommand) -> Plan:
     """The CreateTrainingJob request for local Docker, checked (exit 2 naming what to fix)."""
-    _check_training_section(loaded)
+    check_training_section(loaded)
     values = validate_hyperparameters(loaded.manifest, options.hyperparameters)
-    channels = {name: _local_data(name, raw) for name, raw in options.data.items()}
+    channels = {name: local_data(name, raw) for name, raw in options.data.items()}
     job = options.job
     if job.checkpoint_uri is not None:
-        job = replace(job, checkpoint_uri=_local_checkpoint(job.checkpoint_uri))
+        job = replace(job, checkpoint_uri=local_checkpoint(job.checkpoint_uri))
     request = training_job_request(
         loaded.manifest,
         TrainingOptions(
@@ -158,7 +161,7 @@ def local_training_plan(loaded: LoadedManifest, options: TrainCommand) -> Plan:
             flags={"image": "--image", "output": "--out"},
         ),
     )
-    return Plan("local", (request,), _local_notes(loaded, request, options)).check(loaded)
+    return Plan("local", (request,), local_notes(loaded, request.kwargs, options.job)).check(loaded)
 
 
 def train_local(

@@ -31,10 +31,31 @@ def _utcnow() -> datetime:
 
 def unique_name(base: str, *, now: Callable[[], datetime] = _utcnow, max_length: int = MAX_NAME_LENGTH) -> str:
     """``base`` cleaned to SageMaker's pattern and suffixed with a timestamp, within ``max_length``."""
-    suffix = timestamp(now())
+    return _suffixed(base, timestamp(now()), max_length)
+
+
+def _suffixed(base: str, suffix: str, max_length: int) -> str:
+    """``base`` cleaned to SageMaker's name pattern and trimmed (never the suffix) to fit ``-suffix`` in."""
     cleaned = _DASHES.sub("-", _INVALID.sub("-", base)).strip("-") or "smbyo"
     room = max_length - len(suffix) - 1
     return f"{cleaned[:room].rstrip('-')}-{suffix}"
+
+
+# HyperParameterTuningJobName: at most 32 characters of [a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateHyperParameterTuningJob.html).
+MAX_TUNING_JOB_NAME_LENGTH = 32
+
+
+def short_timestamp(now: datetime) -> str:
+    """``261124-010203-456``: a sortable timestamp short enough to leave a tuning job name room for its base."""
+    return now.strftime("%y%m%d-%H%M%S-") + f"{now.microsecond // 1000:03d}"
+
+
+def unique_tuning_job_name(base: str, *, now: Callable[[], datetime] = _utcnow) -> str:
+    """``base`` cleaned and trimmed to 14 characters, with a short timestamp: 32 characters at most.
+
+    SageMaker names each trial ``<tuning job name>-<3 digits>-<8 hex>``, within the 63 of a training job name."""
+    return _suffixed(base, short_timestamp(now()), MAX_TUNING_JOB_NAME_LENGTH)
 
 
 def local_image_tag(manifest: Manifest) -> str:

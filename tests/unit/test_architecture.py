@@ -70,7 +70,12 @@ LAYERS: list[tuple[str, ...]] = [
         "sm_byo.cloud.push",
         "sm_byo.cloud.publish",
     ),
-    ("sm_byo.local.validate", "sm_byo.cloud.tuning", "sm_byo.cloud.wait"),  # commands built on other commands
+    (  # commands built on other commands
+        "sm_byo.local.validate",
+        "sm_byo.local.tuning",
+        "sm_byo.cloud.tuning",
+        "sm_byo.cloud.wait",
+    ),
     ("sm_byo.ui",),
     ("sm_byo.cli", "sm_byo.__main__"),
 ]

@@ -89,6 +89,8 @@ def test_a_finished_tuning_job_becomes_one_result_with_its_best_trial_and_every_
         "failure_reason": None,
         "model_artifacts": artifacts,
         "elapsed_seconds": 42.0,
+        "started_at": START.isoformat(timespec="milliseconds"),  # as the local executor writes them
+        "ended_at": (START + timedelta(seconds=42)).isoformat(timespec="milliseconds"),
     }
 
 
