@@ -533,3 +533,39 @@ def test_a_spot_job_stopped_part_way_resumes_from_its_s3_checkpoints(
         member = archive.extractfile("resume.json")
         assert member is not None
         assert json.loads(member.read())["resumed_from"] == steps[-1]
+
+
+def test_tune_uploads_the_data_sends_the_tuning_job_and_reports_its_best_trial(
+    cloud_project: Path,
+    moto: MotoHarness,
+    aws_env: dict[str, str],
+    registry: Registry,
+    example_image: str,
+    pushed_tags: list[str],
+    tmp_path: Path,
+) -> None:
+    """`smbyo tune` as a user runs it: the plan built from the manifest (the same training request as
+    `train`), the local data uploaded, the job sent and followed to its best trial (moto's stand-in runs
+    every trial as a real training job)."""
+    env = {**aws_env, "DOCKER_CONFIG": str(tmp_path / "docker-config")}
+    pushed_tags.append(smbyo("push", "--tag", example_image, cwd=cloud_project, env=env)["data"]["image_uri"])
+    flags = ("--data", "training=data/training", "--strategy", "Random", "--max-jobs", "3",
+             "--max-parallel-jobs", "2", "--range", "max_leaf_nodes=2:20")  # fmt: skip
+    plan = smbyo("tune", "--dry-run", *flags, cwd=cloud_project, env=env)["data"]["plan"]
+    request = plan[-1]["kwargs"]
+    assert plan[-1]["operation"] == "CreateHyperParameterTuningJob"
+    assert request["HyperParameterTuningJobConfig"]["ParameterRanges"] == {
+        "IntegerParameterRanges": [{"Name": "max_leaf_nodes", "MinValue": "2", "MaxValue": "20"}]
+    }
+    assert request["TrainingJobDefinition"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"].startswith(
+        "s3://"
+    )  # the local data, named where the upload puts it
+    done = smbyo("tune", *flags, cwd=cloud_project, env=env)["data"]
+    assert (done["where"], done["status"]) == ("sagemaker", "Completed")
+    assert len(done["trials"]) == 3 and done["trial_counts"] == {"Completed": 3}
+    objectives = [trial["objective_value"] for trial in done["trials"]]
+    best = done["best"]
+    assert best["objective_value"] == max(objectives)
+    assert 2 <= int(best["hyperparameters"]["max_leaf_nodes"]) <= 20
+    bucket, _, key = best["model_artifacts"].removeprefix("s3://").partition("/")
+    assert moto.client("s3").head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
