@@ -37,6 +37,7 @@ from sm_byo.cloud.session import (
 from sm_byo.cloud.training import stage_channels
 from sm_byo.cloud.waiting import PollSettings, follow
 from sm_byo.errors import JobFailed, UsageError
+from sm_byo.hyperparameters import validate_hyperparameters
 from sm_byo.manifest import LoadedManifest
 from sm_byo.options import CloudOptions, TuneCommand
 from sm_byo.plan import Plan, upload_step
@@ -89,6 +90,9 @@ def cloud_tuning_plan(
             hint="Drop --image to tune the published algorithm (its own image), or drop --algorithm.",
         )
     published = published_algorithm(aws, options.algorithm) if options.algorithm else None
+    if published is None:
+        # -H judged by the rule `train` uses, before any AWS call (the builder judges them again, in place).
+        validate_hyperparameters(manifest, options.hyperparameters)
     role = default_role(loaded, options.role)
     account = plan_account(aws, reporter or RecordingReporter(), dry_run=options.dry_run, role=role)
     bucket = bucket_name(aws.region, account)
