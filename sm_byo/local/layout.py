@@ -134,6 +134,22 @@ def local_path(uri: str, field: str, *, hint: str | None = None) -> Path:
     return path
 
 
+def refuse_s3(given: str, raw: str, job: str, hint: str) -> None:
+    """A local ``job`` works on local paths: an ``s3://`` one (``given``: the flag as typed) is a usage error."""
+    if raw.startswith("s3://"):
+        raise UsageError(f"{given}: a local {job} reads and writes local paths, not S3", hint=hint)
+
+
+def local_source(given: str, raw: str, job: str, *, s3_hint: str, missing_hint: str) -> Path:
+    """The local file or directory a local ``job`` reads, as given on the command line (``~`` expanded):
+    refused when it is an S3 URI or does not exist, naming ``given`` (the flag as typed)."""
+    refuse_s3(given, raw, job, s3_hint)
+    path = Path(raw).expanduser()
+    if not path.exists():
+        raise UsageError(f"{given}: no such file or directory", hint=missing_hint)
+    return path
+
+
 def output_dir(uri: str, field: str, flag: str) -> Path:
     """The local directory of a local plan's ``file://`` output URI (it need not exist yet)."""
     if not uri.startswith(FILE_URI):

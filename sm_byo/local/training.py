@@ -40,6 +40,7 @@ from sm_byo.local.layout import (
     file_uri,
     hidden_files,
     host_names,
+    local_source,
     output_dir,
 )
 from sm_byo.local.outputs import OutputDirectory
@@ -67,18 +68,15 @@ MAX_LOCAL_HOSTS = 16
 
 
 def local_data(channel: str, raw: str) -> str:
-    if raw.startswith("s3://"):
-        raise UsageError(
-            f"--data {channel}={raw}: a local training job reads local files, not S3",
-            hint="Download the data first (`aws s3 sync URI DIR`) and pass the directory, or drop --local "
-            "to train on SageMaker.",
-        )
-    path = Path(raw).expanduser()
-    if not path.exists():
-        raise UsageError(
-            f"--data {channel}={raw}: no such file or directory",
-            hint="Point the channel at an existing local file or directory of training data.",
-        )
+    """``--data CHANNEL=PATH`` of a local job, named as the request names local data (``file://``)."""
+    path = local_source(
+        f"--data {channel}={raw}",
+        raw,
+        "training job",
+        s3_hint="Download the data first (`aws s3 sync URI DIR`) and pass the directory, or drop --local "
+        "to train on SageMaker.",
+        missing_hint="Point the channel at an existing local file or directory of training data.",
+    )
     return file_uri(path)
 
 

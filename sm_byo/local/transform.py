@@ -40,7 +40,15 @@ from sm_byo.local.containers import LogPump, Start, container_name, cpu_share, r
 from sm_byo.local.dataprocessing import RecordError, RecordProcessing, split_answer
 from sm_byo.local.health import TRANSFORM_STARTUP_HEALTH_CHECK_SECONDS
 from sm_byo.local.http import ContainerClient, NoAnswer
-from sm_byo.local.layout import data_files, hidden_files, host_name, local_path, output_dir
+from sm_byo.local.layout import (
+    data_files,
+    hidden_files,
+    host_name,
+    local_path,
+    local_source,
+    output_dir,
+    refuse_s3,
+)
 from sm_byo.local.outputs import OutputDirectory, temporary_beside
 from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
 from sm_byo.manifest import LoadedManifest
@@ -666,22 +674,6 @@ def _run_batches(
 # --- the plan -----------------------------------------------------------------------------------
 
 
-def _refuse_s3(**locations: str | Path) -> None:
-    for flag, value in locations.items():
-        if str(value).startswith("s3://"):
-            raise UsageError(
-                f"--{flag} {value}: a local transform reads and writes local paths, not S3",
-                hint="Drop --local to run a SageMaker batch transform job, or download the files first.",
-            )
-
-
-def _existing(flag: str, raw: str, hint: str) -> Path:
-    path = Path(raw).expanduser()
-    if not path.exists():
-        raise UsageError(f"{flag} {raw}: no such file or directory", hint=hint)
-    return path
-
-
 def _uri(path: Path) -> str:
     """``file://`` URI of ``path`` made absolute, links not followed (a linked input file keeps its name,
     and so does its ``.out``)."""
@@ -690,13 +682,23 @@ def _uri(path: Path) -> str:
 
 def local_transform_plan(loaded: LoadedManifest, options: TransformCommand) -> Plan:
     """CreateModel + CreateTransformJob for local Docker, checked (exit 2 naming what to fix)."""
-    _refuse_s3(model=options.model, input=options.input, output=options.output)
-    model = _existing(
-        "--model",
+    s3_hint = "Drop --local to run a SageMaker batch transform job, or download the files first."
+    refuse_s3(f"--output {options.output}", options.output, "transform", s3_hint)
+    model = local_source(
+        f"--model {options.model}",
         options.model,
-        "Pass the model.tar.gz written by `smbyo train --local --out DIR` (DIR/model.tar.gz) or a directory.",
+        "transform",
+        s3_hint=s3_hint,
+        missing_hint="Pass the model.tar.gz written by `smbyo train --local --out DIR` (DIR/model.tar.gz) or a "
+        "directory.",
     )
-    source = _existing("--input", options.input, "Pass a local input file or directory.")
+    source = local_source(
+        f"--input {options.input}",
+        options.input,
+        "transform",
+        s3_hint=s3_hint,
+        missing_hint="Pass a local input file or directory.",
+    )
     list_inputs(source)  # an empty directory is refused now, not after the container started
     manifest = loaded.manifest
     name = unique_name(manifest.name)

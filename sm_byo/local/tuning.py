@@ -78,6 +78,9 @@ JOURNAL = "tuning-journal.log"
 TRIALS_DIR = "trials"
 STUDY_NAME = "smbyo-tuning"
 POLL_SECONDS = 0.25
+# Random trials before the Bayesian (TPE) search models the objective: a quarter of the budget, within these.
+TPE_MIN_RANDOM_START = 2
+TPE_MAX_RANDOM_START = 10
 # The request fields that make a search what it is: resuming with any of them changed would mix two searches.
 SEARCH_FIELDS: tuple[tuple[str, ...], ...] = (
     ("HyperParameterTuningJobConfig", "Strategy"),
@@ -274,8 +277,17 @@ class Search:
             return _grid_sampler({p.name: list(p.values) for p in self.parameters}, self.seed)
         if self.strategy == "Bayesian":
             # constant_liar: trials running in parallel count as bad so far, so parallel trials spread out.
-            return optuna.samplers.TPESampler(constant_liar=parallel > 1, seed=self.seed)
+            # Optuna's TPE samples its first 10 trials at random; a budget of 10 trials would never get past
+            # them, so the random start is a quarter of the budget (2 to 10 trials).
+            return optuna.samplers.TPESampler(
+                constant_liar=parallel > 1, seed=self.seed, n_startup_trials=self.random_start
+            )
         return optuna.samplers.RandomSampler(seed=self.seed)
+
+    @property
+    def random_start(self) -> int:
+        """Trials the Bayesian search samples at random before its model of the objective guides it."""
+        return min(TPE_MAX_RANDOM_START, max(TPE_MIN_RANDOM_START, self.max_jobs // 4))
 
     def pruner(self) -> optuna.pruners.BasePruner:
         """Hyperband's own rule, SageMaker's early stopping (Auto) as the median rule, or none.

@@ -368,3 +368,17 @@ def test_a_checkpoint_location_a_local_job_cannot_use_is_a_usage_error(
         checkpoint_mounts(request)
     assert words in refused.value.message
     assert (tmp_path / "file").read_text() == "not a directory"
+
+
+def test_a_local_source_must_be_a_local_path_that_exists(tmp_path: Path) -> None:
+    from sm_byo.local.layout import local_source
+
+    def source(raw: str) -> Path:
+        return local_source(f"--input {raw}", raw, "transform", s3_hint="drop --local", missing_hint="pass a file")
+
+    with pytest.raises(UsageError, match=r"^--input s3://b/k: a local transform reads and writes local paths, not S3"):
+        source("s3://b/k")
+    with pytest.raises(UsageError, match="--input .*nothing: no such file or directory") as missing:
+        source(str(tmp_path / "nothing"))
+    assert missing.value.hint == "pass a file"
+    assert source(str(tmp_path)) == tmp_path
