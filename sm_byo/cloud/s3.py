@@ -11,12 +11,14 @@ whose object already exists with the same size and MD5 (the ETag of a single-par
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
 from sm_byo.errors import UsageError
+from sm_byo.local.outputs import OutputDirectory, temporary_beside
 from sm_byo.reporting import Reporter
 from sm_byo.rules import is_hidden
 
@@ -162,24 +164,40 @@ def download_outputs(aws: AwsAdapter, files: list[str], output: str, target: Pat
     """Download ``files`` (below ``output``) into ``target``, keeping their paths below the prefix.
 
     Keys come from S3 and may be anything: one whose path would leave ``target`` (``..``, an absolute
-    path) is refused, and each file is written under a temporary name and renamed when complete.
+    path) is refused. The files land as local results do (:class:`~sm_byo.local.outputs.OutputDirectory`):
+    a file smbyo did not write at one of their names refuses the whole download before anything is
+    written (the objects stay in S3), and each file is written under a temporary name and renamed when
+    complete.
     """
+    wanted = [(uri, _below(uri, output, target, flag)) for uri in files]
+    results = OutputDirectory(target, flag)
+    results.refuse_foreign(relative for _, relative in wanted)
+    saved: list[str] = []
+    for uri, relative in wanted:
+        bucket, key = parse_s3_uri(uri, flag)
+        descriptor, partial = temporary_beside(target / relative)
+        os.close(descriptor)
+        try:
+            aws.download_file(bucket, key, partial)
+            saved.append(str(results.publish(partial, relative)))
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    return saved
+
+
+def _below(uri: str, output: str, target: Path, flag: str) -> str:
+    """``uri``'s path below the ``output`` prefix, refused when it would not land inside ``target``."""
     _, prefix = parse_s3_uri(output, flag)
     folder = _as_folder(prefix)
+    _, key = parse_s3_uri(uri, flag)
+    relative = key[len(folder) :] if key.startswith(folder) else ""
     root = target.resolve()
-    saved: list[str] = []
-    for uri in files:
-        bucket, key = parse_s3_uri(uri, flag)
-        relative = key[len(folder) :] if key.startswith(folder) else ""
-        path = (root / relative).resolve()
-        if not relative or not path.is_relative_to(root) or path == root:
-            raise UsageError(
-                f"{uri}: its key does not name a file below {output}; refusing to write it outside {target}",
-                hint="Download that object by hand if you trust it.",
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.smbyo-partial")
-        aws.download_file(bucket, key, partial)
-        partial.replace(path)
-        saved.append(str(path))
-    return saved
+    path = (root / relative).resolve()
+    if not relative or not path.is_relative_to(root) or path == root:
+        raise UsageError(
+            f"{uri}: its key does not name a file below {output}; refusing to write it outside {target}",
+            hint="Download that object by hand if you trust it.",
+        )
+    return path.relative_to(root).as_posix()
+

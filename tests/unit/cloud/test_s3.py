@@ -37,7 +37,24 @@ def test_downloads_keep_paths_below_the_prefix_and_leave_no_partial_names(
     saved = download_outputs(connect(), files, f"s3://{BUCKET}/out/", tmp_path / "got", "--download")
     assert saved == [str(tmp_path / "got" / "a.out"), str(tmp_path / "got" / "nested" / "b.out")]
     assert (tmp_path / "got" / "nested" / "b.out").read_bytes() == b"out/nested/b.out"
-    assert sorted(p.name for p in (tmp_path / "got").rglob("*") if p.is_file()) == ["a.out", "b.out"]
+    files_there = sorted(p.name for p in (tmp_path / "got").rglob("*") if p.is_file())
+    assert files_there == [".smbyo-outputs", "a.out", "b.out"]  # the record of what smbyo wrote there
+
+
+def test_a_download_replaces_what_smbyo_downloaded_but_never_a_file_of_the_users(
+    aws_env: dict[str, str], moto: MotoHarness, tmp_path: Path
+) -> None:
+    _objects(moto, "out/a.out", "out/b.out")
+    files = [f"s3://{BUCKET}/out/a.out", f"s3://{BUCKET}/out/b.out"]
+    target = tmp_path / "got"
+    download_outputs(connect(), files[:1], f"s3://{BUCKET}/out/", target, "--download")
+    download_outputs(connect(), files[:1], f"s3://{BUCKET}/out/", target, "--download")  # again: its own file
+    (target / "b.out").write_text("mine")  # a file of the user's at the name of the next output
+    (target / "a.out").write_text("stale")
+    with pytest.raises(UsageError, match=r"--download .*refusing to replace 1 file\(s\) smbyo did not write: b.out"):
+        download_outputs(connect(), files, f"s3://{BUCKET}/out/", target, "--download")
+    assert (target / "b.out").read_text() == "mine"
+    assert (target / "a.out").read_text() == "stale"  # refused before anything was written
 
 
 @pytest.mark.parametrize("key", ["out/../../escape.out", "out/../sibling.out", "elsewhere/x.out"])
