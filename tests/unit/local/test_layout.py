@@ -378,7 +378,7 @@ def test_a_local_source_must_be_a_local_path_that_exists(tmp_path: Path) -> None
 
     with pytest.raises(UsageError, match=r"^--input s3://b/k: a local transform reads and writes local paths, not S3"):
         source("s3://b/k")
-    with pytest.raises(UsageError, match="--input .*nothing: no such file or directory") as missing:
+    with pytest.raises(UsageError, match=r"--input .*nothing: no such file or directory") as missing:
         source(str(tmp_path / "nothing"))
     assert missing.value.hint == "pass a file"
     assert source(str(tmp_path)) == tmp_path
