@@ -16,8 +16,8 @@ from typing import Any
 
 from sm_byo.aws import AwsAdapter, connect
 from sm_byo.aws import marketplace as sagemaker
-from sm_byo.cloud.s3 import PlannedUpload, plan_upload_at, run_upload
-from sm_byo.cloud.session import ensure_bucket, plan_account, plan_image, resume_flags
+from sm_byo.cloud.s3 import PlannedUpload, plan_upload_at, send_uploads
+from sm_byo.cloud.session import plan_account, plan_image, resume_flags
 from sm_byo.errors import JobFailed
 from sm_byo.manifest import LoadedManifest, Manifest
 from sm_byo.options import PublishCommand
@@ -246,11 +246,7 @@ def _submit(
     flags: str,
 ) -> PublishResult:
     name = str(request.kwargs[kind.name_key])
-    for upload in uploads:
-        ensure_bucket(aws, upload.bucket, reporter)
-        reporter.step(f"Uploading {upload.source} to {upload.uri}")
-        outcome = run_upload(aws, upload, reporter)
-        reporter.detail(f"{outcome.uploaded} uploaded, {outcome.skipped} unchanged")
+    send_uploads(aws, uploads, reporter)
     reporter.step(f"Creating {kind.word} {name}")
     created = kind.create(aws, request.kwargs)
     if not wait:

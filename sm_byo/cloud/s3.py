@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
+from sm_byo.cloud.session import ensure_bucket
 from sm_byo.errors import UsageError
 from sm_byo.local.outputs import OutputDirectory, temporary_beside
 from sm_byo.reporting import Reporter
@@ -132,6 +134,21 @@ def run_upload(aws: AwsAdapter, planned: PlannedUpload, reporter: Reporter) -> U
         aws.upload_file(item.path, bucket, key, metadata={"smbyo-md5": item.md5}, on_bytes=on_bytes)
         outcome.uploaded += 1
     return outcome
+
+
+def send_uploads(aws: AwsAdapter, uploads: Sequence[PlannedUpload], reporter: Reporter) -> list[UploadOutcome]:
+    """A plan's uploads, in order, each bucket created first when it does not exist; each reported."""
+    outcomes = []
+    ready: set[str] = set()
+    for upload in uploads:
+        if upload.bucket not in ready:
+            ensure_bucket(aws, upload.bucket, reporter)
+            ready.add(upload.bucket)
+        reporter.step(f"Uploading {upload.source} to {upload.uri}")
+        outcome = run_upload(aws, upload, reporter)
+        reporter.detail(f"{outcome.uploaded} uploaded, {outcome.skipped} unchanged")
+        outcomes.append(outcome)
+    return outcomes
 
 
 def upload_path(

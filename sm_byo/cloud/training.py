@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
-from sm_byo.cloud.s3 import PlannedUpload, parse_s3_uri, plan_upload, run_upload
+from sm_byo.cloud.s3 import PlannedUpload, parse_s3_uri, plan_upload, send_uploads
 from sm_byo.cloud.session import (
     account_registries,
     bucket_name,
     default_role,
-    ensure_bucket,
     open_aws,
     plan_account,
     plan_image,
@@ -118,11 +117,7 @@ def train_cloud(
     if options.dry_run:
         return planned.plan
     request = planned.plan.request("CreateTrainingJob").kwargs
-    ensure_bucket(adapter, planned.bucket, reporter)
-    for upload in planned.uploads:
-        reporter.step(f"Uploading {upload.source}")
-        outcome = run_upload(adapter, upload, reporter)
-        reporter.detail(f"{outcome.uploaded} uploaded, {outcome.skipped} unchanged -> {outcome.uri}")
+    send_uploads(adapter, planned.uploads, reporter)
     return run_cloud_training_job(adapter, request, reporter, options, settings)
 
 

@@ -17,12 +17,11 @@ from typing import Any
 
 from sm_byo.aws import AwsAdapter
 from sm_byo.cloud.executor import Created
-from sm_byo.cloud.s3 import PlannedUpload, download_outputs, list_outputs, plan_upload, run_upload
+from sm_byo.cloud.s3 import PlannedUpload, download_outputs, list_outputs, plan_upload, send_uploads
 from sm_byo.cloud.session import (
     account_registries,
     bucket_name,
     default_role,
-    ensure_bucket,
     open_aws,
     plan_account,
     plan_image,
@@ -151,13 +150,7 @@ def run_cloud_transform(
     settings: PollSettings | None = None,
 ) -> TransformResult:
     """The SageMaker executor of a transform plan: upload, create (undone if a later step fails), follow."""
-    if planned.uploads:
-        assert planned.bucket is not None
-        ensure_bucket(aws, planned.bucket, reporter)
-    for upload in planned.uploads:
-        reporter.step(f"Uploading transform input {upload.source}")
-        outcome = run_upload(aws, upload, reporter)
-        reporter.detail(f"{outcome.uploaded} uploaded, {outcome.skipped} unchanged -> {outcome.uri}")
+    send_uploads(aws, planned.uploads, reporter)
     job = planned.plan.request("CreateTransformJob").kwargs
     model = next((r.kwargs for r in planned.plan.requests if r.operation == "CreateModel"), None)
     with Created(aws).undone_on_failure(reporter) as created:

@@ -24,12 +24,11 @@ from typing import Any
 
 from sm_byo.aws import AwsAdapter
 from sm_byo.aws.errors import AwsNotFound, AwsUnreachable, TransientAwsError
-from sm_byo.cloud.s3 import PlannedUpload, run_upload
+from sm_byo.cloud.s3 import PlannedUpload, send_uploads
 from sm_byo.cloud.session import (
     account_registries,
     bucket_name,
     default_role,
-    ensure_bucket,
     open_aws,
     plan_account,
     plan_image,
@@ -152,11 +151,7 @@ def tune_cloud(
     if options.dry_run:
         return planned
     request = planned.request("CreateHyperParameterTuningJob").kwargs
-    ensure_bucket(adapter, planned.bucket, reporter)
-    for upload in planned.uploads:
-        reporter.step(f"Uploading {upload.source}")
-        outcome = run_upload(adapter, upload, reporter)
-        reporter.detail(f"{outcome.uploaded} uploaded, {outcome.skipped} unchanged -> {outcome.uri}")
+    send_uploads(adapter, planned.uploads, reporter)
     return run_cloud_tuning_job(adapter, request, reporter, options, settings)
 
 
