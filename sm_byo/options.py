@@ -14,44 +14,29 @@ from pathlib import Path
 from sm_byo.errors import UsageError
 
 # Flags that belong to one mode only, per command (the rest mean the same in both).
+# A training job's cloud-only flags: `tune` runs that training job in every trial, so they are its too.
+TRAINING_CLOUD_ONLY = frozenset(
+    {
+        "--role",
+        "--logs/--no-logs",
+        "--wait/--no-wait",
+        "--timeout",
+        "--profile",
+        "--region",
+        # No local meaning (docs/local.md): a VPC, KMS keys and traffic between instances are AWS's.
+        "--vpc-subnets",
+        "--vpc-security-groups",
+        "--volume-kms-key",
+        "--output-kms-key",
+        "--inter-container-encryption/--no-inter-container-encryption",
+    }
+)
 CLOUD_ONLY: Mapping[str, frozenset[str]] = {
-    "train": frozenset(
-        {
-            "--role",
-            "--logs/--no-logs",
-            "--wait/--no-wait",
-            "--timeout",
-            "--profile",
-            "--region",
-            # No local meaning (docs/local.md): a VPC, KMS keys and traffic between instances are AWS's.
-            "--vpc-subnets",
-            "--vpc-security-groups",
-            "--volume-kms-key",
-            "--output-kms-key",
-            "--inter-container-encryption/--no-inter-container-encryption",
-        }
-    ),
+    "train": TRAINING_CLOUD_ONLY,
     "transform": frozenset({"--role", "--download", "--wait/--no-wait", "--timeout", "--profile", "--region"}),
-    "tune": frozenset(
-        {
-            "--role",
-            "--logs/--no-logs",
-            "--wait/--no-wait",
-            "--timeout",
-            "--profile",
-            "--region",
-            "--vpc-subnets",
-            "--vpc-security-groups",
-            "--volume-kms-key",
-            "--output-kms-key",
-            "--inter-container-encryption/--no-inter-container-encryption",
-            # A published algorithm runs on SageMaker only; warm start reads parent tuning jobs SageMaker ran
-            # (a local study resumes from its --out instead: docs/local.md).
-            "--algorithm",
-            "--warm-start-from",
-            "--warm-start-type",
-        }
-    ),
+    # A published algorithm runs on SageMaker only; warm start reads parent tuning jobs SageMaker ran
+    # (a local study resumes from its --out instead: docs/local.md).
+    "tune": TRAINING_CLOUD_ONLY | {"--algorithm", "--warm-start-from", "--warm-start-type"},
 }
 LOCAL_ONLY: Mapping[str, frozenset[str]] = {
     "train": frozenset({"--out"}),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -13,6 +15,7 @@ from botocore.validate import ParamValidator
 
 from sm_byo.aws.service_model import check_request
 from sm_byo.cli import main
+from tests.conftest import EXAMPLE_DIR
 
 REGION = "us-east-1"
 
@@ -37,6 +40,23 @@ def smbyo(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str
         main([*args, "--json"])
     out = capsys.readouterr().out
     return int(exited.value.code or 0), json.loads(out)
+
+
+def example_copy(tmp_path: Path) -> Path:
+    """The manifest of a copy of the example project (its data included), free to edit."""
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE_DIR, project)
+    return project / "smbyo.yaml"
+
+
+def local_dry_run(
+    capsys: pytest.CaptureFixture[str], command: str, manifest: Path, *flags: str
+) -> tuple[int, dict[str, Any]]:
+    """``smbyo COMMAND --local --dry-run`` on ``manifest``'s project: its training data, --out beside it."""
+    return smbyo(
+        capsys, command, "--local", "--dry-run", "-f", str(manifest),
+        "--data", f"training={manifest.parent / 'data' / 'training'}", "--out", str(manifest.parent / "out"), *flags,
+    )  # fmt: skip
 
 
 def botocore_errors(operation: str, kwargs: dict[str, Any]) -> str:

@@ -4,30 +4,23 @@ local meaning are noted, and flags that only mean something on SageMaker exit 2.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import EXAMPLE_DIR
-from tests.unit.plans import assert_plan_accepted, offline, smbyo
+from tests.unit.plans import assert_plan_accepted, example_copy, local_dry_run, offline
 
 
 @pytest.fixture
 def manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     offline(monkeypatch)
-    project = tmp_path / "project"
-    shutil.copytree(EXAMPLE_DIR, project)
-    return project / "smbyo.yaml"
+    return example_copy(tmp_path)
 
 
 def train(capsys: pytest.CaptureFixture[str], manifest: Path, *flags: str) -> tuple[int, dict[str, Any]]:
-    return smbyo(
-        capsys, "train", "--local", "--dry-run", "-f", str(manifest),
-        "--data", f"training={manifest.parent / 'data' / 'training'}", "--out", str(manifest.parent / "out"), *flags,
-    )  # fmt: skip
+    return local_dry_run(capsys, "train", manifest, *flags)
 
 
 def test_a_checkpoint_directory_is_named_as_a_file_uri_and_not_made_by_a_dry_run(

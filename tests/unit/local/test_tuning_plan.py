@@ -4,15 +4,13 @@ SageMaker, exit 2 naming the flag and the manifest field."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sm_byo.local.tuning import Parameter, Search, parallel_trials, trial_request
-from tests.conftest import EXAMPLE_DIR
-from tests.unit.plans import assert_plan_accepted, offline, smbyo
+from tests.unit.plans import assert_plan_accepted, example_copy, local_dry_run, offline
 
 CONFIG = "HyperParameterTuningJobConfig"
 
@@ -20,16 +18,11 @@ CONFIG = "HyperParameterTuningJobConfig"
 @pytest.fixture
 def manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     offline(monkeypatch)
-    project = tmp_path / "project"
-    shutil.copytree(EXAMPLE_DIR, project)
-    return project / "smbyo.yaml"
+    return example_copy(tmp_path)
 
 
 def tune(capsys: pytest.CaptureFixture[str], manifest: Path, *flags: str) -> tuple[int, dict[str, Any]]:
-    return smbyo(
-        capsys, "tune", "--local", "--dry-run", "-f", str(manifest),
-        "--data", f"training={manifest.parent / 'data' / 'training'}", "--out", str(manifest.parent / "out"), *flags,
-    )  # fmt: skip
+    return local_dry_run(capsys, "tune", manifest, *flags)
 
 
 def request_of(plan: dict[str, Any]) -> dict[str, Any]:
