@@ -371,9 +371,15 @@ class MlTree(MlPaths):
     @staticmethod
     def _shard_mounts(channel: ChannelInput, target: Path, inside: str) -> list[Bind]:
         """One read-only mount per file of the host's share. The mount points are made here, by the host
-        user, so Docker does not create them as root in a tree the host must be able to remove."""
+        user, so Docker does not create them as root in a tree the host must be able to remove. A link that
+        leaves the channel's directory is not mounted: mounting it would hand the container the file it
+        points to, where the whole-directory mount of an unsharded channel shows a link it cannot follow
+        (both are warned about: local/training.py)."""
         mounts = []
+        leaving = set(channel.links_leaving())
         for path in channel.files():
+            if path in leaving:
+                continue
             relative = path.name if channel.path.is_file() else path.relative_to(channel.path).as_posix()
             point = target / relative
             point.parent.mkdir(parents=True, exist_ok=True)

@@ -382,3 +382,16 @@ def test_a_local_source_must_be_a_local_path_that_exists(tmp_path: Path) -> None
         source(str(tmp_path / "nothing"))
     assert missing.value.hint == "pass a file"
     assert source(str(tmp_path)) == tmp_path
+
+
+def test_a_sharded_share_never_mounts_a_link_that_leaves_the_channel(tmp_path: Path) -> None:
+    from sm_byo.local.hosts import prepare_hosts
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not data")
+    data = _data(tmp_path, "a.csv", "c.csv")
+    (data / "b.csv").symlink_to(secret)  # dealt to algo-2 (sorted: a, b, c)
+    hosts = prepare_hosts(tmp_path / "scratch", 2, channels_from_request(_request(data, "File")), {}, "ml.m5.large")
+    mounted = [bind.source for host in hosts for bind in host.tree.volumes(host.channels)[1:]]
+    assert mounted == [str(data / "a.csv"), str(data / "c.csv")]
+    assert str(secret) not in mounted and str(data / "b.csv") not in mounted
