@@ -15,7 +15,7 @@ from sm_byo.manifest import LoadedManifest
 from sm_byo.preflight import ensure_plan_acceptable
 from sm_byo.specs.request import Request
 
-Target = Literal["sagemaker", "local"]
+Target = Literal["sagemaker", "local", "marketplace-catalog"]
 UPLOAD = "Upload"  # not a SageMaker operation: local data copied under an S3 prefix before the requests
 
 
