@@ -373,7 +373,7 @@ class ListingPrices(_Model):
 
 
 class ListingSpec(_Model):
-    """A version of an existing AWS Marketplace ML product: ``smbyo publish listing``."""
+    """A version of an existing AWS Marketplace ML product: `smbyo publish listing`."""
 
     product_id: str = Field(description="The product's entity id (Entity.Identifier of MachineLearningProduct@1.0).")
     offer_id: str | None = Field(

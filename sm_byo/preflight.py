@@ -2,12 +2,14 @@
 
 Two sources, all violations reported at once:
 
-* the SageMaker service model (``sm_byo.aws.service_model``): botocore's own parameter validation,
-  plus the patterns, enums and maximums that botocore leaves to the server;
+* the service model of the request's service (``sm_byo.aws.service_model``; SageMaker's, or marketplace-catalog's
+  for a listing's change set): botocore's own parameter validation, plus the patterns, enums and maximums that
+  botocore leaves to the server;
 * the rules AWS applies that the service model cannot express: the role is a role *ARN*, S3 URIs
   are well formed, the image is on ECR, defaults fall inside their ranges and are not on required
   hyperparameters, the tuning objective names a defined metric, one validation profile, and the
-  validation profile only uses what the algorithm declares.
+  validation profile only uses what the algorithm declares; for a change set, the rules the Catalog API
+  documents for ML products (``sm_byo.rules.change_set_problems``).
 
 Each violation names the manifest field (with its line) or the flag that produced the value, so the
 user knows what to edit. The fix is always in the manifest or the flags: exit code 2.

@@ -13,7 +13,7 @@ https://docs.aws.amazon.com/marketplace/latest/APIReference/API_DescribeChangeSe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from sm_byo.errors import EnvironmentProblem, JobFailed, UsageError
 from sm_byo.manifest import ListingSpec, LoadedManifest
 from sm_byo.options import ListingCommand
 from sm_byo.plan import Plan
-from sm_byo.polling import Backoff, Watch, poll
+from sm_byo.polling import Watch, poll
 from sm_byo.reporting import Reporter
 from sm_byo.rules import listable_arn
 from sm_byo.specs.listing import add_version_request, rate_card, restrict_versions_request, update_version_request
@@ -52,6 +52,7 @@ class ListingResult:
     errors: list[dict[str, str]] = field(default_factory=list)
     failure: str | None = None
     elapsed_seconds: float | None = None
+    resume: str | None = None  # with --no-wait: the `smbyo wait change-set ID` that follows it
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -67,6 +68,8 @@ class ListingResult:
         }
         if self.failure:
             data["failure"] = self.failure
+        if self.resume:
+            data["resume"] = self.resume
         if self.elapsed_seconds is not None:
             data["elapsed_seconds"] = round(self.elapsed_seconds, 1)
         return data
@@ -129,13 +132,10 @@ def follow_change_set(
     timeout: float | None,
     flags: str = "",
     result: ListingResult | None = None,
-    sleep: Callable[[float], None] | None = None,
-    backoff: Backoff | None = None,
 ) -> ListingResult:
     """Poll DescribeChangeSet to SUCCEEDED / FAILED / CANCELLED; anything but SUCCEEDED raises JobFailed (exit 1)
     listing every ErrorDetailList entry."""
-    extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
-    outcome = poll(change_set_watch(aws, change_set_id, flags), reporter, timeout=timeout, backoff=backoff, **extra)
+    outcome = poll(change_set_watch(aws, change_set_id, flags), reporter, timeout=timeout)
     description = outcome.description
     ended = result or ListingResult(action="change-set", change_set_id=change_set_id, status="")
     ended.status = outcome.status
@@ -326,9 +326,10 @@ def _submit(
     result.change_set_arn = str(started.get("ChangeSetArn", "")) or None
     if not result.change_set_id:
         raise JobFailed("StartChangeSet answered without a ChangeSetId", hint="Run the command again.")
-    if not options.cloud.wait:
-        return result
     cloud = options.cloud
+    if not cloud.wait:
+        result.resume = change_set_watch(aws, result.change_set_id, cloud.resume_flags).resume_command
+        return result
     return follow_change_set(
         aws, result.change_set_id, reporter, timeout=cloud.timeout, flags=cloud.resume_flags, result=result
     )

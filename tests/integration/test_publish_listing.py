@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from tests.aws.fixtures import aws_env, moto, moto_session  # noqa: F401
@@ -81,6 +82,15 @@ def published(project: Path, env: dict[str, str], *flags: str) -> dict[str, Any]
     return result
 
 
+@pytest.fixture
+def seller(project: Path, moto: MotoHarness, aws_env: dict[str, str]) -> Path:  # noqa: F811
+    """A project with a listing: section whose algorithm is Completed, and the product it lists into."""
+    with_listing(project)
+    published(project, aws_env)
+    add_product(moto, PRODUCT, OFFER)
+    return project
+
+
 def checks_by_name(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     return {row["check"]: row for row in rows}
 
@@ -129,14 +139,11 @@ def test_a_bad_listing_value_exits_2_naming_the_field_and_line(project: Path) ->
 
 
 def test_apply_ends_succeeded_and_lists_the_version(
-    project: Path,
+    seller: Path,
     moto: MotoHarness,  # noqa: F811
     aws_env: dict[str, str],  # noqa: F811
 ) -> None:
-    with_listing(project)
-    published(project, aws_env)
-    add_product(moto, PRODUCT, OFFER)
-    code, result, stderr = smbyo(project, aws_env, "publish", "listing")
+    code, result, stderr = smbyo(seller, aws_env, "publish", "listing")
     assert code == 0, stderr
     assert (result["status"], result["intent"], result["listed_arn"]) == ("SUCCEEDED", "APPLY", ARN)
     assert "PREPARING" in stderr and "APPLYING" in stderr
@@ -155,38 +162,50 @@ def test_apply_ends_succeeded_and_lists_the_version(
 
 
 def test_validate_checks_without_applying(
-    project: Path,
+    seller: Path,
     moto: MotoHarness,  # noqa: F811
     aws_env: dict[str, str],  # noqa: F811
 ) -> None:
-    with_listing(project)
-    published(project, aws_env)
-    add_product(moto, PRODUCT, OFFER)
-    code, result, stderr = smbyo(project, aws_env, "publish", "listing", "--validate")
+    code, result, stderr = smbyo(seller, aws_env, "publish", "listing", "--validate")
     assert code == 0, stderr
     assert (result["status"], result["intent"]) == ("SUCCEEDED", "VALIDATE")
     assert product(moto, PRODUCT)["versions"] == []
 
 
 def test_a_failed_change_set_exits_1_with_every_error_detail(
+    seller: Path,
+    aws_env: dict[str, str],  # noqa: F811
+) -> None:
+    """The same version listed twice: its title and its ARN are both taken, and AWS says so for each."""
+    code, _, stderr = smbyo(seller, aws_env, "publish", "listing")
+    assert code == 0, stderr
+    code, error, stderr = smbyo(seller, aws_env, "publish", "listing")
+    assert code == 1, stderr
+    assert error["error"] == "JobFailed" and "ended FAILED" in error["message"]
+    codes = [(e["change"], e["entity"], e["code"]) for e in error["details"]["errors"]]
+    assert codes == [
+        ("AddDeliveryOptions", PRODUCT, "DUPLICATE_VERSION_TITLE"),
+        ("AddDeliveryOptions", PRODUCT, "DUPLICATE_ASSET"),
+    ]
+    for detail in error["details"]["errors"]:
+        assert f"{detail['code']}: {detail['message']}" in error["message"]
+
+
+def test_pricing_an_offer_that_is_not_the_products_fails_on_both_changes(
     project: Path,
     moto: MotoHarness,  # noqa: F811
     aws_env: dict[str, str],  # noqa: F811
 ) -> None:
-    """The product's offer is another one: pricing an unknown offer fails, and the version is left unpriced."""
     with_listing(project)
     published(project, aws_env)
     add_product(moto, PRODUCT, "offer-someone-else")
     code, error, stderr = smbyo(project, aws_env, "publish", "listing")
     assert code == 1, stderr
-    assert error["error"] == "JobFailed" and "ended FAILED" in error["message"]
     codes = [(e["change"], e["code"]) for e in error["details"]["errors"]]
     assert codes == [
         ("AddDeliveryOptions", "UPDATE_PRICING_REQUIRED"),
         ("UpdatePricingTerms", "INCOMPATIBLE_PRODUCT_STATUS"),
     ]
-    for detail in error["details"]["errors"]:
-        assert f"{detail['code']}: {detail['message']}" in error["message"]
 
 
 def test_not_completed_wrong_account_and_wrong_region_fail_the_checks(
@@ -255,25 +274,23 @@ def test_critical_findings_of_ecr_scan_fail_the_checks(
 
 
 def test_update_and_restrict_a_listed_version_and_no_wait_then_wait(
-    project: Path,
+    seller: Path,
     moto: MotoHarness,  # noqa: F811
     aws_env: dict[str, str],  # noqa: F811
 ) -> None:
-    with_listing(project)
-    published(project, aws_env)
-    add_product(moto, PRODUCT, OFFER)
-    code, result, stderr = smbyo(project, aws_env, "publish", "listing", "--no-wait")
+    code, result, stderr = smbyo(seller, aws_env, "publish", "listing", "--no-wait")
     assert code == 0 and result["status"] == "Submitted", stderr
-    code, waited, stderr = smbyo(project, aws_env, "wait", "change-set", result["change_set_id"])
+    assert result["resume"] == f"smbyo wait change-set {result['change_set_id']}"
+    code, waited, stderr = smbyo(seller, aws_env, "wait", "change-set", result["change_set_id"])
     assert code == 0 and waited["status"] == "SUCCEEDED", stderr
     (version,) = product(moto, PRODUCT)["versions"]
 
-    manifest = project / "smbyo.yaml"
-    manifest.write_text(manifest.read_text().replace("Smaller trees by default.", "Faster loading."))
-    code, result, stderr = smbyo(project, aws_env, "publish", "listing", "--update", version["id"])
+    manifest = seller / "smbyo.yaml"
+    manifest.write_text(manifest.read_text().replace("Train with a CSV", "Train with one CSV"))
+    code, result, stderr = smbyo(seller, aws_env, "publish", "listing", "--update", version["id"])
     assert code == 0 and result["action"] == "update-version", stderr
-    assert product(moto, PRODUCT)["versions"][0]["details"]["UsageInstructions"].startswith("Train with")
+    assert product(moto, PRODUCT)["versions"][0]["details"]["UsageInstructions"].startswith("Train with one CSV")
 
-    code, error, _ = smbyo(project, aws_env, "publish", "listing", "--restrict", version["id"])
+    code, error, _ = smbyo(seller, aws_env, "publish", "listing", "--restrict", version["id"])
     assert code == 1  # the last public version cannot be withdrawn
     assert [e["code"] for e in error["details"]["errors"]] == ["ALL_DELIVERY_OPTIONS_RESTRICTED"]
