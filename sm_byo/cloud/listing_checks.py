@@ -25,7 +25,7 @@ from sm_byo.aws import AwsAdapter
 from sm_byo.cloud.publish import ALGORITHM, MODEL_PACKAGE, Kind, status_items
 from sm_byo.errors import EnvironmentProblem, ListingChecksFailed
 from sm_byo.manifest import Manifest
-from sm_byo.rules import DIMENSION_SUFFIX, ECR_IMAGE, unpriced_dimensions
+from sm_byo.rules import ECR_IMAGE, unpriced_dimensions
 from sm_byo.specs.listing import RECOMMENDED, supported_instance_types
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -92,35 +92,34 @@ def described_instance_types(kind: str, description: Mapping[str, Any]) -> dict[
     return types
 
 
+def _supported(listed: Listed, manifest: Manifest) -> tuple[dict[str, list[str]], str]:
+    """The supported instance types per use, and where they were read: AWS's description, else the manifest."""
+    if listed.description is not None:
+        return described_instance_types(listed.kind, listed.description), f"{listed.kind} {listed.arn}"
+    return supported_instance_types(manifest, listed.kind), "the manifest (training.instance_types, inference.*)"
+
+
 def pricing_checks(listed: Listed, manifest: Manifest, priced: set[str]) -> list[dict[str, str]]:
     """Every supported type priced, and the recommended types among the supported ones."""
-    source = f"{listed.kind} {listed.arn}"
-    supported = described_instance_types(listed.kind, listed.description) if listed.description else None
-    if supported is None:
-        source, supported = (
-            "the manifest (training.instance_types, inference.*)",
-            supported_instance_types(manifest, listed.kind),
-        )
-    missing = unpriced_dimensions(supported, priced)
-    rows = [
-        row(
-            "every instance type priced",
-            FAILED,
-            f"unpriced in listing.prices (supported per {source}): {', '.join(missing)}",
-        )
-        if missing
-        else row(
-            "every instance type priced",
-            PASSED,
-            f"{sum(len(v) for v in supported.values())} instance type uses priced (per {source})",
-        )
-    ]
     assert manifest.listing is not None
+    supported, source = _supported(listed, manifest)
+    missing = unpriced_dimensions(supported, priced)
+    if missing:
+        rows = [
+            row(
+                "every instance type priced",
+                FAILED,
+                f"unpriced in listing.prices (supported per {source}): {', '.join(missing)}",
+            )
+        ]
+    else:
+        uses = sum(len(kinds) for kinds in supported.values())
+        rows = [row("every instance type priced", PASSED, f"{uses} instance type uses priced (per {source})")]
     wrong = []
     for key, (field, _) in RECOMMENDED.items():
         chosen = getattr(manifest.listing.recommended_instance_types, field)
-        if chosen is not None and field in DIMENSION_SUFFIX and chosen not in supported.get(field, []):
-            wrong.append(f"{key} {chosen} (supported: {', '.join(supported.get(field, [])) or 'none'})")
+        if chosen is not None and field in supported and chosen not in supported[field]:
+            wrong.append(f"{key} {chosen} (supported: {', '.join(supported[field]) or 'none'})")
     if wrong:
         rows.append(row("recommended instance types supported", FAILED, "; ".join(wrong)))
     else:
@@ -183,7 +182,8 @@ def _image_id(image: str) -> tuple[str, dict[str, str]] | None:
     return match.group("repository"), {"imageTag": match.group("tag") or "latest"}
 
 
-def _vulnerable_packages(findings: list[Any]) -> list[str]:
+def vulnerable_packages(findings: list[Any]) -> list[str]:
+    """ "PACKAGE VERSION (SEVERITY CVE)" of each CRITICAL or HIGH finding of an ECR basic scan, each once."""
     found = []
     for finding in findings:
         if not isinstance(finding, dict) or str(finding.get("severity")) not in BLOCKING_SEVERITIES:
@@ -223,7 +223,7 @@ def scan_check(aws: AwsAdapter, image: str) -> dict[str, str]:
             SKIPPED,
             f"ECR has no finished scan of this image ({status or 'no scan found'}): the packages were not checked",
         )
-    vulnerable = _vulnerable_packages(result.get("findings") or [])
+    vulnerable = vulnerable_packages(result.get("findings") or [])
     if vulnerable:
         return row(
             name,
