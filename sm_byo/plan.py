@@ -3,7 +3,8 @@
 ``smbyo train``, ``transform``, ``deploy`` and ``publish`` each build one plan from the manifest and
 the options (``sm_byo.specs``). Whether it runs on SageMaker or in local Docker, the plan is the
 same kind of data: SageMaker requests (the boto3 keyword arguments) and, for the cloud, the uploads
-of local data that come first. ``--dry-run`` prints it; every plan passes pre-flight first.
+of local data that come first. ``publish listing``'s plan is one AWS Marketplace Catalog API request
+(target ``marketplace-catalog``). ``--dry-run`` prints it; every plan passes pre-flight first.
 """
 
 from __future__ import annotations

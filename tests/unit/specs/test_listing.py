@@ -11,7 +11,7 @@ import pytest
 from sm_byo.aws.service_model import check_request
 from sm_byo.errors import ManifestError
 from sm_byo.manifest import load_manifest
-from sm_byo.preflight import request_violations
+from sm_byo.preflight import preflight_problems, request_violations
 from sm_byo.rules import change_set_problems, listing_url_problem, unpriced_dimensions
 from sm_byo.specs.listing import add_version_request, restrict_versions_request, update_version_request
 from sm_byo.specs.request import Request
@@ -219,3 +219,20 @@ def test_the_listing_section_is_checked_with_its_line(tmp_path: Path, change: st
         listing_manifest(tmp_path, (LISTING + PRICES).replace(change, broken))
     (problem,) = raised.value.problems
     assert problem.field == field and message in problem.message and problem.line is not None
+
+
+def test_pre_flight_names_the_manifest_field_and_line_of_a_value_aws_would_reject(tmp_path: Path) -> None:
+    text = (
+        (LISTING + PRICES)
+        .replace("product_id: prod-abcdef123456", "product_id: prod abc/1")
+        .replace(
+            "access_role: arn:aws:iam::123456789012:role/AwsMarketplaceSageMakerIngestion", "access_role: Ingestion"
+        )
+    )
+    loaded = listing_manifest(tmp_path, text)
+    request = add_version_request(loaded.manifest, kind="algorithm", arn=ARN, name="n", intent="APPLY")
+    problems = {problem.field: problem for problem in preflight_problems(loaded, request)}
+    assert set(problems) == {"listing.product_id", "listing.access_role"}
+    lines = loaded.path.read_text().splitlines()
+    assert problems["listing.product_id"].line == lines.index("  product_id: prod abc/1") + 1
+    assert "is a role name" in problems["listing.access_role"].message
