@@ -968,7 +968,9 @@ def delete(endpoint: str, profile: str | None, region: str | None) -> None:
 @cli.command()
 @click.argument(
     "kind",
-    type=click.Choice(["training-job", "transform-job", "tuning-job", "endpoint", "algorithm", "model-package"]),
+    type=click.Choice(
+        ["training-job", "transform-job", "tuning-job", "endpoint", "algorithm", "model-package", "change-set"]
+    ),
 )
 @click.argument("name")
 @click.option("--logs/--no-logs", default=True, show_default=True, help="Stream CloudWatch logs (jobs, endpoints).")
@@ -988,7 +990,8 @@ def wait(kind: str, name: str, logs: bool, timeout: float | None, profile: str |
 
 @cli.group()
 def publish() -> None:
-    """Create an Algorithm or a Model Package (checked first; --dry-run sends nothing)."""
+    """Create an Algorithm or a Model Package, or list a version on AWS Marketplace (checked first; --dry-run
+    sends nothing)."""
 
 
 def _publish_options(
@@ -1046,6 +1049,46 @@ def publish_model_package_command(
 
     options = replace(_publish_options(dry_run, image, wait, timeout, profile, region), model_data=model_data)
     _show(publish_model_package(_load(manifest_path), _state().ui, options), "Model package", as_json=dry_run)
+
+
+@publish.command("listing")
+@manifest_option
+@click.option(
+    "--arn", metavar="ARN", help="The algorithm or model package to list (default: the manifest's fixed name)."
+)
+@click.option("--validate", is_flag=True, help="Send the change set with Intent VALIDATE: checked by AWS, not applied.")
+@click.option("--update", metavar="DELIVERY_OPTION_ID", help="Change this version's details (UpdateDeliveryOptions).")
+@click.option("--restrict", multiple=True, metavar="DELIVERY_OPTION_ID", help="Withdraw this version (repeatable).")
+@dry_run_option
+@wait_options
+@aws_options
+@common_options
+def publish_listing_command(
+    manifest_path: Path,
+    arn: str | None,
+    validate: bool,
+    update: str | None,
+    restrict: tuple[str, ...],
+    dry_run: bool,
+    wait: bool,
+    timeout: float | None,
+    profile: str | None,
+    region: str | None,
+) -> None:
+    """Add a version to an AWS Marketplace ML product (Catalog API StartChangeSet), then poll DescribeChangeSet."""
+    from sm_byo.cloud.listing import publish_listing
+    from sm_byo.options import CloudOptions, ListingCommand
+
+    options = ListingCommand(
+        dry_run=dry_run,
+        cloud=CloudOptions(profile=profile, region=region, wait=wait, timeout=timeout),
+        given=_given_flags(),
+        arn=arn,
+        validate=validate,
+        update=update,
+        restrict=restrict,
+    )
+    _show(publish_listing(_load(manifest_path), _state().ui, options), "Listing", as_json=dry_run)
 
 
 @cli.command()

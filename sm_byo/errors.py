@@ -86,6 +86,12 @@ class UsageError(SmByoError):
     title = "Usage error"
 
 
+class ListingChecksFailed(UsageError):
+    """A check AWS Marketplace applies to a listing fails before anything is sent (``smbyo publish listing``)."""
+
+    title = "Not ready to list"
+
+
 @dataclass(frozen=True)
 class ManifestProblem:
     """One violation found in a manifest: where (file, line, field) and what."""

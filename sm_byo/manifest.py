@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from sm_byo.errors import ManifestError, ManifestProblem
 from sm_byo.rules import (
     DEBIAN_PACKAGE_PATTERN,
+    LISTING_MAX_RELEASE_NOTES,
     MAX_DESCRIPTION_LENGTH,
     MAX_METRICS,
     channel_name_problem,
@@ -28,6 +29,7 @@ from sm_byo.rules import (
     description_problem,
     image_reference_problem,
     instance_type_problem,
+    listing_url_problem,
     metric_regex_problem,
     name_problem,
 )
@@ -309,6 +311,95 @@ class MarketplaceSpec(_Model):
     )
 
 
+# The `listing:` section: a version of an AWS Marketplace machine learning product (``smbyo publish listing``).
+# Field by field the Catalog API's AddDeliveryOptions / UpdatePricingTerms documents for MachineLearningProduct@1.0:
+# https://docs.aws.amazon.com/marketplace/latest/APIReference/ml-add-version.html
+# https://docs.aws.amazon.com/marketplace/latest/APIReference/update-pricing-terms.html
+ListingUrl = Annotated[str, _checked_by(listing_url_problem), WithJsonSchema({"type": "string", "format": "uri"})]
+ListingText = Annotated[str, Field(min_length=1)]
+
+
+class ListingSampleSpec(_Model):
+    """A sample the listing page shows: a URL or inline text, for real-time inference and/or batch transform."""
+
+    realtime_url: ListingUrl | None = Field(None, description="RealtimeInferenceUrl: a sample for an endpoint.")
+    realtime_text: ListingText | None = Field(None, description="RealtimeInferenceText: the sample itself.")
+    batch_url: ListingUrl | None = Field(None, description="BatchTransformUrl: a sample for a transform job.")
+    batch_text: ListingText | None = Field(None, description="BatchTransformText: the sample itself.")
+
+
+class ListingDataSpec(_Model):
+    """InputProperties / OutputProperties: what the version reads or writes, with a sample (required by AWS)."""
+
+    description: ListingText = Field(description="Description: what the inputs (or outputs) are.")
+    limitations: ListingText | None = Field(None, description="Limitations (inputs only).")
+    sample: ListingSampleSpec = Field(description="SampleInput / SampleOutput: at least one of its four fields.")
+
+
+class ListingVersionSpec(_Model):
+    title: ListingText = Field(description="VersionTitle: what buyers pick the version by, e.g. '1.1'.")
+    release_notes: ListingText = Field(
+        description=f"ReleaseNotes: what changed in this version (under {LISTING_MAX_RELEASE_NOTES} characters)."
+    )
+
+
+class ListingInstanceTypes(_Model):
+    """RecommendedInstanceTypes; each defaults to the first supported type of its kind in this manifest."""
+
+    training: str | None = Field(None, description="Training (algorithms only). Default: training.instance_types[0].")
+    batch_transform: str | None = Field(
+        None, description="BatchTransform. Default: inference.transform_instance_types[0]."
+    )
+    realtime_inference: str | None = Field(
+        None, description="RealtimeInference. Default: inference.realtime_instance_types[0]."
+    )
+
+
+Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class ListingPrices(_Model):
+    """UpdatePricingTerms' usage rate card, in USD per instance hour: every instance type the version supports must
+    be priced (training, batch transform and real-time each their own dimension)."""
+
+    training: dict[str, Price] = Field(default_factory=dict, description="Instance type -> hourly price (a.t).")
+    batch_transform: dict[str, Price] = Field(
+        default_factory=dict, description="Instance type -> hourly price (m.i.b)."
+    )
+    realtime_inference: dict[str, Price] = Field(
+        default_factory=dict, description="Instance type -> hourly price (m.i.r)."
+    )
+    per_inference: Price | None = Field(None, description="Price per real-time inference (m.i.c), if charged.")
+
+
+class ListingSpec(_Model):
+    """A version of an existing AWS Marketplace ML product: `smbyo publish listing`."""
+
+    product_id: str = Field(description="The product's entity id (Entity.Identifier of MachineLearningProduct@1.0).")
+    offer_id: str | None = Field(
+        None,
+        description="The product's public offer (Offer@1.0): UpdatePricingTerms is sent to it. Needed with prices.",
+    )
+    region: str | None = Field(
+        None,
+        description="The region the listing's algorithm or model package lives in (its ARN must name it). "
+        "Default: --region / the session's region.",
+    )
+    access_role: str = Field(
+        description="AccessRoleArn: the IAM role AWS Marketplace assumes to read the algorithm or model package."
+    )
+    version: ListingVersionSpec
+    usage_instructions: ListingText = Field(
+        description="UsageInstructions: training information (algorithms) or usage details (models)."
+    )
+    sample_notebook_url: ListingUrl = Field(description="SampleNotebookUrl: a Jupyter notebook showing its use.")
+    repository_url: ListingUrl = Field(description="RepositoryUrl: a Git repository with the notebook and sample data.")
+    input: ListingDataSpec = Field(description="InputProperties.")
+    output: ListingDataSpec = Field(description="OutputProperties.")
+    recommended_instance_types: ListingInstanceTypes = Field(default_factory=ListingInstanceTypes)
+    prices: ListingPrices = Field(default_factory=ListingPrices)
+
+
 class Manifest(_Model):
     """The root of ``smbyo.yaml``."""
 
@@ -326,6 +417,9 @@ class Manifest(_Model):
     validation: ValidationSpec | None = None
     ecr: EcrSpec = Field(default_factory=EcrSpec)
     marketplace: MarketplaceSpec = Field(default_factory=MarketplaceSpec)
+    listing: ListingSpec | None = Field(
+        None, description="A version of an AWS Marketplace ML product (`smbyo publish listing`)."
+    )
     tags: dict[str, str] = Field(default_factory=dict)
 
 
@@ -773,6 +867,22 @@ def _validation_problems(manifest: Manifest) -> Iterable[tuple[Loc, str]]:
             yield ("validation", "hyperparameters", name), "not a hyperparameter defined in training.hyperparameters"
 
 
+def _listing_problems(listing: ListingSpec) -> Iterable[tuple[Loc, str]]:
+    """Instance types by SageMaker's rule; prices go to the product's offer, so they need its id."""
+    loc: Loc = ("listing",)
+    for field in ("training", "batch_transform", "realtime_inference"):
+        chosen = getattr(listing.recommended_instance_types, field)
+        if chosen is not None and (problem := instance_type_problem(chosen)):
+            yield (*loc, "recommended_instance_types", field), problem
+        for instance_type in getattr(listing.prices, field):
+            if problem := instance_type_problem(instance_type):
+                yield (*loc, "prices", field, instance_type), problem
+    prices = listing.prices
+    priced = prices.training or prices.batch_transform or prices.realtime_inference or prices.per_inference is not None
+    if priced and not listing.offer_id:
+        yield (*loc, "offer_id"), "required with prices: UpdatePricingTerms changes the product's offer (Offer@1.0)"
+
+
 def semantic_problems(manifest: Manifest) -> list[tuple[Loc, str]]:
     """Every cross-field rule violation, as (field location, message) pairs."""
     found: list[tuple[Loc, str]] = list(_name_problems(manifest))
@@ -785,6 +895,8 @@ def semantic_problems(manifest: Manifest) -> list[tuple[Loc, str]]:
         ("inference", "realtime_instance_types"), manifest.inference.realtime_instance_types
     )
     found += _validation_problems(manifest)
+    if manifest.listing is not None:
+        found += _listing_problems(manifest.listing)
     if not manifest.serving.accept:
         found.append((("serving", "accept"), "needs at least one MIME type"))
     return found

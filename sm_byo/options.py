@@ -192,6 +192,19 @@ class PublishCommand(CommandOptions):
 
 
 @dataclass(frozen=True)
+class ListingCommand(CommandOptions):
+    """``smbyo publish listing``: add a version to an AWS Marketplace ML product (``arn``: what it lists, else the
+    manifest's marketplace.algorithm_name / model_package_name), or change one (``update``: its delivery option
+    id) or withdraw some (``restrict``). ``validate``: the change set's Intent is VALIDATE (checked, not applied)."""
+
+    command: str = "publish"
+    arn: str | None = None
+    validate: bool = False
+    update: str | None = None
+    restrict: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TuneCommand(CommandOptions):
     """``smbyo tune``: a hyperparameter tuning job whose trials are the training job ``smbyo train`` would
     run with the same training options (channels, static hyperparameters, instance, job settings).

@@ -3,7 +3,8 @@
 ``smbyo train``, ``transform``, ``deploy`` and ``publish`` each build one plan from the manifest and
 the options (``sm_byo.specs``). Whether it runs on SageMaker or in local Docker, the plan is the
 same kind of data: SageMaker requests (the boto3 keyword arguments) and, for the cloud, the uploads
-of local data that come first. ``--dry-run`` prints it; every plan passes pre-flight first.
+of local data that come first. ``publish listing``'s plan is one AWS Marketplace Catalog API request
+(target ``marketplace-catalog``). ``--dry-run`` prints it; every plan passes pre-flight first.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sm_byo.manifest import LoadedManifest
 from sm_byo.preflight import ensure_plan_acceptable
 from sm_byo.specs.request import Request
 
-Target = Literal["sagemaker", "local"]
+Target = Literal["sagemaker", "local", "marketplace-catalog"]
 UPLOAD = "Upload"  # not a SageMaker operation: local data copied under an S3 prefix before the requests
 
 

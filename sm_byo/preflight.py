@@ -2,12 +2,14 @@
 
 Two sources, all violations reported at once:
 
-* the SageMaker service model (``sm_byo.aws.service_model``): botocore's own parameter validation,
-  plus the patterns, enums and maximums that botocore leaves to the server;
+* the service model of the request's service (``sm_byo.aws.service_model``; SageMaker's, or marketplace-catalog's
+  for a listing's change set): botocore's own parameter validation, plus the patterns, enums and maximums that
+  botocore leaves to the server;
 * the rules AWS applies that the service model cannot express: the role is a role *ARN*, S3 URIs
   are well formed, the image is on ECR, defaults fall inside their ranges and are not on required
   hyperparameters, the tuning objective names a defined metric, one validation profile, and the
-  validation profile only uses what the algorithm declares.
+  validation profile only uses what the algorithm declares; for a change set, the rules the Catalog API
+  documents for ML products (``sm_byo.rules.change_set_problems``).
 
 Each violation names the manifest field (with its line) or the flag that produced the value, so the
 user knows what to edit. The fix is always in the manifest or the flags: exit code 2.
@@ -18,13 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sm_byo.aws.service_model import Violation, check_request, is_sagemaker_operation
+from sm_byo.aws.service_model import Violation, check_request, is_operation
 from sm_byo.errors import ManifestError, ManifestProblem
 from sm_byo.manifest import LoadedManifest, format_loc
 from sm_byo.rules import (
     MAX_RUNTIME,
     MAX_WAIT,
     SPOT,
+    change_set_problems,
     data_processing_problems,
     ecr_image_problem,
     instance_count_problem,
@@ -328,6 +331,8 @@ def rule_violations(
     """The rules AWS applies that the service model does not express (``loaded``: the manifest behind
     the request, for the rules between a request and the algorithm it describes)."""
     kwargs = request.kwargs
+    if request.service != "sagemaker":  # an AWS Marketplace change set: the Catalog API's documented rules
+        return [Violation(path, problem) for path, problem in change_set_problems(kwargs)]
     found: list[Violation] = list(_image_violations(kwargs, registries))
     found.extend(_training_job_violations(request, loaded))
     found.extend(_tuning_job_violations(request))
@@ -380,11 +385,12 @@ def request_violations(
     Operations SageMaker does not have (a plan's uploads) have nothing to check. ``local``: the
     request runs in local Docker, which takes file:// data and local images (nothing else differs).
     """
-    if not is_sagemaker_operation(request.operation):
+    if not is_operation(request.service, request.operation):
         return []
     ours = rule_violations(request, registries, loaded)
     explained = {violation.path for violation in ours}
-    model = [v for v in check_request(request.operation, request.kwargs) if v.path not in explained]
+    checked = check_request(request.operation, request.kwargs, request.service)
+    model = [v for v in checked if v.path not in explained]
     found = model + ours
     return [v for v in found if not _allowed_locally(request.kwargs, v)] if local else found
 
@@ -435,7 +441,7 @@ def ensure_plan_acceptable(
     A flag or manifest value used by several requests of the plan (deploy's ``--name`` names the
     model, the endpoint config and the endpoint) is reported once, naming each request's field.
     """
-    checked = [request for request in requests if is_sagemaker_operation(request.operation)]
+    checked = [request for request in requests if is_operation(request.service, request.operation)]
     several = len({request.operation for request in checked}) > 1
     grouped: dict[tuple[Origin, str], list[RequestPath]] = {}
     for request in checked:

@@ -515,3 +515,236 @@ def tuning_job_problems(request: Mapping[str, Any]) -> list[TuningProblem]:
         problem = f"{objective.get('MetricName')!r} is not one of the job's MetricDefinitions ({known})"
         found.append(((CONFIG, "HyperParameterTuningJobObjective", "MetricName"), problem))
     return found
+
+
+# --- AWS Marketplace ML product listings (the Catalog API's MachineLearningProduct@1.0) ---------------
+# AddDeliveryOptions: https://docs.aws.amazon.com/marketplace/latest/APIReference/ml-add-version.html
+# UpdateDeliveryOptions: https://docs.aws.amazon.com/marketplace/latest/APIReference/ml-update-version.html
+# RestrictDeliveryOptions: https://docs.aws.amazon.com/marketplace/latest/APIReference/ml-restrict-version.html
+# UpdatePricingTerms: https://docs.aws.amazon.com/marketplace/latest/APIReference/update-pricing-terms.html
+
+ML_PRODUCT = "MachineLearningProduct@1.0"
+OFFER = "Offer@1.0"  # UpdatePricingTerms is a change of the product's offer, not of the product
+ADD_VERSION, UPDATE_VERSION, RESTRICT_VERSION, UPDATE_PRICING = (
+    "AddDeliveryOptions",
+    "UpdateDeliveryOptions",
+    "RestrictDeliveryOptions",
+    "UpdatePricingTerms",
+)
+ENTITY_OF_CHANGE = {
+    ADD_VERSION: ML_PRODUCT,
+    UPDATE_VERSION: ML_PRODUCT,
+    RESTRICT_VERSION: ML_PRODUCT,
+    UPDATE_PRICING: OFFER,
+}
+# The details object and the ARN member per kind, as the AddDeliveryOptions request syntax spells them
+# (note AWS's own "Sagemaker" casing for model packages).
+DELIVERY_DETAILS = {
+    "algorithm": "SageMakerAlgorithmDeliveryOptionDetails",
+    "model-package": "SagemakerModelPackageDeliveryOptionDetails",
+}
+DELIVERY_ARN = {"algorithm": "SageMakerAlgorithmArn", "model-package": "SageMakerModelPackageArn"}
+LISTING_MAX_RELEASE_NOTES = 30000  # "Must be under 30,000 characters"
+SAMPLE_KEYS = ("RealtimeInferenceUrl", "RealtimeInferenceText", "BatchTransformUrl", "BatchTransformText")
+# Pricing dimensions: <instance type>.a.t (training), .m.i.b (batch transform), .m.i.r (real-time, hourly), and
+# m.i.c (real-time, per inference).
+DIMENSION_SUFFIX = {"training": "a.t", "batch_transform": "m.i.b", "realtime_inference": "m.i.r"}
+PER_INFERENCE_DIMENSION = "m.i.c"
+DIMENSION_KEY = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+\.(a\.t|m\.i\.b|m\.i\.r)|m\.i\.c")
+LISTING_URL = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d+)?(/\S*)?")
+LISTABLE_ARN = re.compile(
+    r"arn:aws[a-z\-]*:sagemaker:(?P<region>[a-z]{2}(-[a-z]+)+-\d):(?P<account>\d{12}):"
+    r"(?P<resource>algorithm|model-package)/(?P<name>[A-Za-z0-9](-*[A-Za-z0-9]){0,62})(/\d+)?"
+)
+
+
+def listing_url_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a link on the listing page (None when it is an absolute http(s) URL)."""
+    if LISTING_URL.fullmatch(value):
+        return None
+    return f"{value[:80]!r} is not an absolute http(s) URL (https://host/path, no spaces)"
+
+
+def listable_arn(arn: str) -> dict[str, str] | None:
+    """The parts of an algorithm or model package ARN (region, account, resource, name), None for anything else."""
+    match = LISTABLE_ARN.fullmatch(arn)
+    return None if match is None else {key: match.group(key) for key in ("region", "account", "resource", "name")}
+
+
+def listing_arn_problem(arn: str) -> str | None:
+    if listable_arn(arn) is None:
+        return (
+            f"{arn[:120]!r} is not the ARN of a SageMaker algorithm or model package "
+            "(arn:aws:sagemaker:REGION:ACCOUNT:algorithm/NAME or .../model-package/NAME)"
+        )
+    return None
+
+
+def dimension_key(instance_type: str, use: str) -> str:
+    """The pricing dimension of ``instance_type`` for ``use`` (training, batch_transform, realtime_inference)."""
+    return f"{instance_type}.{DIMENSION_SUFFIX[use]}"
+
+
+def unpriced_dimensions(supported: Mapping[str, list[str]], priced: set[str]) -> list[str]:
+    """The dimension keys of the supported instance types (use -> types) the rate card leaves unpriced:
+    "You must price all supported instance types of your machine learning products" (update-pricing-terms)."""
+    wanted = [dimension_key(kind, use) for use, kinds in supported.items() for kind in kinds]
+    return [key for key in dict.fromkeys(wanted) if key not in priced]
+
+
+ListingPath = tuple[str | int, ...]
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one: a malformed request is judged, never crashed on."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text_problem(value: Any, what: str) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return f"required: {what}"
+    return None
+
+
+def _sample_problems(sample: Any, path: ListingPath) -> list[tuple[ListingPath, str]]:
+    if not isinstance(sample, dict) or not any(isinstance(sample.get(key), str) and sample[key] for key in SAMPLE_KEYS):
+        return [(path, f"required: at least one of {', '.join(SAMPLE_KEYS)}")]
+    return [
+        ((*path, key), problem)
+        for key in SAMPLE_KEYS
+        if key.endswith("Url") and isinstance(sample.get(key), str) and (problem := listing_url_problem(sample[key]))
+    ]
+
+
+def _delivery_details_problems(details: Any, path: ListingPath, *, adding: bool) -> list[tuple[ListingPath, str]]:
+    found: list[tuple[ListingPath, str]] = []
+    kinds = [kind for kind, key in DELIVERY_DETAILS.items() if isinstance(details, dict) and key in details]
+    if len(kinds) != 1:
+        return [(path, f"exactly one of {', '.join(DELIVERY_DETAILS.values())}")]
+    kind = kinds[0]
+    base = (*path, DELIVERY_DETAILS[kind])
+    item = details[DELIVERY_DETAILS[kind]]
+    if not isinstance(item, dict):
+        return [(base, "must be an object")]
+    if adding:
+        arn = item.get(DELIVERY_ARN[kind])
+        problem = _text_problem(arn, "the ARN of the algorithm or model package") or listing_arn_problem(str(arn))
+        if problem:
+            found.append(((*base, DELIVERY_ARN[kind]), problem))
+        role = item.get("AccessRoleArn")
+        if problem := (_text_problem(role, "the role AWS Marketplace assumes") or role_problem(str(role))):
+            found.append(((*base, "AccessRoleArn"), problem))
+    for key in ("SampleNotebookUrl", "RepositoryUrl"):
+        if problem := (_text_problem(item.get(key), "a URL") or listing_url_problem(str(item.get(key)))):
+            found.append(((*base, key), problem))
+    if problem := _text_problem(item.get("UsageInstructions"), "usage instructions"):
+        found.append(((*base, "UsageInstructions"), problem))
+    for side, sample in (("InputProperties", "SampleInput"), ("OutputProperties", "SampleOutput")):
+        properties = item.get(side)
+        if not isinstance(properties, dict):
+            found.append(((*base, side), "required: Description and a sample"))
+            continue
+        if problem := _text_problem(properties.get("Description"), "a description"):
+            found.append(((*base, side, "Description"), problem))
+        found += _sample_problems(properties.get(sample), (*base, side, sample))
+    found += _recommended_problems(item.get("RecommendedInstanceTypes"), (*base, "RecommendedInstanceTypes"), kind)
+    return found
+
+
+def _recommended_problems(types: Any, path: ListingPath, kind: str) -> list[tuple[ListingPath, str]]:
+    needed = ["BatchTransform", "RealtimeInference"] + (["Training"] if kind == "algorithm" else [])
+    if not isinstance(types, dict):
+        return [(path, f"required: {', '.join(needed)}")]
+    found: list[tuple[ListingPath, str]] = []
+    for key in needed:
+        value = types.get(key)
+        if problem := (_text_problem(value, "an instance type") or instance_type_problem(str(value))):
+            found.append(((*path, key), problem))
+    return found
+
+
+def _version_problems(details: dict[str, Any], base: ListingPath) -> list[tuple[ListingPath, str]]:
+    version = details.get("Version")
+    if not isinstance(version, dict):
+        return [((*base, "Version"), "required: VersionTitle and ReleaseNotes")]
+    found = [
+        ((*base, "Version", key), problem)
+        for key, what in (("VersionTitle", "the version's title"), ("ReleaseNotes", "release notes"))
+        if (problem := _text_problem(version.get(key), what))
+    ]
+    notes = version.get("ReleaseNotes")
+    if isinstance(notes, str) and len(notes) >= LISTING_MAX_RELEASE_NOTES:
+        found.append(((*base, "Version", "ReleaseNotes"), f"is {len(notes)} characters; AWS takes under 30,000"))
+    return found
+
+
+def _delivery_options_problems(change: dict[str, Any], base: ListingPath) -> list[tuple[ListingPath, str]]:
+    details = change.get("DetailsDocument")
+    if not isinstance(details, dict):
+        return [(base, "required: the version's details")]
+    adding = change.get("ChangeType") == ADD_VERSION
+    found = _version_problems(details, base)
+    options = details.get("DeliveryOptions")
+    if not isinstance(options, list) or len(options) != 1 or not isinstance(options[0], dict):
+        return [*found, ((*base, "DeliveryOptions"), "exactly one delivery option per version")]
+    option_path = (*base, "DeliveryOptions", 0)
+    if not adding and (problem := _text_problem(options[0].get("Id"), "the delivery option id to update")):
+        found.append(((*option_path, "Id"), problem))
+    return found + _delivery_details_problems(options[0].get("Details"), (*option_path, "Details"), adding=adding)
+
+
+def _pricing_problems(change: dict[str, Any], base: ListingPath) -> list[tuple[ListingPath, str]]:
+    details = _object(change.get("DetailsDocument"))
+    found: list[tuple[ListingPath, str]] = []
+    if details.get("PricingModel") != "Usage":
+        found.append(((*base, "PricingModel"), "smbyo sends usage pricing: PricingModel must be Usage"))
+    terms = [t for t in details.get("Terms") or [] if isinstance(t, dict) and t.get("Type") == "UsageBasedPricingTerm"]
+    if len(terms) != 1:
+        return [*found, ((*base, "Terms"), "exactly one UsageBasedPricingTerm")]
+    term_path = (*base, "Terms", details["Terms"].index(terms[0]))
+    if terms[0].get("CurrencyCode") != "USD":
+        found.append(((*term_path, "CurrencyCode"), "the only currency AWS takes is USD"))
+    cards = terms[0].get("RateCards")
+    if not isinstance(cards, list) or len(cards) != 1 or not isinstance(cards[0], dict):
+        return [*found, ((*term_path, "RateCards"), "exactly one RateCard")]
+    for index, rate in enumerate(cards[0].get("RateCard") or []):
+        path = (*term_path, "RateCards", 0, "RateCard", index)
+        key, price = (rate.get("DimensionKey"), rate.get("Price")) if isinstance(rate, dict) else (None, None)
+        if not isinstance(key, str) or not DIMENSION_KEY.fullmatch(key):
+            found.append(
+                (
+                    (*path, "DimensionKey"),
+                    f"{key!r} is not an ML pricing dimension (ml.TYPE.a.t, ml.TYPE.m.i.b, ml.TYPE.m.i.r or m.i.c)",
+                )
+            )
+        if isinstance(price, bool) or not isinstance(price, int | float) or not price >= 0 or price == float("inf"):
+            found.append(((*path, "Price"), f"{price!r} is not a price (a number, 0 or more)"))
+    return found
+
+
+def change_set_problems(kwargs: Mapping[str, Any]) -> list[tuple[ListingPath, str]]:
+    """The rules the Catalog API documents for an ML product's change set (see the pages above), as
+    (request path, problem) pairs: what the service model's document-typed ``DetailsDocument`` cannot say."""
+    found: list[tuple[ListingPath, str]] = []
+    changes = kwargs.get("ChangeSet")
+    for index, change in enumerate(changes if isinstance(changes, list) else []):
+        base: ListingPath = ("ChangeSet", index)
+        if not isinstance(change, dict):
+            continue
+        change_type = change.get("ChangeType")
+        entity = _object(change.get("Entity"))
+        wanted = ENTITY_OF_CHANGE.get(str(change_type))
+        if wanted and entity.get("Type") != wanted:
+            found.append(((*base, "Entity", "Type"), f"{change_type} is a change of a {wanted} entity"))
+        if problem := _text_problem(entity.get("Identifier"), "the entity's id"):
+            found.append(((*base, "Entity", "Identifier"), problem))
+        details_path = (*base, "DetailsDocument")
+        if change_type in (ADD_VERSION, UPDATE_VERSION):
+            found += _delivery_options_problems(change, details_path)
+        elif change_type == RESTRICT_VERSION:
+            ids = _object(change.get("DetailsDocument")).get("DeliveryOptionIds")
+            if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+                found.append(((*details_path, "DeliveryOptionIds"), "required: the delivery option ids to restrict"))
+        elif change_type == UPDATE_PRICING:
+            found += _pricing_problems(change, details_path)
+    return found

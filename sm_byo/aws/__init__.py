@@ -68,9 +68,11 @@ class AwsAdapter:
                 raise NoRegionError()
         return str(name)
 
-    def client(self, service: str) -> Any:
-        """One cached client per service, with smbyo's retry policy and user agent."""
-        if service not in self._clients:
+    def client(self, service: str, *, region: str | None = None) -> Any:
+        """One cached client per service (and region: None is the session's), with smbyo's retry policy and user
+        agent. A region is given for services with one endpoint, e.g. the Marketplace Catalog API's us-east-1."""
+        key = service if region is None else f"{service}@{region}"
+        if key not in self._clients:
             from botocore.config import Config
 
             config = Config(
@@ -79,8 +81,8 @@ class AwsAdapter:
                 s3={"addressing_style": "path"} if os.environ.get("AWS_ENDPOINT_URL") else None,
             )
             with translated(f"creating the {service} client"):
-                self._clients[service] = self.session.client(service, region_name=self.region, config=config)
-        return self._clients[service]
+                self._clients[key] = self.session.client(service, region_name=region or self.region, config=config)
+        return self._clients[key]
 
     @cached_property
     def account_id(self) -> str:
@@ -104,6 +106,22 @@ class AwsAdapter:
                 imageScanningConfiguration={"scanOnPush": scan_on_push},
             )
         return dict(response["repository"])
+
+    def image_scan_findings(self, repository: str, image_id: dict[str, str]) -> dict[str, Any] | None:
+        """ECR's basic scan findings of one image (None when the image or its scan is not found); every page.
+        https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImageScanFindings.html"""
+        paginator = self.client("ecr").get_paginator("describe_image_scan_findings")
+        merged: dict[str, Any] = {}
+        try:
+            with translated("ecr:DescribeImageScanFindings"):
+                for page in paginator.paginate(repositoryName=repository, imageId=image_id):
+                    findings = dict(page.get("imageScanFindings") or {})
+                    merged.setdefault("status", page.get("imageScanStatus") or {})
+                    merged.setdefault("severity_counts", findings.get("findingSeverityCounts") or {})
+                    merged.setdefault("findings", []).extend(findings.get("findings") or [])
+        except AwsNotFound:
+            return None
+        return merged
 
     def registry_auth(self) -> RegistryAuth:
         """Decode GetAuthorizationToken's ``AWS:<password>`` for docker-py's ``auth_config``."""

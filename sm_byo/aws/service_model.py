@@ -1,4 +1,4 @@
-"""Check a SageMaker request against botocore's service model, offline: no client, no network.
+"""Check a request against botocore's service model (SageMaker's, or another service's), offline: no client, no network.
 
 botocore's own ``ParamValidator`` (run by every client before sending) checks required fields,
 types, unknown keys and minimums. The service model also carries the constraints AWS enforces on
@@ -21,6 +21,11 @@ from botocore.validate import ParamValidator
 
 RequestPath = tuple[str | int, ...]
 SERVICE = "sagemaker"
+# Patterns of a service model that contradict the value AWS documents for the field, so they are not enforced.
+# marketplace-catalog's EntityType says ^[a-zA-Z]+$, but every change the Catalog API documents names a versioned
+# entity type, "MachineLearningProduct@1.0" / "Offer@1.0"
+# (https://docs.aws.amazon.com/marketplace/latest/APIReference/ml-add-version.html); the listing rules check it.
+UNENFORCED_PATTERNS = frozenset({("marketplace-catalog", "EntityType")})
 
 
 @dataclass(frozen=True)
@@ -31,9 +36,9 @@ class Violation:
     message: str
 
 
-@lru_cache(maxsize=1)
-def _service_model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model(SERVICE)
+@lru_cache(maxsize=4)
+def _service_model(service: str = SERVICE) -> ServiceModel:
+    return botocore.session.get_session().get_service_model(service)
 
 
 def enum_values(shape_name: str) -> list[str]:
@@ -83,7 +88,7 @@ def _botocore_violations(params: Mapping[str, Any], shape: Shape) -> list[Violat
     return found
 
 
-def _scalar_violations(value: Any, shape: Shape, path: RequestPath) -> Iterator[Violation]:
+def _scalar_violations(value: Any, shape: Shape, path: RequestPath, service: str) -> Iterator[Violation]:
     meta = shape.metadata
     if isinstance(value, str):
         if shape.enum and value not in shape.enum:
@@ -91,7 +96,7 @@ def _scalar_violations(value: Any, shape: Shape, path: RequestPath) -> Iterator[
             yield Violation(path, f"{value!r} is not one of the values AWS accepts ({allowed})")
         if "max" in meta and len(value) > meta["max"]:
             yield Violation(path, f"is {len(value)} characters long; AWS accepts at most {meta['max']}")
-        pattern = meta.get("pattern")
+        pattern = meta.get("pattern") if (service, shape.name) not in UNENFORCED_PATTERNS else None
         compiled = _compiled(pattern) if pattern else None
         if compiled is not None and compiled.fullmatch(value) is None:
             yield Violation(path, f"{value!r} does not match the pattern AWS requires: {pattern}")
@@ -99,36 +104,41 @@ def _scalar_violations(value: Any, shape: Shape, path: RequestPath) -> Iterator[
         yield Violation(path, f"{value} is above the maximum AWS accepts ({meta['max']})")
 
 
-def _constraint_violations(value: Any, shape: Shape, path: RequestPath) -> Iterator[Violation]:
+def _constraint_violations(value: Any, shape: Shape, path: RequestPath, service: str) -> Iterator[Violation]:
     """What botocore leaves to the server: patterns, enums, maximums (walks the whole request)."""
     if isinstance(shape, StructureShape) and isinstance(value, Mapping):
         for key, member in value.items():
             if key in shape.members:
-                yield from _constraint_violations(member, shape.members[key], (*path, key))
+                yield from _constraint_violations(member, shape.members[key], (*path, key), service)
     elif isinstance(shape, ListShape) and isinstance(value, list):
         limit = shape.metadata.get("max")
         if limit is not None and len(value) > limit:
             yield Violation(path, f"has {len(value)} items; AWS accepts at most {limit}")
         for index, item in enumerate(value):
-            yield from _constraint_violations(item, shape.member, (*path, index))
+            yield from _constraint_violations(item, shape.member, (*path, index), service)
     elif isinstance(shape, MapShape) and isinstance(value, Mapping):
         limit = shape.metadata.get("max")
         if limit is not None and len(value) > limit:
             yield Violation(path, f"has {len(value)} entries; AWS accepts at most {limit}")
         for key, item in value.items():
-            yield from _scalar_violations(key, shape.key, (*path, key))
-            yield from _constraint_violations(item, shape.value, (*path, key))
+            yield from _scalar_violations(key, shape.key, (*path, key), service)
+            yield from _constraint_violations(item, shape.value, (*path, key), service)
     else:
-        yield from _scalar_violations(value, shape, path)
+        yield from _scalar_violations(value, shape, path, service)
 
 
 def is_sagemaker_operation(operation: str) -> bool:
     """True for an operation of SageMaker's API (``CreateTrainingJob``), False for e.g. a plan's upload."""
-    return operation in _service_model().operation_names
+    return is_operation(SERVICE, operation)
 
 
-def check_request(operation: str, params: Mapping[str, Any]) -> list[Violation]:
+def is_operation(service: str, operation: str) -> bool:
+    """True for an operation of ``service``'s API (``marketplace-catalog``'s ``StartChangeSet``)."""
+    return operation in _service_model(service).operation_names
+
+
+def check_request(operation: str, params: Mapping[str, Any], service: str = SERVICE) -> list[Violation]:
     """Every reason botocore or AWS would reject ``params`` for ``operation`` (e.g. ``CreateAlgorithm``)."""
-    shape = _service_model().operation_model(operation).input_shape
+    shape = _service_model(service).operation_model(operation).input_shape
     assert shape is not None
-    return _botocore_violations(params, shape) + list(_constraint_violations(params, shape, ()))
+    return _botocore_violations(params, shape) + list(_constraint_violations(params, shape, (), service))

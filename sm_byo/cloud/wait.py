@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
+from sm_byo.cloud.listing import wait_for_change_set
 from sm_byo.cloud.publish import wait_for_algorithm, wait_for_model_package
 from sm_byo.cloud.session import open_aws, resume_flags
 from sm_byo.cloud.tuning import wait_for_tuning_job
@@ -36,6 +37,9 @@ def wait_for(
     """
     if kind in ("algorithm", "model-package"):
         return _wait_for_listing(kind, name, reporter, timeout=timeout, profile=profile, region=region, aws=aws)
+    if kind == "change-set":  # an AWS Marketplace change set (`smbyo publish listing --no-wait`)
+        waited = wait_for_change_set(name, reporter, timeout=timeout, profile=profile, region=region, aws=aws)
+        return waited.to_dict()
     if kind == "tuning-job":
         tuned = wait_for_tuning_job(name, reporter, timeout=timeout, profile=profile, region=region, aws=aws)
         return tuned.to_dict()

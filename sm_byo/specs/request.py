@@ -32,6 +32,7 @@ class Request:
     operation: str
     kwargs: dict[str, Any]
     origins: dict[RequestPath, Origin] = field(default_factory=dict)
+    service: str = "sagemaker"  # the botocore service the operation belongs to (e.g. marketplace-catalog)
 
     def origin_of(self, path: RequestPath) -> Origin:
         """The manifest field or flag behind ``path``: the deepest recorded prefix of it.
@@ -49,4 +50,7 @@ class Request:
         return ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"operation": self.operation, "kwargs": self.kwargs}
+        data: dict[str, Any] = {"operation": self.operation, "kwargs": self.kwargs}
+        if self.service != "sagemaker":
+            data["service"] = self.service
+        return data

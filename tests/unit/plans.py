@@ -59,25 +59,26 @@ def local_dry_run(
     )  # fmt: skip
 
 
-def botocore_errors(operation: str, kwargs: dict[str, Any]) -> str:
+def botocore_errors(operation: str, kwargs: dict[str, Any], service: str = "sagemaker") -> str:
     """botocore's ParamValidator report for ``kwargs`` (empty when botocore would send the request)."""
-    model = botocore.session.get_session().get_service_model("sagemaker")
+    model = botocore.session.get_session().get_service_model(service)
     shape = model.operation_model(operation).input_shape
     return ParamValidator().validate(kwargs, shape).generate_report()
 
 
 def assert_plan_accepted(plan: dict[str, Any], *, local: bool = False) -> list[str]:
-    """Every SageMaker request of a printed plan passes botocore's validator and the service model's
-    patterns, enums and maximums; a local plan may name data as file:// URIs. Returns the operations."""
+    """Every request of a printed plan (SageMaker's, or the service it names) passes botocore's validator and the
+    service model's patterns, enums and maximums; a local plan may name data as file:// URIs. Returns the
+    operations."""
     operations = []
     for step in plan["plan"]:
-        operation, kwargs = step["operation"], step["kwargs"]
+        operation, kwargs, service = step["operation"], step["kwargs"], step.get("service", "sagemaker")
         operations.append(operation)
         if operation == "Upload":
             assert not local and kwargs["Destination"].startswith("s3://")
             continue
-        assert botocore_errors(operation, kwargs) == "", operation
-        violations = check_request(operation, kwargs)
+        assert botocore_errors(operation, kwargs, service) == "", operation
+        violations = check_request(operation, kwargs, service)
         if local:
             violations = [v for v in violations if not _value(kwargs, v.path).startswith("file://")]
         assert violations == [], (operation, violations)

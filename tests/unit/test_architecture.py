@@ -74,6 +74,8 @@ LAYERS: list[tuple[str, ...]] = [
         "sm_byo.local.validate",
         "sm_byo.local.tuning",
         "sm_byo.cloud.tuning",
+        "sm_byo.cloud.listing_checks",
+        "sm_byo.cloud.listing",
         "sm_byo.cloud.wait",
     ),
     ("sm_byo.ui",),
