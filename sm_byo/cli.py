@@ -472,6 +472,11 @@ def push(manifest_path: Path, tag: str | None, profile: str | None, region: str 
 @click.option("--instance-type", help="Instance type of the request (default: the manifest's first).")
 @click.option("--role", help="Cloud: IAM role ARN SageMaker assumes (default: validation.role).")
 @click.option("--logs/--no-logs", default=True, show_default=True, help="Cloud: stream CloudWatch logs.")
+@click.option(
+    "--algorithm", metavar="NAME|ARN",
+    help="Cloud: train a published (or subscribed) algorithm instead of the image, checked against its "
+    "TrainingSpecification; runs with network isolation.",
+)  # fmt: skip
 @training_job_options
 @dry_run_option
 @image_option
@@ -488,6 +493,7 @@ def train(
     instance_type: str | None,
     role: str | None,
     logs: bool,
+    algorithm: str | None,
     dry_run: bool,
     image: str | None,
     wait: bool,
@@ -513,6 +519,7 @@ def train(
         role=role,
         out=out,
         job=_training_job_settings(**job),
+        algorithm=algorithm,
     )
     if local:
         from sm_byo.local.training import train_local

@@ -32,8 +32,20 @@ TRAINING_CLOUD_ONLY = frozenset(
     }
 )
 CLOUD_ONLY: Mapping[str, frozenset[str]] = {
-    "train": TRAINING_CLOUD_ONLY,
-    "transform": frozenset({"--role", "--download", "--wait/--no-wait", "--timeout", "--profile", "--region"}),
+    # A published algorithm or model package runs on SageMaker only (docs/local.md).
+    "train": TRAINING_CLOUD_ONLY | {"--algorithm"},
+    "transform": frozenset(
+        {
+            "--role",
+            "--download",
+            "--wait/--no-wait",
+            "--timeout",
+            "--profile",
+            "--region",
+            "--algorithm",
+            "--model-package",
+        }
+    ),
     # A published algorithm runs on SageMaker only; warm start reads parent tuning jobs SageMaker ran
     # (a local study resumes from its --out instead: docs/local.md).
     "tune": TRAINING_CLOUD_ONLY | {"--algorithm", "--warm-start-from", "--warm-start-type"},
@@ -126,6 +138,7 @@ class TrainCommand(CommandOptions):
     role: str | None = None
     out: Path = Path("output")
     job: TrainingJobSettings = field(default_factory=TrainingJobSettings)
+    algorithm: str | None = None  # a published algorithm (name or ARN) to train instead of the image
 
 
 @dataclass(frozen=True)
@@ -169,6 +182,10 @@ class TransformCommand(CommandOptions):
     data_processing: DataProcessing = field(default_factory=DataProcessing)
     role: str | None = None
     download: Path | None = None
+    # A published product instead of the image: a model package (name or ARN), or an algorithm whose trained
+    # model (``model``, on S3) becomes a model package first.
+    model_package: str | None = None
+    algorithm: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +198,8 @@ class DeployCommand(CommandOptions):
     instance_type: str | None = None
     instance_count: int = 1
     role: str | None = None
+    model_package: str | None = None  # as TransformCommand's
+    algorithm: str | None = None
 
 
 @dataclass(frozen=True)
