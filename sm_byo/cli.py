@@ -716,7 +716,18 @@ def tune(
 @cli.command()
 @manifest_option
 @click.option("--local", "local", is_flag=True, help="Run the batch transform against a local container.")
-@click.option("--model", required=True, help="model.tar.gz or directory (local); S3 URI or model name (cloud).")
+@click.option(
+    "--model", default="",
+    help="model.tar.gz or directory (local); S3 URI or model name (cloud; with --algorithm, the model it trained).",
+)
+@click.option(
+    "--model-package", metavar="NAME|ARN",
+    help="Cloud: transform with a published (or subscribed) model package instead of --model; network isolation.",
+)
+@click.option(
+    "--algorithm", metavar="NAME|ARN",
+    help="Cloud: serve --model (s3://) with the published algorithm that trained it (a model package is made first).",
+)  # fmt: skip
 @click.option(
     "--input", "input_path", required=True, help="Input file or directory (local); S3 URI or local path (cloud)."
 )
@@ -778,6 +789,8 @@ def transform(
     manifest_path: Path,
     local: bool,
     model: str,
+    model_package: str | None,
+    algorithm: str | None,
     input_path: str,
     output_path: str,
     content_type: str | None,
@@ -834,6 +847,8 @@ def transform(
         data_processing=DataProcessing(input_filter, join_source, output_filter),
         role=role,
         download=download,
+        model_package=model_package,
+        algorithm=algorithm,
     )
     if local:
         from sm_byo.local.transform import transform_local_command
@@ -867,7 +882,17 @@ def serve(manifest_path: Path, local: bool, model: Path, port: int, startup_time
 
 @cli.command()
 @manifest_option
-@click.option("--model", "model_data", required=True, help="S3 URI of model.tar.gz.")
+@click.option(
+    "--model", "model_data", default="", help="S3 URI of model.tar.gz (with --algorithm: the model it trained)."
+)
+@click.option(
+    "--model-package", metavar="NAME|ARN",
+    help="Deploy a published (or subscribed) model package instead of --model; network isolation.",
+)
+@click.option(
+    "--algorithm", metavar="NAME|ARN",
+    help="Serve --model with the published algorithm that trained it (a model package is made first).",
+)  # fmt: skip
 @click.option("--name", help="Endpoint name, also the model's and endpoint config's (default: <name>-<timestamp>).")
 @click.option("--instance-type", help="Instance type (default: the manifest's first real-time type).")
 @click.option("--instance-count", type=click.IntRange(min=1), default=1, show_default=True)
@@ -880,6 +905,8 @@ def serve(manifest_path: Path, local: bool, model: Path, port: int, startup_time
 def deploy(
     manifest_path: Path,
     model_data: str,
+    model_package: str | None,
+    algorithm: str | None,
     name: str | None,
     instance_type: str | None,
     instance_count: int,
@@ -906,6 +933,8 @@ def deploy(
         instance_type=instance_type,
         instance_count=instance_count,
         role=role,
+        model_package=model_package,
+        algorithm=algorithm,
     )
     _show(deploy_endpoint(loaded, _state().ui, options), "Endpoint", as_json=dry_run)
 

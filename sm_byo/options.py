@@ -187,6 +187,28 @@ class TransformCommand(CommandOptions):
     model_package: str | None = None
     algorithm: str | None = None
 
+    def __post_init__(self) -> None:
+        check_model_source(self.model, self.model_package, self.algorithm)
+
+
+def check_model_source(model: str, model_package: str | None, algorithm: str | None) -> None:
+    """One model to serve: ``--model`` (the image's artifact, or an existing model), ``--model-package``, or
+    ``--algorithm`` with ``--model`` (the algorithm's trained artifact); anything else is refused (exit 2)."""
+    if model_package and (model or algorithm):
+        other = "--algorithm" if algorithm else "--model"
+        raise UsageError(
+            f"--model-package {model_package} and {other}: a model package brings its own model",
+            hint=f"Drop {other}, or drop --model-package.",
+            details={"flags": ["--model-package", other]},
+        )
+    if not model and not model_package:
+        needs = f"--algorithm {algorithm} needs the model it trained" if algorithm else "no model to serve"
+        raise UsageError(
+            f"{needs}: give --model" + ("" if algorithm else " or --model-package"),
+            hint="e.g. --model s3://BUCKET/.../model.tar.gz (the model_artifacts `smbyo train` printed)"
+            + ("" if algorithm else ", or --model-package NAME|ARN"),
+        )
+
 
 @dataclass(frozen=True)
 class DeployCommand(CommandOptions):
@@ -200,6 +222,9 @@ class DeployCommand(CommandOptions):
     role: str | None = None
     model_package: str | None = None  # as TransformCommand's
     algorithm: str | None = None
+
+    def __post_init__(self) -> None:
+        check_model_source(self.model_data, self.model_package, self.algorithm)
 
 
 @dataclass(frozen=True)
