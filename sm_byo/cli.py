@@ -176,6 +176,19 @@ def wait_options(func: F) -> F:
     return func
 
 
+def product_options(func: F) -> F:
+    """A published product to serve instead of the image's model (transform, deploy): cloud only."""
+    func = click.option(
+        "--algorithm", metavar="NAME|ARN",
+        help="Cloud: serve --model (s3://) with the published algorithm that trained it (a model package is made "
+        "first).",
+    )(func)  # fmt: skip
+    return click.option(
+        "--model-package", metavar="NAME|ARN",
+        help="Cloud: serve a published (or subscribed) model package instead of --model; network isolation.",
+    )(func)  # fmt: skip
+
+
 def dry_run_option(func: F) -> F:
     return click.option(
         "--dry-run",
@@ -720,14 +733,7 @@ def tune(
     "--model", default="",
     help="model.tar.gz or directory (local); S3 URI or model name (cloud; with --algorithm, the model it trained).",
 )
-@click.option(
-    "--model-package", metavar="NAME|ARN",
-    help="Cloud: transform with a published (or subscribed) model package instead of --model; network isolation.",
-)
-@click.option(
-    "--algorithm", metavar="NAME|ARN",
-    help="Cloud: serve --model (s3://) with the published algorithm that trained it (a model package is made first).",
-)  # fmt: skip
+@product_options
 @click.option(
     "--input", "input_path", required=True, help="Input file or directory (local); S3 URI or local path (cloud)."
 )
@@ -885,14 +891,7 @@ def serve(manifest_path: Path, local: bool, model: Path, port: int, startup_time
 @click.option(
     "--model", "model_data", default="", help="S3 URI of model.tar.gz (with --algorithm: the model it trained)."
 )
-@click.option(
-    "--model-package", metavar="NAME|ARN",
-    help="Deploy a published (or subscribed) model package instead of --model; network isolation.",
-)
-@click.option(
-    "--algorithm", metavar="NAME|ARN",
-    help="Serve --model with the published algorithm that trained it (a model package is made first).",
-)  # fmt: skip
+@product_options
 @click.option("--name", help="Endpoint name, also the model's and endpoint config's (default: <name>-<timestamp>).")
 @click.option("--instance-type", help="Instance type (default: the manifest's first real-time type).")
 @click.option("--instance-count", type=click.IntRange(min=1), default=1, show_default=True)

@@ -100,6 +100,14 @@ def stored(harness: MotoHarness, kind: str, name: str) -> dict[str, Any] | None:
     return None if record is None else dict(record["request"])
 
 
+def _existing(harness: MotoHarness, kind: str, name: str) -> dict[str, Any]:
+    """What a job or model names must exist when the instance starts (the job fails otherwise)."""
+    request = stored(harness, kind, name)
+    if request is None:
+        raise ValueError(f"{kind} {name} does not exist")
+    return request
+
+
 def _inference(harness: MotoHarness, request: dict[str, Any]) -> dict[str, Any]:
     """A package's InferenceSpecification: its own, or its source algorithm's (containers given its model data)."""
     if "InferenceSpecification" in request:
@@ -119,10 +127,7 @@ def container_of(harness: MotoHarness, container: dict[str, Any]) -> dict[str, A
     name = container.get("ModelPackageName")
     if not name:
         return container
-    package = stored(harness, "model-package", str(name))
-    if package is None:
-        raise ValueError(f"model package {name} does not exist")
-    inner = _inference(harness, package).get("Containers", [{}])[0]
+    inner = _inference(harness, _existing(harness, "model-package", str(name))).get("Containers", [{}])[0]
     return {**{k: v for k, v in container.items() if k != "ModelPackageName"},
             "Image": inner["Image"], "ModelDataUrl": inner["ModelDataUrl"]}  # fmt: skip
 
@@ -133,10 +138,7 @@ def algorithm_of(harness: MotoHarness, specification: dict[str, Any]) -> dict[st
     name = specification.get("AlgorithmName")
     if not name:
         return specification
-    algorithm = stored(harness, "algorithm", str(name))
-    if algorithm is None:
-        raise ValueError(f"algorithm {name} does not exist")
-    training = algorithm["TrainingSpecification"]
+    training = _existing(harness, "algorithm", str(name))["TrainingSpecification"]
     return {"TrainingImage": training["TrainingImage"], "TrainingInputMode": specification["TrainingInputMode"],
             "MetricDefinitions": training.get("MetricDefinitions", [])}  # fmt: skip
 
