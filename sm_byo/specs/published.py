@@ -38,6 +38,8 @@ ISOLATION_FLAG = "--network-isolation/--no-network-isolation"
 TRAINING = "TrainingSpecification"
 INFERENCE = "InferenceSpecification"
 Use = Literal["transform", "realtime"]
+INPUT_MODES = ("File", "Pipe", "FastFile")  # TrainingInputMode (botocore's service model)
+COMPRESSIONS = ("None", "Gzip")  # CompressionType
 # Where each use's instance types are declared (InferenceSpecification members).
 INSTANCE_TYPES: Mapping[Use, str] = {
     "transform": "SupportedTransformInstanceTypes",
@@ -52,8 +54,20 @@ def _float_or_none(value: Any) -> float | None:
         return None
 
 
+# DescribeAlgorithm and DescribeModelPackage answers are read as hostile: a list that is not one, or an item that
+# is not a mapping, counts as absent rather than ending the run with a traceback.
 def _names(items: Any) -> list[str]:
-    return [str(item) for item in items or []]
+    return [str(item) for item in items] if isinstance(items, list | tuple) else []
+
+
+def _known(items: Any, known: tuple[str, ...]) -> list[Any]:
+    """The values of an enum this version of smbyo knows (TrainingInputMode, CompressionType), in order."""
+    return [item for item in _names(items) if item in known]
+
+
+def _items(spec: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    items = spec.get(key)
+    return [item for item in items if isinstance(item, Mapping)] if isinstance(items, list | tuple) else []
 
 
 # --- an algorithm's TrainingSpecification --------------------------------------------------------------
@@ -62,7 +76,7 @@ def _names(items: Any) -> list[str]:
 def declared_in_published(published: Mapping[str, Any], algorithm: str) -> dict[str, Declared]:
     """SupportedHyperParameters of a DescribeAlgorithm TrainingSpecification (no scaling: it is not published)."""
     found = {}
-    for index, item in enumerate(published.get("SupportedHyperParameters") or []):
+    for index, item in enumerate(_items(published, "SupportedHyperParameters")):
         ranges = item.get("Range") or {}
         numeric = ranges.get("IntegerParameterRangeSpecification") or ranges.get(
             "ContinuousParameterRangeSpecification"
@@ -87,12 +101,12 @@ def published_training(manifest: Manifest, published: Mapping[str, Any], algorit
     channels = [
         ChannelSpec(
             name=str(channel.get("Name")), description=None,
-            content_types=list(channel.get("SupportedContentTypes") or ["text/csv"]),
-            input_modes=list(channel.get("SupportedInputModes") or ["File"]),
-            compression_types=list(channel.get("SupportedCompressionTypes") or ["None"]),
+            content_types=_names(channel.get("SupportedContentTypes")) or ["text/csv"],
+            input_modes=_known(channel.get("SupportedInputModes"), INPUT_MODES) or ["File"],
+            compression_types=_known(channel.get("SupportedCompressionTypes"), COMPRESSIONS) or ["None"],
             required=bool(channel.get("IsRequired", True)),
         )
-        for channel in published.get("TrainingChannels") or []
+        for channel in _items(published, "TrainingChannels")
     ]  # fmt: skip
     if not channels:
         raise UsageError(f"--algorithm {algorithm}: its {TRAINING} declares no training channel",
@@ -103,7 +117,7 @@ def published_training(manifest: Manifest, published: Mapping[str, Any], algorit
         supports_distributed=bool(published.get("SupportsDistributedTraining", False)),
         channels=channels,
         metrics=[MetricSpec(name=str(m.get("Name")), regex=str(m.get("Regex"))) for m in
-                 published.get("MetricDefinitions") or []],
+                 _items(published, "MetricDefinitions")],
         job=base.job,
     )  # fmt: skip
     return manifest.model_copy(update={"training": spec})
@@ -111,7 +125,7 @@ def published_training(manifest: Manifest, published: Mapping[str, Any], algorit
 
 def _check_channels(published: Mapping[str, Any], algorithm: str, channels: Mapping[str, str]) -> None:
     """Every --data channel is one the algorithm declares, and every channel it requires is given."""
-    declared = {str(channel.get("Name")): channel for channel in published.get("TrainingChannels") or []}
+    declared = {str(channel.get("Name")): channel for channel in _items(published, "TrainingChannels")}
     listing = f"{TRAINING}.TrainingChannels: {', '.join(sorted(declared)) or 'none'}"
     unknown = sorted(set(channels) - set(declared))
     if unknown:
@@ -130,7 +144,7 @@ def _check_channels(published: Mapping[str, Any], algorithm: str, channels: Mapp
 def _check_channel_modes(published: Mapping[str, Any], algorithm: str, channels: Mapping[str, str],
                          input_mode: str | None) -> None:  # fmt: skip
     """The request's input mode and compression (``None``: it sends data as stored) for each channel given."""
-    for index, channel in enumerate(published.get("TrainingChannels") or []):
+    for index, channel in enumerate(_items(published, "TrainingChannels")):
         name = str(channel.get("Name"))
         if name not in channels:
             continue
