@@ -186,6 +186,8 @@ def test_train_transform_and_deploy_a_published_algorithm_end_to_end(
     assert code == 0, stderr
     assert (trained["status"], trained["algorithm"], trained["image"]) == ("Completed", algorithm, None)
     assert 0.8 < trained["metrics"]["validation:accuracy"] <= 1.0  # the algorithm's own metric definitions
+    code, waited, stderr = smbyo(cloud_project, env, "wait", "training-job", trained["job_name"])
+    assert code == 0 and waited["model_artifacts"] == trained["model_artifacts"], stderr
 
     output = f"s3://{BUCKET}/buyer/transform-output"
     code, transformed, stderr = smbyo(
