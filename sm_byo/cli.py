@@ -176,6 +176,19 @@ def wait_options(func: F) -> F:
     return func
 
 
+def product_options(func: F) -> F:
+    """A published product to serve instead of the image's model (transform, deploy): cloud only."""
+    func = click.option(
+        "--algorithm", metavar="NAME|ARN",
+        help="Cloud: serve --model (s3://) with the published algorithm that trained it (a model package is made "
+        "first).",
+    )(func)  # fmt: skip
+    return click.option(
+        "--model-package", metavar="NAME|ARN",
+        help="Cloud: serve a published (or subscribed) model package instead of --model; network isolation.",
+    )(func)  # fmt: skip
+
+
 def dry_run_option(func: F) -> F:
     return click.option(
         "--dry-run",
@@ -472,6 +485,11 @@ def push(manifest_path: Path, tag: str | None, profile: str | None, region: str 
 @click.option("--instance-type", help="Instance type of the request (default: the manifest's first).")
 @click.option("--role", help="Cloud: IAM role ARN SageMaker assumes (default: validation.role).")
 @click.option("--logs/--no-logs", default=True, show_default=True, help="Cloud: stream CloudWatch logs.")
+@click.option(
+    "--algorithm", metavar="NAME|ARN",
+    help="Cloud: train a published (or subscribed) algorithm instead of the image, checked against its "
+    "TrainingSpecification; runs with network isolation.",
+)  # fmt: skip
 @training_job_options
 @dry_run_option
 @image_option
@@ -488,6 +506,7 @@ def train(
     instance_type: str | None,
     role: str | None,
     logs: bool,
+    algorithm: str | None,
     dry_run: bool,
     image: str | None,
     wait: bool,
@@ -513,6 +532,7 @@ def train(
         role=role,
         out=out,
         job=_training_job_settings(**job),
+        algorithm=algorithm,
     )
     if local:
         from sm_byo.local.training import train_local
@@ -709,7 +729,11 @@ def tune(
 @cli.command()
 @manifest_option
 @click.option("--local", "local", is_flag=True, help="Run the batch transform against a local container.")
-@click.option("--model", required=True, help="model.tar.gz or directory (local); S3 URI or model name (cloud).")
+@click.option(
+    "--model", default="",
+    help="model.tar.gz or directory (local); S3 URI or model name (cloud; with --algorithm, the model it trained).",
+)
+@product_options
 @click.option(
     "--input", "input_path", required=True, help="Input file or directory (local); S3 URI or local path (cloud)."
 )
@@ -771,6 +795,8 @@ def transform(
     manifest_path: Path,
     local: bool,
     model: str,
+    model_package: str | None,
+    algorithm: str | None,
     input_path: str,
     output_path: str,
     content_type: str | None,
@@ -827,6 +853,8 @@ def transform(
         data_processing=DataProcessing(input_filter, join_source, output_filter),
         role=role,
         download=download,
+        model_package=model_package,
+        algorithm=algorithm,
     )
     if local:
         from sm_byo.local.transform import transform_local_command
@@ -860,7 +888,10 @@ def serve(manifest_path: Path, local: bool, model: Path, port: int, startup_time
 
 @cli.command()
 @manifest_option
-@click.option("--model", "model_data", required=True, help="S3 URI of model.tar.gz.")
+@click.option(
+    "--model", "model_data", default="", help="S3 URI of model.tar.gz (with --algorithm: the model it trained)."
+)
+@product_options
 @click.option("--name", help="Endpoint name, also the model's and endpoint config's (default: <name>-<timestamp>).")
 @click.option("--instance-type", help="Instance type (default: the manifest's first real-time type).")
 @click.option("--instance-count", type=click.IntRange(min=1), default=1, show_default=True)
@@ -873,6 +904,8 @@ def serve(manifest_path: Path, local: bool, model: Path, port: int, startup_time
 def deploy(
     manifest_path: Path,
     model_data: str,
+    model_package: str | None,
+    algorithm: str | None,
     name: str | None,
     instance_type: str | None,
     instance_count: int,
@@ -899,6 +932,8 @@ def deploy(
         instance_type=instance_type,
         instance_count=instance_count,
         role=role,
+        model_package=model_package,
+        algorithm=algorithm,
     )
     _show(deploy_endpoint(loaded, _state().ui, options), "Endpoint", as_json=dry_run)
 

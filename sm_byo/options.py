@@ -32,8 +32,20 @@ TRAINING_CLOUD_ONLY = frozenset(
     }
 )
 CLOUD_ONLY: Mapping[str, frozenset[str]] = {
-    "train": TRAINING_CLOUD_ONLY,
-    "transform": frozenset({"--role", "--download", "--wait/--no-wait", "--timeout", "--profile", "--region"}),
+    # A published algorithm or model package runs on SageMaker only (docs/local.md).
+    "train": TRAINING_CLOUD_ONLY | {"--algorithm"},
+    "transform": frozenset(
+        {
+            "--role",
+            "--download",
+            "--wait/--no-wait",
+            "--timeout",
+            "--profile",
+            "--region",
+            "--algorithm",
+            "--model-package",
+        }
+    ),
     # A published algorithm runs on SageMaker only; warm start reads parent tuning jobs SageMaker ran
     # (a local study resumes from its --out instead: docs/local.md).
     "tune": TRAINING_CLOUD_ONLY | {"--algorithm", "--warm-start-from", "--warm-start-type"},
@@ -126,6 +138,7 @@ class TrainCommand(CommandOptions):
     role: str | None = None
     out: Path = Path("output")
     job: TrainingJobSettings = field(default_factory=TrainingJobSettings)
+    algorithm: str | None = None  # a published algorithm (name or ARN) to train instead of the image
 
 
 @dataclass(frozen=True)
@@ -169,6 +182,32 @@ class TransformCommand(CommandOptions):
     data_processing: DataProcessing = field(default_factory=DataProcessing)
     role: str | None = None
     download: Path | None = None
+    # A published product instead of the image: a model package (name or ARN), or an algorithm whose trained
+    # model (``model``, on S3) becomes a model package first.
+    model_package: str | None = None
+    algorithm: str | None = None
+
+    def __post_init__(self) -> None:
+        check_model_source(self.model, self.model_package, self.algorithm)
+
+
+def check_model_source(model: str, model_package: str | None, algorithm: str | None) -> None:
+    """One model to serve: ``--model`` (the image's artifact, or an existing model), ``--model-package``, or
+    ``--algorithm`` with ``--model`` (the algorithm's trained artifact); anything else is refused (exit 2)."""
+    if model_package and (model or algorithm):
+        other = "--algorithm" if algorithm else "--model"
+        raise UsageError(
+            f"--model-package {model_package} and {other}: a model package brings its own model",
+            hint=f"Drop {other}, or drop --model-package.",
+            details={"flags": ["--model-package", other]},
+        )
+    if not model and not model_package:
+        needs = f"--algorithm {algorithm} needs the model it trained" if algorithm else "no model to serve"
+        raise UsageError(
+            f"{needs}: give --model" + ("" if algorithm else " or --model-package"),
+            hint="e.g. --model s3://BUCKET/.../model.tar.gz (the model_artifacts `smbyo train` printed)"
+            + ("" if algorithm else ", or --model-package NAME|ARN"),
+        )
 
 
 @dataclass(frozen=True)
@@ -181,6 +220,11 @@ class DeployCommand(CommandOptions):
     instance_type: str | None = None
     instance_count: int = 1
     role: str | None = None
+    model_package: str | None = None  # as TransformCommand's
+    algorithm: str | None = None
+
+    def __post_init__(self) -> None:
+        check_model_source(self.model_data, self.model_package, self.algorithm)
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ class TrainingResult:
     job_name: str
     where: Where
     status: str
-    image: str
+    image: str | None  # None when the job ran a published algorithm (``algorithm``): it brings its own image
     hyperparameters: dict[str, str]
     channels: dict[str, str]
     job_arn: str | None = None
+    algorithm: str | None = None  # train --algorithm: the published algorithm's name or ARN
     model_artifacts: str | None = None
     output_artifacts: str | None = None  # output.tar.gz: what the job wrote to /opt/ml/output/data
     metrics: dict[str, float] = field(default_factory=dict)
@@ -36,6 +37,7 @@ class TrainingResult:
             "where": self.where,
             "status": self.status,
             "image": self.image,
+            "algorithm": self.algorithm,
             "instance_count": self.instance_count,
             "channels": self.channels,
             "hyperparameters": self.hyperparameters,
@@ -74,6 +76,7 @@ class TransformResult:
     elapsed_seconds: float | None = None
     # Locally, per instance: its name (algo-1, ...), its input files, records and requests; None on SageMaker.
     instances: list[dict[str, Any]] | None = None
+    model_package: str | None = None  # the published model package the model runs (--model-package, --algorithm)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +86,7 @@ class TransformResult:
             "status": self.status,
             "image": self.image,
             "model_name": self.model_name,
+            "model_package": self.model_package,
             "input": self.input,
             "output": self.output,
             "outputs": self.outputs,

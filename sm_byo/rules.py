@@ -250,7 +250,9 @@ def managed_spot_problem(spot: bool, max_wait: object, max_runtime: object) -> t
     return None
 
 
-def instance_count_problem(count: object, supports_distributed: bool) -> str | None:
+def instance_count_problem(
+    count: object, supports_distributed: bool, declared_by: str = "training.supports_distributed is false: the manifest"
+) -> str | None:
     """Why a training job cannot run on ``count`` instances of an algorithm (None when it can).
 
     SageMaker runs the image on every instance (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
@@ -264,8 +266,7 @@ def instance_count_problem(count: object, supports_distributed: bool) -> str | N
         return f"{count}: a training job runs on at least 1 instance"
     if count > 1 and not supports_distributed:
         return (
-            f"{count} instances, but training.supports_distributed is false: the manifest says the algorithm "
-            "cannot use more than one instance"
+            f"{count} instances, but {declared_by} says the algorithm cannot use more than one instance"
         )
     return None
 

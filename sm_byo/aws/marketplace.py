@@ -33,3 +33,7 @@ def create_model_package(aws: AwsAdapter, request: dict[str, Any]) -> dict[str, 
 
 def describe_model_package(aws: AwsAdapter, name: str) -> dict[str, Any]:
     return _call(aws, "DescribeModelPackage", "describe_model_package", ModelPackageName=name)
+
+
+def delete_model_package(aws: AwsAdapter, name: str) -> None:
+    _call(aws, "DeleteModelPackage", "delete_model_package", ModelPackageName=name)

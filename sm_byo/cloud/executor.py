@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sm_byo.aws import AwsAdapter
+from sm_byo.aws import AwsAdapter, marketplace
 from sm_byo.errors import SmByoError
 from sm_byo.reporting import Reporter
 from sm_byo.specs.request import Request
@@ -32,6 +32,10 @@ class _Kind:
 
 
 OPERATIONS: Mapping[str, _Kind] = {
+    # A buyer's model package of an algorithm and its trained model (transform/deploy --algorithm).
+    "CreateModelPackage": _Kind(
+        "model-package", "ModelPackageName", marketplace.create_model_package, marketplace.delete_model_package
+    ),
     "CreateModel": _Kind("model", "ModelName", AwsAdapter.create_model, AwsAdapter.delete_model),
     "CreateEndpointConfig": _Kind(
         "endpoint-config",

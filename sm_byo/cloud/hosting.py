@@ -14,6 +14,7 @@ from typing import Any
 from sm_byo.aws import AwsAdapter
 from sm_byo.aws.errors import AwsNotFound
 from sm_byo.cloud.executor import Created
+from sm_byo.cloud.published import Product, create_product_model, product_model_requests, serving_product
 from sm_byo.cloud.session import account_registries, default_role, open_aws, plan_account, plan_image
 from sm_byo.cloud.waiting import PollSettings, follow
 from sm_byo.manifest import LoadedManifest
@@ -28,6 +29,7 @@ from sm_byo.specs.hosting import (
     invoke_request,
 )
 from sm_byo.specs.names import unique_name
+from sm_byo.specs.published import inference_manifest, inference_origins
 from sm_byo.specs.transform import ModelOptions, model_request
 
 
@@ -38,8 +40,9 @@ class EndpointResult:
     status: str
     model_name: str
     config_name: str
-    image: str
+    image: str | None  # None when the model runs a model package (``model_package``): it brings its image
     elapsed_seconds: float | None = None
+    model_package: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +52,7 @@ class EndpointResult:
             "model_name": self.model_name,
             "endpoint_config_name": self.config_name,
             "image": self.image,
+            "model_package": self.model_package,
             "elapsed_seconds": self.elapsed_seconds,
         }
 
@@ -81,10 +85,19 @@ class DeleteResult:
 
 
 def deploy_plan(loaded: LoadedManifest, options: DeployCommand, aws: AwsAdapter, reporter: Reporter) -> Plan:
-    """CreateModel, CreateEndpointConfig and CreateEndpoint, all named like the endpoint; checked."""
+    """CreateModel, CreateEndpointConfig and CreateEndpoint, all named like the endpoint; checked.
+
+    With ``--model-package`` (or ``--algorithm`` and its trained ``--model``: CreateModelPackage first) the model
+    runs the published product, and the endpoint's instance type is one the product supports."""
     manifest = loaded.manifest
     name = options.name or unique_name(manifest.name)
     role = default_role(loaded, options.role)
+    product = serving_product(
+        aws, model_package=options.model_package, algorithm=options.algorithm, model=options.model_data,
+        image=options.image, what="an endpoint",
+    )  # fmt: skip
+    if product is not None:
+        return _product_deploy_plan(loaded, options, product, name, role)
     image = options.image
     if image is None:
         account = plan_account(aws, reporter, dry_run=options.dry_run, role=role)
@@ -109,6 +122,29 @@ def deploy_plan(loaded: LoadedManifest, options: DeployCommand, aws: AwsAdapter,
         endpoint_request(manifest, endpoint),
     )
     return Plan("sagemaker", requests).check(loaded, registries=account_registries(aws, dry_run=options.dry_run))
+
+
+def _product_deploy_plan(
+    loaded: LoadedManifest, options: DeployCommand, product: Product, name: str, role: str
+) -> Plan:
+    """The deploy plan of a published product: its model requests, then the endpoint config and endpoint, whose
+    default instance type is the product's first SupportedRealtimeInferenceInstanceTypes."""
+    manifest = loaded.manifest
+    models = product_model_requests(
+        manifest, product, "realtime", name=name, role=role, role_flag="--role" if options.role else None,
+        choices={"instance_type": options.instance_type},
+    )  # fmt: skip
+    if options.name:
+        models[-1].origins[("ModelName",)] = ("--name",)
+    endpoint = EndpointOptions(
+        name=name,
+        instance_type=options.instance_type,
+        instance_count=options.instance_count,
+        name_flag="--name" if options.name else None,
+    )
+    served = inference_manifest(manifest, product.inference)
+    config = inference_origins(endpoint_config_request(served, endpoint), product.flag)
+    return Plan("sagemaker", (*models, config, endpoint_request(manifest, endpoint))).check(loaded)
 
 
 def deploy_endpoint(
@@ -143,10 +179,9 @@ def run_deploy(
     config = plan.request("CreateEndpointConfig").kwargs
     endpoint = plan.request("CreateEndpoint").kwargs
     name = str(endpoint["EndpointName"])
-    image = str(model["PrimaryContainer"]["Image"])
+    container = model["PrimaryContainer"]
     with Created(aws).undone_on_failure(reporter) as created:
-        reporter.step(f"Creating model {model['ModelName']} ({image}, {model['PrimaryContainer']['ModelDataUrl']})")
-        created.send(plan.request("CreateModel"))
+        create_product_model(created, plan, reporter, timeout=options.cloud.timeout, settings=settings)
         variant = config["ProductionVariants"][0]
         reporter.step(
             f"Creating endpoint config {config['EndpointConfigName']} "
@@ -155,7 +190,10 @@ def run_deploy(
         created.send(plan.request("CreateEndpointConfig"))
         reporter.step(f"Creating endpoint {name}")
         arn = str(created.send(plan.request("CreateEndpoint"))["EndpointArn"])
-    result = EndpointResult(name, arn, "Creating", str(model["ModelName"]), str(config["EndpointConfigName"]), image)
+    result = EndpointResult(
+        name, arn, "Creating", str(model["ModelName"]), str(config["EndpointConfigName"]), container.get("Image"),
+        model_package=container.get("ModelPackageName"),
+    )  # fmt: skip
     cloud = options.cloud
     if not cloud.wait:
         reporter.detail(f"not waiting; resume with `smbyo wait endpoint {name}{cloud.resume_flags}`")

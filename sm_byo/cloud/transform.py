@@ -17,6 +17,7 @@ from typing import Any
 
 from sm_byo.aws import AwsAdapter
 from sm_byo.cloud.executor import Created
+from sm_byo.cloud.published import create_product_model, product_model_requests, serving_product
 from sm_byo.cloud.s3 import PlannedUpload, download_outputs, list_outputs, plan_upload, send_uploads
 from sm_byo.cloud.session import (
     account_registries,
@@ -34,6 +35,7 @@ from sm_byo.plan import Plan, upload_step
 from sm_byo.reporting import Reporter
 from sm_byo.results import TransformResult
 from sm_byo.specs.names import unique_name
+from sm_byo.specs.published import inference_manifest, inference_origins
 from sm_byo.specs.request import Request
 from sm_byo.specs.transform import ModelOptions, model_request, transform_job_request, transform_options
 
@@ -71,11 +73,20 @@ def _account_role(loaded: LoadedManifest, options: TransformCommand) -> str | No
 def cloud_transform_plan(
     loaded: LoadedManifest, options: TransformCommand, aws: AwsAdapter, reporter: Reporter
 ) -> CloudTransformPlan:
+    """Upload, CreateModel (for an artifact or a published product), CreateTransformJob; pre-flighted.
+
+    With ``--model-package`` (or ``--algorithm`` and its trained ``--model``) the model runs the published
+    product, and the job's content types and instance type are the product's (``sm_byo.cloud.published``)."""
     manifest = loaded.manifest
-    _check_model(options.model)
-    artifact = _is_artifact(options.model)
+    product = serving_product(
+        aws, model_package=options.model_package, algorithm=options.algorithm, model=options.model,
+        image=options.image, what="a transform job",
+    )  # fmt: skip
+    if product is None:
+        _check_model(options.model)
+    artifact = product is None and _is_artifact(options.model)
     local_input = not options.input.startswith("s3://")
-    role = default_role(loaded, options.role) if artifact else None
+    role = default_role(loaded, options.role) if artifact or product else None
     needs_account = local_input or (artifact and not options.image)
     account = (
         plan_account(aws, reporter, dry_run=options.dry_run, role=role or _account_role(loaded, options))
@@ -95,7 +106,14 @@ def cloud_transform_plan(
         steps.append(upload_step(str(planned.source), planned.uri, "--input"))
         input_uri = planned.uri
     model_name = options.model
-    if artifact:
+    if product is not None:
+        assert role is not None
+        model_name = name
+        choices = {"content_type": options.content_type, "accept": options.accept,
+                   "instance_type": options.instance_type}  # fmt: skip
+        steps += product_model_requests(manifest, product, "transform", name=name, role=role,
+                                        role_flag="--role" if options.role else None, choices=choices)  # fmt: skip
+    elif artifact:
         assert role is not None
         model_name = name
         image = options.image or plan_image(aws, loaded, str(account), dry_run=options.dry_run)
@@ -117,9 +135,13 @@ def cloud_transform_plan(
         model_name=model_name,
         input_uri=input_uri,
         output_uri=options.output,
-        flags={} if artifact else {"model_name": "--model"},
+        flags={} if artifact or product else {"model_name": "--model"},
     )
-    steps.append(transform_job_request(manifest, options_for_request))
+    if product is None:
+        steps.append(transform_job_request(manifest, options_for_request))
+    else:
+        served = inference_manifest(manifest, product.inference)
+        steps.append(inference_origins(transform_job_request(served, options_for_request), product.flag))
     registries = account_registries(aws, dry_run=options.dry_run) if artifact else frozenset()
     plan = Plan("sagemaker", tuple(steps)).check(loaded, registries=registries)
     return CloudTransformPlan(plan, bucket, tuple(uploads))
@@ -155,8 +177,7 @@ def run_cloud_transform(
     model = next((r.kwargs for r in planned.plan.requests if r.operation == "CreateModel"), None)
     with Created(aws).undone_on_failure(reporter) as created:
         if model is not None:
-            reporter.step(f"Creating model {model['ModelName']} from {model['PrimaryContainer']['ModelDataUrl']}")
-            created.send(planned.plan.request("CreateModel"))
+            create_product_model(created, planned.plan, reporter, timeout=options.cloud.timeout, settings=settings)
         reporter.step(f"Creating transform job {job['TransformJobName']} (model {job['ModelName']})")
         response = created.send(planned.plan.request("CreateTransformJob"))
     result = TransformResult(
@@ -166,9 +187,10 @@ def run_cloud_transform(
         model_name=str(job["ModelName"]),
         input=str(job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]),
         output=str(job["TransformOutput"]["S3OutputPath"]),
-        image=str(model["PrimaryContainer"]["Image"]) if model else None,
+        image=model["PrimaryContainer"].get("Image") if model else None,
         job_arn=str(response.get("TransformJobArn", "")),
         settings=_settings(job, {}),
+        model_package=model["PrimaryContainer"].get("ModelPackageName") if model else None,
     )
     cloud = options.cloud
     if not cloud.wait:

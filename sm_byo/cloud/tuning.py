@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
-from sm_byo.aws.errors import AwsNotFound, AwsUnreachable, TransientAwsError
+from sm_byo.aws.errors import AwsUnreachable, TransientAwsError
+from sm_byo.cloud.published import refuse_image_with, training_specification
 from sm_byo.cloud.s3 import PlannedUpload, send_uploads
 from sm_byo.cloud.session import (
     account_registries,
@@ -35,7 +36,7 @@ from sm_byo.cloud.session import (
 )
 from sm_byo.cloud.training import stage_channels
 from sm_byo.cloud.waiting import PollSettings, follow
-from sm_byo.errors import JobFailed, UsageError
+from sm_byo.errors import JobFailed
 from sm_byo.hyperparameters import validate_hyperparameters
 from sm_byo.manifest import LoadedManifest
 from sm_byo.options import CloudOptions, TuneCommand
@@ -60,20 +61,6 @@ class CloudTuningPlan(Plan):
 # --- the plan -----------------------------------------------------------------------------------------
 
 
-def published_algorithm(aws: AwsAdapter, name: str) -> dict[str, Any]:
-    """DescribeAlgorithm of ``--algorithm NAME|ARN``: its TrainingSpecification is what the trials run."""
-    try:
-        described = aws.describe_algorithm(name)
-    except AwsNotFound:
-        raise UsageError(
-            f"--algorithm {name}: there is no algorithm of that name or ARN in {aws.region}",
-            hint="Give the name or ARN of an algorithm you published (`smbyo publish algorithm`) or subscribed "
-            "to, in this region (--region); `aws sagemaker list-algorithms` lists yours.",
-            details={"algorithm": name},
-        ) from None
-    return dict(described.get("TrainingSpecification", {}))
-
-
 def cloud_tuning_plan(
     loaded: LoadedManifest, options: TuneCommand, aws: AwsAdapter, reporter: Reporter | None = None
 ) -> CloudTuningPlan:
@@ -83,12 +70,8 @@ def cloud_tuning_plan(
     with ``--algorithm`` the published algorithm's TrainingSpecification replaces the manifest's image and
     is what the builder checks the hyperparameters and channels against."""
     manifest = loaded.manifest
-    if options.algorithm and options.image:
-        raise UsageError(
-            f"--algorithm {options.algorithm} and --image {options.image}: a tuning job runs one or the other",
-            hint="Drop --image to tune the published algorithm (its own image), or drop --algorithm.",
-        )
-    published = published_algorithm(aws, options.algorithm) if options.algorithm else None
+    refuse_image_with("--algorithm", options.algorithm, options.image, "a tuning job")
+    published = training_specification(aws, options.algorithm) if options.algorithm else None
     if published is None:
         # -H judged by the rule `train` uses, before any AWS call (the builder judges them again, in place).
         validate_hyperparameters(manifest, options.hyperparameters)

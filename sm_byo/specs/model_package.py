@@ -36,3 +36,26 @@ def create_model_package_request(
     if manifest.tags:
         kwargs["Tags"] = tags(manifest, origins)
     return Request("CreateModelPackage", kwargs, origins)
+
+
+def algorithm_package_request(manifest: Manifest, *, name: str, algorithm: str, model_data: str) -> Request:
+    """The CreateModelPackage kwargs of a buyer's model package: ``algorithm``'s inference image serving
+    ``model_data``, a model it trained (SourceAlgorithmSpecification; the package takes the algorithm's
+    InferenceSpecification). The SageMaker Python SDK makes the same request for ``AlgorithmEstimator.create_model``;
+    a subscribed algorithm serves only through such a package ("you must create a model package before you can use
+    it to get inferences": https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-mkt-buy.html).
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_SourceAlgorithm.html"""
+    source = {"AlgorithmName": algorithm, "ModelDataUrl": model_data}
+    kwargs: dict[str, Any] = {
+        "ModelPackageName": name,
+        "SourceAlgorithmSpecification": {"SourceAlgorithms": [source]},
+        "CertifyForMarketplace": False,  # the buyer's own package: nothing to list
+    }
+    origins: dict[RequestPath, Origin] = {
+        ("ModelPackageName",): ("name",),
+        ("SourceAlgorithmSpecification", "SourceAlgorithms", 0, "AlgorithmName"): ("--algorithm",),
+        ("SourceAlgorithmSpecification", "SourceAlgorithms", 0, "ModelDataUrl"): ("--model",),
+    }
+    if manifest.tags:
+        kwargs["Tags"] = tags(manifest, origins)
+    return Request("CreateModelPackage", kwargs, origins)

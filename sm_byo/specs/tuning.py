@@ -19,8 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sm_byo.errors import UsageError
-from sm_byo.manifest import ChannelSpec, Manifest, MetricSpec, TrainingSpec
-from sm_byo.runtime.hyperparameters import HyperparameterError, cast_value, resolve
+from sm_byo.manifest import Manifest
+from sm_byo.runtime.hyperparameters import cast_value
+from sm_byo.specs.hyperparameters import Declared, bound, declared_in_manifest, hyperparameter_values
+from sm_byo.specs.published import (
+    as_published,
+    check_training_choices,
+    declared_in_published,
+    published_training,
+)
 from sm_byo.specs.request import Origin, Request, RequestPath
 from sm_byo.specs.training import TrainingOptions, training_job_request, training_spec
 
@@ -84,36 +91,6 @@ class TuningOptions:
 
 
 @dataclass(frozen=True)
-class Declared:
-    """A hyperparameter as the algorithm declares it (the manifest, or a published TrainingSpecification)."""
-
-    name: str
-    type: str
-    min: float | None = None
-    max: float | None = None
-    values: tuple[str, ...] | None = None
-    tunable: bool = False
-    required: bool = False
-    default: str | None = None
-    scaling: str | None = None
-    origin: Origin = ()  # the manifest field, or the flag naming the published algorithm
-    where: str = ""  # how a message names the declaration
-
-    def runtime_spec(self) -> dict[str, Any]:
-        """The shape ``sm_byo.runtime.hyperparameters`` judges values with (one verdict everywhere)."""
-        return {"name": self.name, "type": self.type, "min": self.min, "max": self.max,
-                "values": list(self.values) if self.values is not None else None,
-                "default": self.default, "required": self.required}  # fmt: skip
-
-    def allowed(self) -> str:
-        if self.type == "Categorical":
-            return f"one of {', '.join(self.values or ())}"
-        low = "-inf" if self.min is None else _number(self.min, self.type)
-        high = "inf" if self.max is None else _number(self.max, self.type)
-        return f"{low} to {high}"
-
-
-@dataclass(frozen=True)
 class SearchRange:
     """One range of the request: the declaration it narrows and what it searches."""
 
@@ -131,61 +108,12 @@ class SearchRange:
         assert self.low is not None and self.high is not None
         item: dict[str, Any] = {
             "Name": self.declared.name,
-            "MinValue": _number(self.low, self.declared.type),
-            "MaxValue": _number(self.high, self.declared.type),
+            "MinValue": bound(self.low, self.declared.type == "Integer"),
+            "MaxValue": bound(self.high, self.declared.type == "Integer"),
         }
         if self.scaling is not None:
             item["ScalingType"] = self.scaling
         return item
-
-
-def _number(value: float, kind: str) -> str:
-    """Range bounds go as strings; an Integer's without a '.0'."""
-    return str(int(value)) if kind == "Integer" else repr(float(value))
-
-
-# --- what the algorithm declares ------------------------------------------------------------------
-
-
-def declared_in_manifest(spec: TrainingSpec) -> dict[str, Declared]:
-    found = {}
-    for index, item in enumerate(spec.hyperparameters):
-        origin: Origin = ("training", "hyperparameters", index)
-        found[item.name] = Declared(
-            name=item.name, type=item.type, min=item.min, max=item.max,
-            values=tuple(item.values) if item.values is not None else None, tunable=item.tunable,
-            required=item.required, default=item.default, scaling=item.scaling, origin=origin,
-            where=f"the manifest's training.hyperparameters[{index}] ({item.name})",
-        )  # fmt: skip
-    return found
-
-
-def _float_or_none(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def declared_in_published(published: Mapping[str, Any], algorithm: str) -> dict[str, Declared]:
-    """SupportedHyperParameters of a DescribeAlgorithm TrainingSpecification (no scaling: it is not published)."""
-    found = {}
-    for index, item in enumerate(published.get("SupportedHyperParameters") or []):
-        ranges = item.get("Range") or {}
-        numeric = ranges.get("IntegerParameterRangeSpecification") or ranges.get(
-            "ContinuousParameterRangeSpecification"
-        ) or {}  # fmt: skip
-        values = (ranges.get("CategoricalParameterRangeSpecification") or {}).get("Values")
-        name = str(item.get("Name"))
-        found[name] = Declared(
-            name=name, type=str(item.get("Type")), min=_float_or_none(numeric.get("MinValue")),
-            max=_float_or_none(numeric.get("MaxValue")),
-            values=tuple(str(value) for value in values) if values is not None else None,
-            tunable=bool(item.get("IsTunable")), required=bool(item.get("IsRequired")),
-            default=item.get("DefaultValue"), origin=("--algorithm",),
-            where=f"{algorithm}'s TrainingSpecification.SupportedHyperParameters[{index}] ({name})",
-        )  # fmt: skip
-    return found
 
 
 # --- --range --------------------------------------------------------------------------------------
@@ -270,75 +198,7 @@ def search_ranges(
     return found
 
 
-# --- static hyperparameters, channels, objective ----------------------------------------------------
-
-
-def static_hyperparameters(
-    declared: Mapping[str, Declared], given: Mapping[str, str], tuned: set[str]
-) -> dict[str, str]:
-    """-H values judged by the runtime's rule, with the declared defaults of every hyperparameter not tuned."""
-    specs = [item.runtime_spec() for name, item in declared.items() if name not in tuned]
-    try:
-        strings, _typed = resolve(specs, given)
-    except HyperparameterError as exc:
-        lines = [f"  -H {name}: {problem}" + (f" ({declared[name].where} allows {declared[name].allowed()})"
-                                              if name in declared else "")
-                 for name, problem in exc.problems.items()]  # fmt: skip
-        noun = "hyperparameter is" if len(lines) == 1 else "hyperparameters are"
-        raise UsageError(
-            f"{len(lines)} static {noun} invalid:\n" + "\n".join(lines),
-            hint="Fix the -H NAME=VALUE values; a tuned hyperparameter takes --range NAME=... instead.",
-            details={"hyperparameters": exc.problems},
-        ) from None
-    return strings
-
-
-def _published_training(manifest: Manifest, published: Mapping[str, Any], algorithm: str) -> Manifest:
-    """The manifest with its training section replaced by what the published algorithm declares (channels,
-    instance types, metrics, distributed support), so the training request is checked against those."""
-    channels = [
-        ChannelSpec(
-            name=str(channel.get("Name")), description=None,
-            content_types=list(channel.get("SupportedContentTypes") or ["text/csv"]),
-            input_modes=list(channel.get("SupportedInputModes") or ["File"]),
-            compression_types=list(channel.get("SupportedCompressionTypes") or ["None"]),
-            required=bool(channel.get("IsRequired", True)),
-        )
-        for channel in published.get("TrainingChannels") or []
-    ]  # fmt: skip
-    if not channels:
-        raise UsageError(f"--algorithm {algorithm}: its TrainingSpecification declares no training channel",
-                         hint="Tune an algorithm that declares its TrainingChannels.")  # fmt: skip
-    base = manifest.training or TrainingSpec()  # a model-only manifest: smbyo's job defaults
-    spec = TrainingSpec(
-        instance_types=list(published.get("SupportedTrainingInstanceTypes") or base.instance_types),
-        supports_distributed=bool(published.get("SupportsDistributedTraining", False)),
-        channels=channels,
-        metrics=[MetricSpec(name=str(m.get("Name")), regex=str(m.get("Regex"))) for m in
-                 published.get("MetricDefinitions") or []],
-        job=base.job,
-    )  # fmt: skip
-    return manifest.model_copy(update={"training": spec})
-
-
-def _check_published(published: Mapping[str, Any], options: TuningOptions, algorithm: str) -> None:
-    """Channels and instance type against what DescribeAlgorithm says the algorithm supports."""
-    declared = {str(channel.get("Name")) for channel in published.get("TrainingChannels") or []}
-    unknown = sorted(set(options.training.channels) - declared)
-    if unknown:
-        raise UsageError(
-            f"--data names channel(s) {', '.join(unknown)} that {algorithm} does not declare "
-            f"(TrainingSpecification.TrainingChannels: {', '.join(sorted(declared)) or 'none'})",
-            hint="Give data for the channels the published algorithm declares.",
-        )
-    supported = list(published.get("SupportedTrainingInstanceTypes") or [])
-    chosen = options.training.instance_type
-    if chosen and supported and chosen not in supported:
-        raise UsageError(
-            f"--instance-type {chosen} is not one {algorithm} supports "
-            f"(TrainingSpecification.SupportedTrainingInstanceTypes: {', '.join(supported)})",
-            hint=f"Use e.g. --instance-type {supported[0]}.",
-        )
+# --- objective ---------------------------------------------------------------------------------------
 
 
 def objective(manifest: Manifest, published: Mapping[str, Any] | None, algorithm: str | None) -> dict[str, str] | None:
@@ -365,6 +225,13 @@ def objective(manifest: Manifest, published: Mapping[str, Any] | None, algorithm
 # --- the request ----------------------------------------------------------------------------------
 
 
+def _instance_count(manifest: Manifest, training: TrainingOptions) -> int:
+    """The job's instance count: --instance-count, else training.job's (checked against the algorithm's support)."""
+    if training.job.instance_count is not None:
+        return training.job.instance_count
+    return manifest.training.job.instance_count if manifest.training else 1
+
+
 def _definition(
     training: Request, static: Mapping[str, str], options: TuningOptions
 ) -> tuple[dict[str, Any], dict[RequestPath, Origin]]:
@@ -373,10 +240,7 @@ def _definition(
     definition: dict[str, Any] = {key: kwargs[key] for key in DEFINITION_FIELDS if key in kwargs}
     definition["StaticHyperParameters"] = dict(static)
     algorithm = dict(definition["AlgorithmSpecification"])
-    if options.algorithm_name:
-        # A published algorithm brings its own image and metric definitions (AlgorithmName replaces TrainingImage).
-        algorithm = {"AlgorithmName": options.algorithm_name, "TrainingInputMode": algorithm["TrainingInputMode"]}
-    elif not algorithm.get("MetricDefinitions"):
+    if not algorithm.get("MetricDefinitions"):
         algorithm.pop("MetricDefinitions", None)
     definition["AlgorithmSpecification"] = algorithm
     origins: dict[RequestPath, Origin] = {}
@@ -386,8 +250,6 @@ def _definition(
             origins[(DEFINITION, "StaticHyperParameters", *path[1:])] = origin
         elif head in DEFINITION_FIELDS:
             origins[(DEFINITION, *path)] = origin
-    if options.algorithm_name:
-        origins[(DEFINITION, "AlgorithmSpecification", "AlgorithmName")] = ("--algorithm",)
     return definition, origins
 
 
@@ -471,15 +333,25 @@ def tuning_job_request(manifest: Manifest, options: TuningOptions) -> Request:
     goal = objective(manifest, published, algorithm)
     if published is not None:
         assert algorithm is not None
-        _check_published(published, options, algorithm)
-        manifest = _published_training(manifest, published, algorithm)
+        train = options.training
+        check_training_choices(
+            published, algorithm, channels=train.channels, instance_type=train.instance_type,
+            instance_count=_instance_count(manifest, train), input_mode=train.input_mode,
+            network_isolation=train.job.network_isolation,
+        )  # fmt: skip
+        manifest = published_training(manifest, published, algorithm)
         declared = declared_in_published(published, algorithm)
     else:
         declared = declared_in_manifest(training_spec(manifest))
     given_static = dict(options.training.hyperparameters)
     ranges = search_ranges(declared, options.ranges, given_static)
-    static = static_hyperparameters(declared, given_static, {item.declared.name for item in ranges})
+    static = hyperparameter_values(
+        declared, given_static, tuned={item.declared.name for item in ranges}, kind="static",
+        hint="Fix the -H NAME=VALUE values; a tuned hyperparameter takes --range NAME=... instead.",
+    )  # fmt: skip
     training = training_job_request(manifest, options.training)
+    if algorithm is not None and published is not None:
+        training = as_published(training, algorithm)
     definition, origins = _definition(training, static, options)
     kwargs: dict[str, Any] = {
         "HyperParameterTuningJobName": options.job_name,

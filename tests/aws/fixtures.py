@@ -18,7 +18,8 @@ from tests.aws.harness import MotoHarness, start_harness
 from tests.aws.registry import Registry
 
 ECR_USERNAME = "AWS"
-__all__ = ["aws_env", "moto", "moto_session", "registry", "registry_session"]
+CLOUD_REPOSITORY = "smbyo-cloud-decision-trees"  # the ECR repository of the cloud end-to-end suites
+__all__ = ["aws_env", "cloud_project", "moto", "moto_session", "pushed_tags", "registry", "registry_session"]
 
 
 # Each test module that star-imports these fixtures gets its own copy of the session fixtures, so
@@ -86,3 +87,21 @@ def registry(moto: MotoHarness, registry_session: Registry) -> Iterator[Registry
     yield registry_session
     with contextlib.suppress(KeyError):
         del moto.state["registry"]
+
+
+@pytest.fixture
+def cloud_project(project: Path, moto: MotoHarness, example_image: str) -> Path:
+    """The example project, its ECR repository named with the cloud suites' prefix."""
+    manifest = project / "smbyo.yaml"
+    manifest.write_text(manifest.read_text() + f"ecr:\n  repository: {CLOUD_REPOSITORY}\n", encoding="utf-8")
+    return project
+
+
+@pytest.fixture
+def pushed_tags(docker_adapter: Any, registry: Registry) -> Iterator[list[str]]:
+    """Tags `smbyo push` adds to the shared Docker Engine; removed afterwards."""
+    tags: list[str] = []
+    yield tags
+    for tag in tags:
+        with contextlib.suppress(Exception):  # already gone is fine
+            docker_adapter.client.images.remove(tag, noprune=True)

@@ -8,10 +8,16 @@ step per Describe call: ``Pending`` -> ``InProgress`` -> ``Completed``, with ``V
 A submission whose image URI contains ``broken`` ends ``Failed``, its validation item carrying a
 ``FailureReason`` the way AWS words it, so tests can drive the failure path through the real CLI.
 Unversioned model packages (a ModelPackageName without a group) live here; grouped ones stay moto's.
+
+A buyer's model package made of an algorithm and its trained model (``SourceAlgorithmSpecification``) is described
+with the algorithm's InferenceSpecification, as AWS describes it; DeleteModelPackage removes one.
+:func:`container_of` tells the job and endpoint runners (tests/aws/moto_ext.py) what image and model data a
+model package stands for, and :func:`algorithm_of` what a training job naming an algorithm runs.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -63,7 +69,7 @@ def _details(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _describe(record: dict[str, Any]) -> dict[str, Any]:
+def _describe(harness: MotoHarness, record: dict[str, Any]) -> dict[str, Any]:
     record["describes"] += 1
     status = _stage(record)[0]
     request = record["request"]
@@ -77,6 +83,8 @@ def _describe(record: dict[str, Any]) -> dict[str, Any]:
         )
         return response
     response = {key: value for key, value in request.items() if key not in ("Tags", "ClientToken")}
+    if "SourceAlgorithmSpecification" in request:
+        response["InferenceSpecification"] = _inference(harness, request)
     response.update(
         ModelPackageArn=record["arn"],
         CreationTime=record["created"],
@@ -84,6 +92,55 @@ def _describe(record: dict[str, Any]) -> dict[str, Any]:
         ModelPackageStatusDetails=_details(record),
     )
     return response
+
+
+def stored(harness: MotoHarness, kind: str, name: str) -> dict[str, Any] | None:
+    """The request an algorithm or model package was created with, by name or ARN (None if there is none)."""
+    record = _store(harness).get((kind, name.rsplit("/", 1)[-1]))
+    return None if record is None else dict(record["request"])
+
+
+def _existing(harness: MotoHarness, kind: str, name: str) -> dict[str, Any]:
+    """What a job or model names must exist when the instance starts (the job fails otherwise)."""
+    request = stored(harness, kind, name)
+    if request is None:
+        raise ValueError(f"{kind} {name} does not exist")
+    return request
+
+
+def _inference(harness: MotoHarness, request: dict[str, Any]) -> dict[str, Any]:
+    """A package's InferenceSpecification: its own, or its source algorithm's (containers given its model data)."""
+    if "InferenceSpecification" in request:
+        return dict(request["InferenceSpecification"])
+    sources = request.get("SourceAlgorithmSpecification", {}).get("SourceAlgorithms", [])
+    algorithm = stored(harness, "algorithm", sources[0]["AlgorithmName"]) if sources else None
+    if algorithm is None:
+        return {}
+    inference = copy.deepcopy(algorithm.get("InferenceSpecification", {}))
+    for container in inference.get("Containers", []):
+        container["ModelDataUrl"] = sources[0].get("ModelDataUrl")
+    return dict(inference)
+
+
+def container_of(harness: MotoHarness, container: dict[str, Any]) -> dict[str, Any]:
+    """A model's container as an instance runs it: a ``ModelPackageName`` becomes the package's image and model."""
+    name = container.get("ModelPackageName")
+    if not name:
+        return container
+    inner = _inference(harness, _existing(harness, "model-package", str(name))).get("Containers", [{}])[0]
+    return {**{k: v for k, v in container.items() if k != "ModelPackageName"},
+            "Image": inner["Image"], "ModelDataUrl": inner["ModelDataUrl"]}  # fmt: skip
+
+
+def algorithm_of(harness: MotoHarness, specification: dict[str, Any]) -> dict[str, Any]:
+    """A training job's AlgorithmSpecification as an instance runs it: an ``AlgorithmName`` becomes the algorithm's
+    TrainingImage and MetricDefinitions (the algorithm brings them)."""
+    name = specification.get("AlgorithmName")
+    if not name:
+        return specification
+    training = _existing(harness, "algorithm", str(name))["TrainingSpecification"]
+    return {"TrainingImage": training["TrainingImage"], "TrainingInputMode": specification["TrainingInputMode"],
+            "MetricDefinitions": training.get("MetricDefinitions", [])}  # fmt: skip
 
 
 def _request_body(response: Any) -> dict[str, Any]:
@@ -97,7 +154,7 @@ def _request_body(response: Any) -> dict[str, Any]:
     return dict(params or {})
 
 
-NEW_ACTIONS = ("create_algorithm", "describe_algorithm", "list_algorithms", "delete_algorithm")
+NEW_ACTIONS = ("create_algorithm", "describe_algorithm", "list_algorithms", "delete_algorithm", "delete_model_package")
 
 
 def install(harness: MotoHarness) -> None:
@@ -131,7 +188,7 @@ def install(harness: MotoHarness) -> None:
         return ActionResult({"AlgorithmArn": record["arn"]})
 
     def describe_algorithm(self: Any) -> Any:
-        return ActionResult(_describe(find("algorithm", self._get_param("AlgorithmName"))))
+        return ActionResult(_describe(harness, find("algorithm", self._get_param("AlgorithmName"))))
 
     def list_algorithms(self: Any) -> Any:
         summaries = []
@@ -166,10 +223,16 @@ def install(harness: MotoHarness) -> None:
         name = self._get_param("ModelPackageName")
         if ("model-package", name.rsplit("/", 1)[-1]) not in _store(harness):
             return original_describe_package(self)
-        return ActionResult(_describe(find("model-package", name)))
+        return ActionResult(_describe(harness, find("model-package", name)))
+
+    def delete_model_package(self: Any) -> Any:
+        name = self._get_param("ModelPackageName")
+        find("model-package", name)
+        del _store(harness)[("model-package", name.rsplit("/", 1)[-1])]
+        return ActionResult({})
 
     # New actions: moto dispatches X-Amz-Target "SageMaker.CreateAlgorithm" to create_algorithm.
-    for method in (create_algorithm, describe_algorithm, list_algorithms, delete_algorithm):
+    for method in (create_algorithm, describe_algorithm, list_algorithms, delete_algorithm, delete_model_package):
         setattr(SageMakerResponse, method.__name__, method)
     harness.patch(SageMakerResponse, "create_model_package", create_model_package)
     harness.patch(SageMakerResponse, "describe_model_package", describe_model_package)

@@ -9,6 +9,9 @@ module patches moto's classes (in the test process, which also serves moto's HTT
   container log to CloudWatch Logs (``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-1-<ts>``)
   while it runs, puts ``model.tar.gz`` at ``ModelArtifacts.S3ModelArtifacts`` and ends Completed,
   or Failed with the failure file's reason.
+- A training job naming a published algorithm (``AlgorithmName``) runs the algorithm's training image with its
+  metric definitions, and a model whose container is a model package (``ModelPackageName``) runs the package's
+  image and model data (:mod:`tests.aws.moto_algorithms` keeps both).
 - CreateTransformJob runs the job's own CreateTransformJob request, with the CreateModel request of
   its model (both as sent over HTTP: moto drops fields), through smbyo's local executor
   (``sm_byo.local.transform.run_transform_job``) on the model and input read back from moto's S3,
@@ -47,6 +50,7 @@ from typing import Any
 import requests
 
 from tests.aws.harness import MotoHarness
+from tests.aws.moto_algorithms import algorithm_of, container_of
 
 TRAINING_GROUP = "/aws/sagemaker/TrainingJobs"
 TRANSFORM_GROUP = "/aws/sagemaker/TransformJobs"
@@ -140,7 +144,8 @@ def upload_tree(harness: MotoHarness, source: Path, uri: str) -> list[str]:
 
 
 def _model_of(harness: MotoHarness, model_name: str) -> tuple[str, str]:
-    container = harness.client("sagemaker").describe_model(ModelName=model_name)["PrimaryContainer"]
+    described = harness.client("sagemaker").describe_model(ModelName=model_name)["PrimaryContainer"]
+    container = container_of(harness, described)
     return str(container["Image"]), str(container["ModelDataUrl"])
 
 
@@ -190,7 +195,8 @@ def _run_training(harness: MotoHarness, job: Any) -> None:
         with tempfile.TemporaryDirectory(prefix="smbyo-cloud-job-") as scratch:
             job.secondary_status = "Downloading"
             sent = harness.state["requests"][job.training_job_name]
-            request = _as_local_request(harness, sent, Path(scratch))
+            runs = {**sent, "AlgorithmSpecification": algorithm_of(harness, sent["AlgorithmSpecification"])}
+            request = _as_local_request(harness, runs, Path(scratch))
             job.secondary_status = "Training"
             try:
                 result = run_training_job(request, sink, docker=_docker(harness))
@@ -233,6 +239,9 @@ def _patch_training(harness: MotoHarness) -> None:
 
     def create_training_job(self: Any, **kwargs: Any) -> Any:
         requested = copy.deepcopy(kwargs["algorithm_specification"])
+        if "AlgorithmName" in requested:  # described with the metric definitions the algorithm brings
+            definitions = algorithm_of(harness, requested).get("MetricDefinitions")
+            requested = {**requested, **({"MetricDefinitions": definitions} if definitions else {})}
         job = original(self, **kwargs)
         job.algorithm_specification = requested  # moto overwrites MetricDefinitions with its own sample
         job.training_job_status, job.secondary_status = "InProgress", "Starting"
@@ -318,7 +327,7 @@ def _as_local_transform(
     """The job's own requests, the model and input downloaded and named as file:// URIs (as an instance
     sees them), the output going to a scratch directory."""
     transform, model = copy.deepcopy(transform), copy.deepcopy(model)
-    container = model["PrimaryContainer"]
+    container = model["PrimaryContainer"] = container_of(harness, model["PrimaryContainer"])
     archive = download_prefix(harness, container["ModelDataUrl"], scratch / "model")
     container["ModelDataUrl"] = next(archive.rglob("*.tar.gz")).as_uri()
     source = transform["TransformInput"]["DataSource"]["S3DataSource"]

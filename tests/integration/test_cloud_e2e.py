@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.aws.fixtures import *  # noqa: F403 (pytest fixtures)
+from tests.aws.fixtures import CLOUD_REPOSITORY as REPOSITORY
 from tests.aws.harness import ACCOUNT_ID, REGION, MotoHarness
 from tests.aws.registry import Registry
 from tests.conftest import probe_report, run_cli
@@ -30,27 +31,7 @@ from tests.integration.local_helpers import trained_example
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry]
 
-REPOSITORY = "smbyo-cloud-decision-trees"
 BUCKET = f"sagemaker-{REGION}-{ACCOUNT_ID}"
-
-
-@pytest.fixture
-def cloud_project(project: Path, moto: MotoHarness, example_image: str) -> Path:
-    """The example project, its ECR repository named with this suite's prefix."""
-    manifest = project / "smbyo.yaml"
-    manifest.write_text(manifest.read_text() + f"ecr:\n  repository: {REPOSITORY}\n", encoding="utf-8")
-    return project
-
-
-@pytest.fixture
-def pushed_tags(docker_adapter: object, registry: Registry) -> Iterator[list[str]]:
-    """Tags `smbyo push` adds to the shared Docker Engine; removed afterwards."""
-    tags: list[str] = []
-    yield tags
-    client = docker_adapter.client  # type: ignore[attr-defined]
-    for tag in tags:
-        with contextlib.suppress(Exception):  # already gone is fine
-            client.images.remove(tag, noprune=True)
 
 
 def smbyo(*args: str, cwd: Path, env: dict[str, str], ok: bool = True) -> dict:  # type: ignore[type-arg]

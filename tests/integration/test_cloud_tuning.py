@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from sm_byo.aws import connect
-from sm_byo.cloud.tuning import published_algorithm, run_cloud_tuning_job, tune_cloud, wait_for_tuning_job
+from sm_byo.cloud.published import training_specification
+from sm_byo.cloud.tuning import run_cloud_tuning_job, tune_cloud, wait_for_tuning_job
 from sm_byo.cloud.waiting import PollSettings
 from sm_byo.errors import JobFailed, UsageError
 from sm_byo.manifest import load_manifest
@@ -249,8 +250,12 @@ def test_a_published_algorithm_is_tuned_with_its_own_training_specification(
         ],
         "MetricDefinitions": [{"Name": METRIC, "Regex": "validation-accuracy: (\\S+)"}],
     }
-    moto.client("sagemaker").create_algorithm(AlgorithmName="trees-published", TrainingSpecification=specification)
-    assert published_algorithm(connect(), "trees-published") == specification
+    sagemaker = moto.client("sagemaker")
+    sagemaker.create_algorithm(AlgorithmName="trees-published", TrainingSpecification=specification)
+    with pytest.raises(UsageError, match="the algorithm is Pending, not Completed"):
+        training_specification(connect(), "trees-published")  # AWS is still validating it
+    sagemaker.describe_algorithm(AlgorithmName="trees-published")  # the stand-in's next step: InProgress
+    assert training_specification(connect(), "trees-published") == specification
 
 
 def test_a_bad_static_hyperparameter_exits_2_before_anything_is_sent(

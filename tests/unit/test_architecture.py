@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, ...]] = [
         "sm_byo.cloud.s3",
         "sm_byo.cloud.waiting",
         "sm_byo.cloud.executor",
+        "sm_byo.cloud.published",
         "sm_byo.local.archive",
         "sm_byo.local.outputs",
         "sm_byo.local.untrusted",

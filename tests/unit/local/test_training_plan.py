@@ -89,6 +89,7 @@ def test_the_manifests_sagemaker_only_settings_are_checked_and_noted_locally(
         (["--volume-kms-key", "k"], "--volume-kms-key"),
         (["--output-kms-key", "k"], "--output-kms-key"),
         (["--inter-container-encryption"], "--inter-container-encryption/--no-inter-container-encryption"),
+        (["--algorithm", "decision-trees"], "--algorithm"),  # a published algorithm runs on SageMaker only
     ],
 )
 def test_a_flag_with_no_local_meaning_exits_2_naming_it(

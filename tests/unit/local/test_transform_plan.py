@@ -85,7 +85,7 @@ def test_a_bad_value_exits_2_naming_its_flag(
 @pytest.mark.parametrize(
     "flags",
     [["--role", "arn:aws:iam::123456789012:role/R"], ["--download", "x"], ["--no-wait"], ["--timeout", "5"],
-     ["--profile", "p"], ["--region", "eu-west-1"]],
+     ["--profile", "p"], ["--region", "eu-west-1"], ["--algorithm", "decision-trees"]],
 )  # fmt: skip
 def test_flags_of_the_cloud_exit_2_naming_the_flag(
     capsys: pytest.CaptureFixture[str], model: Path, flags: list[str]
