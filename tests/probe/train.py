@@ -37,10 +37,11 @@ def _files(root: Path) -> dict[str, str]:
     }
 
 
-def _serve_forever(server: socket.socket) -> None:
+def _serve_forever(server: socket.socket, accepted: threading.Semaphore) -> None:
     while True:
         connection, _ = server.accept()
         connection.close()
+        accepted.release()
 
 
 def _reach(host: str) -> dict[str, Any]:
@@ -86,14 +87,21 @@ def _cpu_quota() -> float | None:
 
 def _cluster(env) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     server = socket.create_server(("0.0.0.0", PORT))
-    threading.Thread(target=_serve_forever, args=(server,), daemon=True).start()
+    accepted = threading.Semaphore(0)
+    threading.Thread(target=_serve_forever, args=(server, accepted), daemon=True).start()
     others = [host for host in env.hosts if host != env.current_host]
-    return {
+    report = {
         "hostname": socket.gethostname(),
         "peers": {host: _reach(host) for host in others},
         "outside": _outside(),
         "cpu_quota": _cpu_quota(),
     }
+    # Stay up until every peer has connected here too: a host that exits as soon as it reached the others
+    # would leave a slower peer nothing to connect to (a barrier, as distributed frameworks have).
+    deadline = time.monotonic() + CONNECT_SECONDS
+    for _ in others:
+        accepted.acquire(timeout=max(0.0, deadline - time.monotonic()))
+    return report
 
 
 def train(env) -> None:  # type: ignore[no-untyped-def]
