@@ -40,7 +40,8 @@ CLOUD_ONLY: Mapping[str, frozenset[str]] = {
 }
 LOCAL_ONLY: Mapping[str, frozenset[str]] = {
     "train": frozenset({"--out"}),
-    "transform": frozenset(),
+    # Locally, buyers' conditions (docs/local.md); a SageMaker job's model sets EnableNetworkIsolation itself.
+    "transform": frozenset({"--network-isolation/--no-network-isolation"}),
     "tune": frozenset({"--out"}),
 }
 
@@ -169,6 +170,7 @@ class TransformCommand(CommandOptions):
     data_processing: DataProcessing = field(default_factory=DataProcessing)
     role: str | None = None
     download: Path | None = None
+    network_isolation: bool = True  # locally: buyers' conditions (CreateModel.EnableNetworkIsolation)
 
 
 @dataclass(frozen=True)

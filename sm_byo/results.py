@@ -74,6 +74,8 @@ class TransformResult:
     elapsed_seconds: float | None = None
     # Locally, per instance: its name (algo-1, ...), its input files, records and requests; None on SageMaker.
     instances: list[dict[str, Any]] | None = None
+    # CreateModel.EnableNetworkIsolation as the job ran: buyers' conditions when True (None: not set).
+    network_isolation: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +94,7 @@ class TransformResult:
             "input_bytes": self.input_bytes,
             "instances": self.instances,
             "settings": self.settings,
+            "network_isolation": self.network_isolation,
             "elapsed_seconds": None if self.elapsed_seconds is None else round(self.elapsed_seconds, 2),
         }
 
