@@ -13,11 +13,14 @@ can make no network call in or out, has no AWS credentials and gets only the con
 environment and the request's ``Environment``
 (https://docs.aws.amazon.com/sagemaker/latest/dg/mkt-algo-model-internet-free.html;
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModel.html, EnableNetworkIsolation).
-Locally, with isolation on, each serving container is alone on a Docker network of its own made
-``--internal``: no route out, so no internet, no instance-metadata endpoint (169.254.169.254) and no
-other container. Docker publishes no port of a container on an internal network, so a relay container
-(:mod:`sm_byo.runtime.relay`, run with the image's own ``python3``) on both that network and Docker's
-default bridge publishes the port on 127.0.0.1 and copies each connection to the server.
+Locally, with isolation on, a job's serving containers (one, or a transform's instances) are alone on a
+Docker network made for them, ``--internal``: no route out, so no internet, no instance-metadata endpoint
+(169.254.169.254), no host service and no container of anything else. Docker publishes no port of a
+container on an internal network, so each server gets a relay container (:mod:`sm_byo.runtime.relay`, run
+with the image's own ``python3``) on both that network and Docker's default bridge, which publishes the
+port on 127.0.0.1 and copies each connection to the server. One network per job, not per instance: Docker
+has address space for a few dozen networks per machine. So a transform's instances could reach each other
+(on SageMaker they cannot); nothing else can.
 
 Why a relay container rather than a relay in smbyo's own process to the server's address on the internal
 network: the host can reach a container's address only where Docker runs on this machine's kernel (Linux);
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,8 +52,6 @@ MODEL_MOUNT = "/opt/ml/model"
 LOAD_FAILED_PREFIX = "model could not be loaded"
 POLL_SECONDS = 0.1
 SERVER_PORT = 8080
-# The serving container's name on its own network: the relay's target.
-SERVER_ALIAS = "model"
 # The relay runs as nobody: it needs no privilege to listen on 8080 and copy bytes.
 RELAY_USER = "65534:65534"
 ISOLATION_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/mkt-algo-model-internet-free.html"
@@ -111,7 +112,7 @@ def _server_options(start: ServingStart, network: NetworkHandle | None) -> dict[
     if network is None:
         options["ports"] = loopback_port(start.port)
     else:
-        options["network"] = network.attachment(SERVER_ALIAS)
+        options["network"] = network.attachment()  # reached by its container name on that network
     return options
 
 
@@ -120,7 +121,7 @@ def _relay_start(start: ServingStart) -> Start:
     source = Path(relay.__file__).read_text(encoding="utf-8")
     return Start(
         start.image,
-        [source, SERVER_ALIAS, str(SERVER_PORT), str(SERVER_PORT)],
+        [source, start.name, str(SERVER_PORT), str(SERVER_PORT)],
         {
             "entrypoint": ["python3", "-c"],
             "user": RELAY_USER,
@@ -129,6 +130,22 @@ def _relay_start(start: ServingStart) -> Start:
             "labels": {**start.labels, "dev.smbyo.role": "relay"},
         },
     )
+
+
+def _shared_labels(starts: list[ServingStart]) -> dict[str, str]:
+    """The labels every start has (a transform job's, without each instance's own): the network's labels."""
+    return {key: value for key, value in starts[0].labels.items() if all(s.labels.get(key) == value for s in starts)}
+
+
+@contextmanager
+def _job_network(adapter: DockerAdapter, starts: list[ServingStart], isolated: bool) -> Iterator[NetworkHandle | None]:
+    """The internal network of the job's serving containers under isolation (one per job, however many
+    instances: Docker has address space for a few dozen networks per machine); None without isolation."""
+    if not isolated:
+        yield None
+        return
+    with own_network(adapter, f"{starts[0].name}-net", _shared_labels(starts)) as network:
+        yield network
 
 
 @contextmanager
@@ -140,23 +157,19 @@ def serving_containers(
     reporter: Reporter | None = None,
     stop_grace: int = SERVING_STOP_SECONDS,
 ) -> Iterator[list[ServingContainer]]:
-    """Start ``IMAGE serve`` for each of ``starts`` under buyer conditions (``isolated``: each alone on an
-    internal network of its own, reached through its relay; see the module doc), and remove every
-    container and network on the way out, whatever happens (:func:`running_all`)."""
-    with ExitStack() as stack:
-        networks: list[NetworkHandle | None] = [
-            stack.enter_context(own_network(adapter, f"{start.name}-net", dict(start.labels))) if isolated else None
-            for start in starts
-        ]
-        servers = [Start(s.image, ["serve"], _server_options(s, n)) for s, n in zip(starts, networks, strict=True)]
-        relays = [_relay_start(start) for start in starts] if isolated else []
+    """Start ``IMAGE serve`` for each of ``starts`` under buyer conditions (``isolated``: on an internal
+    network made for them, each reached through its relay; see the module doc), and remove every container
+    and the network on the way out, whatever happens (:func:`running_all`)."""
+    with _job_network(adapter, starts, isolated) as network:
+        servers = [Start(start.image, ["serve"], _server_options(start, network)) for start in starts]
+        relays = [_relay_start(start) for start in starts] if network is not None else []
         with running_all(adapter, servers + relays, stop_grace=stop_grace, reporter=reporter) as handles:
             servers_started, doors = handles[: len(starts)], handles[len(starts) :]
-            for network, door in zip(networks, doors, strict=False):
-                if network is not None:
-                    network.connect(door)  # now the relay reaches the server: by its alias, on the internal network
+            for door in doors:
+                assert network is not None
+                network.connect(door)  # now the relay reaches its server, by the server's name
             yield [
-                ServingContainer(handle, doors[index] if isolated else handle)
+                ServingContainer(handle, doors[index] if doors else handle)
                 for index, handle in enumerate(servers_started)
             ]
 
