@@ -84,18 +84,22 @@ def local_networks(**labels: str) -> list[str]:
         client.close()
 
 
-def wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    """Until ``smbyo serve``'s /ping answers 200 on the host (fails if smbyo exits first)."""
+def wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path | None = None, timeout: float = 120) -> None:
+    """Until ``smbyo serve``'s /ping answers 200 on the host (fails if smbyo exits first, with ``log``'s text)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert server.poll() is None, "smbyo serve exited before the server was healthy"
+        assert server.poll() is None, f"smbyo serve exited before the server was healthy: {_text(log)}"
         try:
             if requests.get(f"{url}/ping", timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    pytest.fail(f"{url}/ping never answered 200")
+    pytest.fail(f"{url}/ping never answered 200: {_text(log)}")
+
+
+def _text(log: Path | None) -> str:
+    return log.read_text() if log is not None else "(see its stderr)"
 
 
 @dataclass
