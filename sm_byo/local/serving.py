@@ -45,6 +45,7 @@ from sm_byo.local.health import PING_TIMEOUT_SECONDS
 from sm_byo.local.http import ContainerClient, NoAnswer
 from sm_byo.reporting import Reporter
 from sm_byo.runtime import relay
+from sm_byo.runtime.network import ISOLATION_DOC
 
 CONTAINER_PORT = "8080/tcp"
 MODEL_MOUNT = "/opt/ml/model"
@@ -54,7 +55,6 @@ POLL_SECONDS = 0.1
 SERVER_PORT = 8080
 # The relay runs as nobody: it needs no privilege to listen on 8080 and copy bytes.
 RELAY_USER = "65534:65534"
-ISOLATION_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/mkt-algo-model-internet-free.html"
 ISOLATION_OFF_WARNING = (
     "network isolation is off (--no-network-isolation): this container can reach the network, the "
     "internet and this machine; buyers' containers cannot (Marketplace runs them with network isolation: "
@@ -165,9 +165,9 @@ def serving_containers(
         relays = [_relay_start(start) for start in starts] if network is not None else []
         with running_all(adapter, servers + relays, stop_grace=stop_grace, reporter=reporter) as handles:
             servers_started, doors = handles[: len(starts)], handles[len(starts) :]
-            for door in doors:
-                assert network is not None
-                network.connect(door)  # now the relay reaches its server, by the server's name
+            if network is not None:
+                for door in doors:
+                    network.connect(door)  # now the relay reaches its server, by the server's name
             yield [
                 ServingContainer(handle, doors[index] if doors else handle)
                 for index, handle in enumerate(servers_started)
