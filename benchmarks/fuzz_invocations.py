@@ -394,9 +394,9 @@ def run_container(args: argparse.Namespace) -> tuple[Tally, PingRecord, MemoryRe
     from sm_byo.build import build_image
     from sm_byo.docker import connect
     from sm_byo.local.archive import model_directory
-    from sm_byo.local.containers import LogPump, container_name, running
+    from sm_byo.local.containers import LogPump, container_name
     from sm_byo.local.health import STARTUP_HEALTH_CHECK_DEFAULT_SECONDS
-    from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
+    from sm_byo.local.serving import ServingStart, serving_containers, wait_until_healthy
     from sm_byo.local.training import local_training_plan, run_training_job
     from sm_byo.local.transform import is_routine_access_line
     from sm_byo.manifest import load_manifest
@@ -418,12 +418,12 @@ def run_container(args: argparse.Namespace) -> tuple[Tally, PingRecord, MemoryRe
         plan = local_training_plan(load_manifest(EXAMPLE / "smbyo.yaml"), options)
         trained = run_training_job(plan.request("CreateTrainingJob").kwargs, RecordingReporter(), docker=adapter)
         model_dir = model_directory(Path(str(trained.model_artifacts)), work)
-        with running(
-            adapter, args.image, ["serve"], volumes=model_volume(model_dir), ports=loopback_port(None),
-            name=container_name("bench-fuzz"), labels={"dev.smbyo.kind": "benchmark"},
-        ) as handle:  # fmt: skip
+        # The model server's own port (no relay): what is measured is the server, not the way in.
+        start = ServingStart(args.image, model_dir, container_name("bench-fuzz"), {"dev.smbyo.kind": "benchmark"})
+        with serving_containers(adapter, [start], isolated=False) as containers:
+            handle = containers[0].handle
             pump = LogPump(handle, RecordingReporter(), "serve", quiet=is_routine_access_line).start()
-            url = wait_until_healthy(handle, pump, STARTUP_HEALTH_CHECK_DEFAULT_SECONDS)
+            url = wait_until_healthy(containers[0], pump, STARTUP_HEALTH_CHECK_DEFAULT_SECONDS)
             port = int(url.rsplit(":", 1)[1])
             tally, ping, memory = Tally(), PingRecord(), MemoryRecord()
             stop = threading.Event()

@@ -41,10 +41,10 @@ from serving import BASE_IMAGE, CA_BUNDLE, EXAMPLE, in_process_limit
 from sm_byo.build import build_image
 from sm_byo.docker import connect
 from sm_byo.local.archive import model_directory
-from sm_byo.local.containers import LogPump, container_name, running
+from sm_byo.local.containers import LogPump, container_name
 from sm_byo.local.health import PING_TIMEOUT_SECONDS, STARTUP_HEALTH_CHECK_DEFAULT_SECONDS
 from sm_byo.local.ping_load import default_concurrency, measure_ping_under_load
-from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
+from sm_byo.local.serving import ServingStart, serving_containers, wait_until_healthy
 from sm_byo.local.training import local_training_plan, run_training_job
 from sm_byo.local.transform import is_routine_access_line, transform_local
 from sm_byo.manifest import load_manifest
@@ -101,12 +101,13 @@ def ping_under_load(image: str, model_dir: Path, seconds: float, concurrency: in
     adapter = connect()
     batch = {"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "100"}
     for environment in ({}, batch):
-        with running(
-            adapter, image, ["serve"], volumes=model_volume(model_dir), ports=loopback_port(None),
-            environment=environment, name=container_name("bench-ping"), labels={"dev.smbyo.kind": "benchmark"},
-        ) as handle:  # fmt: skip
-            pump = LogPump(handle, RecordingReporter(), "serve", quiet=is_routine_access_line).start()
-            url = wait_until_healthy(handle, pump, STARTUP_HEALTH_CHECK_DEFAULT_SECONDS)
+        start = ServingStart(
+            image, model_dir, container_name("bench-ping"), {"dev.smbyo.kind": "benchmark"}, environment
+        )
+        # The model server's own port (no relay): what is measured is the server, not the way in.
+        with serving_containers(adapter, [start], isolated=False) as containers:
+            pump = LogPump(containers[0].handle, RecordingReporter(), "serve", quiet=is_routine_access_line).start()
+            url = wait_until_healthy(containers[0], pump, STARTUP_HEALTH_CHECK_DEFAULT_SECONDS)
             measure_ping_under_load(url, b"5.1,3.5,1.4,0.2\n", content_type="text/csv", seconds=2.0)  # warm-up
             if not environment:
                 for name, body in realtime_bodies().items():

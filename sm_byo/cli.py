@@ -155,6 +155,18 @@ def image_option(func: F) -> F:
     )(func)
 
 
+def isolation_option(func: F) -> F:
+    """Buyers' conditions for a local serving container (sm_byo.local.serving): on unless a seller debugs."""
+    return click.option(
+        "--network-isolation/--no-network-isolation",
+        default=True,
+        show_default=True,
+        help="Local: run the serving container as buyers' containers run (no network route out, no AWS "
+        "credentials, no instance metadata; the host still reaches its port). Off only to debug: buyers "
+        "cannot turn it off.",
+    )(func)
+
+
 def startup_timeout_option(func: F) -> F:
     """SageMaker's ContainerStartupHealthCheckTimeoutInSeconds: its range, its default (sm_byo.local.health)."""
     return click.option(
@@ -786,6 +798,7 @@ def tune(
 @click.option("--output-filter", metavar="JSONPATH", help="DataProcessing.OutputFilter: what of each result to keep.")
 @click.option("--role", help="Cloud: IAM role ARN for the model (when given a model artifact).")
 @click.option("--download", type=click.Path(path_type=Path), help="Cloud: download the .out files here.")
+@isolation_option
 @dry_run_option
 @image_option
 @wait_options
@@ -817,6 +830,7 @@ def transform(
     output_filter: str | None,
     role: str | None,
     download: Path | None,
+    network_isolation: bool,
     dry_run: bool,
     image: str | None,
     wait: bool,
@@ -855,6 +869,7 @@ def transform(
         download=download,
         model_package=model_package,
         algorithm=algorithm,
+        network_isolation=network_isolation,
     )
     if local:
         from sm_byo.local.transform import transform_local_command
@@ -875,14 +890,31 @@ def transform(
 @click.option("--model", required=True, type=click.Path(path_type=Path), help="model.tar.gz or a model directory.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @startup_timeout_option
+@isolation_option
 @image_option
 @common_options
-def serve(manifest_path: Path, local: bool, model: Path, port: int, startup_timeout: int, image: str | None) -> None:
+def serve(
+    manifest_path: Path,
+    local: bool,
+    model: Path,
+    port: int,
+    startup_timeout: int,
+    network_isolation: bool,
+    image: str | None,
+) -> None:
     """Run the serving container in the foreground until Ctrl-C."""
     from sm_byo.local.hosting import serve_local
 
     loaded = _load(manifest_path)
-    result = serve_local(loaded, _state().ui, image=image, model=model, port=port, startup_timeout=startup_timeout)
+    result = serve_local(
+        loaded,
+        _state().ui,
+        image=image,
+        model=model,
+        port=port,
+        startup_timeout=startup_timeout,
+        network_isolation=network_isolation,
+    )
     _show(result, "Served")
 
 
@@ -1130,14 +1162,20 @@ def publish_listing_command(
 @manifest_option
 @click.option("--local", "local", is_flag=True, required=True, help="Run the validation profile in local Docker.")
 @startup_timeout_option
+@isolation_option
 @image_option
 @common_options
-def validate(manifest_path: Path, local: bool, startup_timeout: int, image: str | None) -> None:
+def validate(
+    manifest_path: Path, local: bool, startup_timeout: int, network_isolation: bool, image: str | None
+) -> None:
     """Run the manifest's validation profile locally (train, metrics, serve, /ping, 6 MB, transform)."""
     from sm_byo.local.validate import validate_local
 
     loaded = _load(manifest_path)
-    _show(validate_local(loaded, _state().ui, image=image, startup_timeout=startup_timeout), "Validation")
+    report = validate_local(
+        loaded, _state().ui, image=image, startup_timeout=startup_timeout, network_isolation=network_isolation
+    )
+    _show(report, "Validation")
 
 
 @cli.command()

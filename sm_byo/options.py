@@ -52,7 +52,8 @@ CLOUD_ONLY: Mapping[str, frozenset[str]] = {
 }
 LOCAL_ONLY: Mapping[str, frozenset[str]] = {
     "train": frozenset({"--out"}),
-    "transform": frozenset(),
+    # Locally, buyers' conditions (docs/local.md); a SageMaker job's model sets EnableNetworkIsolation itself.
+    "transform": frozenset({"--network-isolation/--no-network-isolation"}),
     "tune": frozenset({"--out"}),
 }
 
@@ -186,6 +187,7 @@ class TransformCommand(CommandOptions):
     # model (``model``, on S3) becomes a model package first.
     model_package: str | None = None
     algorithm: str | None = None
+    network_isolation: bool = True  # locally: buyers' conditions (CreateModel.EnableNetworkIsolation)
 
     def __post_init__(self) -> None:
         check_model_source(self.model, self.model_package, self.algorithm)

@@ -77,6 +77,8 @@ class TransformResult:
     # Locally, per instance: its name (algo-1, ...), its input files, records and requests; None on SageMaker.
     instances: list[dict[str, Any]] | None = None
     model_package: str | None = None  # the published model package the model runs (--model-package, --algorithm)
+    # CreateModel.EnableNetworkIsolation as the job ran: buyers' conditions when True (None: not set).
+    network_isolation: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +98,7 @@ class TransformResult:
             "input_bytes": self.input_bytes,
             "instances": self.instances,
             "settings": self.settings,
+            "network_isolation": self.network_isolation,
             "elapsed_seconds": None if self.elapsed_seconds is None else round(self.elapsed_seconds, 2),
         }
 

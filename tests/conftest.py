@@ -21,6 +21,7 @@ BASE_IMAGE = os.environ.get("SMBYO_TEST_BASE_IMAGE", "smbyo-test/debian:bookworm
 EXAMPLE_TAG = os.environ.get("SMBYO_TEST_IMAGE", "smbyo-test/decision-trees:latest")
 PROBE_TAG = EXAMPLE_TAG.rsplit(":", 1)[0] + "-probe:" + EXAMPLE_TAG.rsplit(":", 1)[1]
 CHECKPOINTING_TAG = EXAMPLE_TAG.rsplit(":", 1)[0] + "-checkpointing:" + EXAMPLE_TAG.rsplit(":", 1)[1]
+CALLING_TAG = EXAMPLE_TAG.rsplit(":", 1)[0] + "-calling:" + EXAMPLE_TAG.rsplit(":", 1)[1]
 DEFAULT_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
@@ -77,8 +78,10 @@ def example_image(docker_adapter, base_image: str) -> str:  # type: ignore[no-un
     return EXAMPLE_TAG
 
 
-def _example_with_training_code(docker_adapter, base_image: str, project: Path, script: str, tag: str) -> str:  # type: ignore[no-untyped-def]
-    """Build the example image with tests/probe/<script> as its train.py, tagged ``tag``."""
+def _example_with_training_code(  # type: ignore[no-untyped-def]
+    docker_adapter, base_image: str, project: Path, script: str, tag: str, replaces: str = "train.py"
+) -> str:
+    """Build the example image with tests/probe/<script> as its ``replaces`` (train.py), tagged ``tag``."""
     import shutil
 
     from sm_byo.build import build_image
@@ -86,7 +89,7 @@ def _example_with_training_code(docker_adapter, base_image: str, project: Path, 
     from sm_byo.reporting import RecordingReporter
 
     shutil.copytree(EXAMPLE_DIR, project, symlinks=False)
-    shutil.copy(REPO / "tests" / "probe" / script, project / "train.py")
+    shutil.copy(REPO / "tests" / "probe" / script, project / replaces)
     build_image(
         load_manifest(project / "smbyo.yaml"),
         RecordingReporter(),
@@ -111,6 +114,15 @@ def checkpointing_image(docker_adapter, base_image: str, tmp_path_factory: pytes
     """The example image with tests/probe/checkpointing_train.py: checkpoints each step, resumes from the latest."""
     project = tmp_path_factory.mktemp("checkpointing") / "project"
     return _example_with_training_code(docker_adapter, base_image, project, "checkpointing_train.py", CHECKPOINTING_TAG)
+
+
+@pytest.fixture(scope="session")
+def calling_image(docker_adapter, base_image: str, tmp_path_factory: pytest.TempPathFactory) -> str:  # type: ignore[no-untyped-def]
+    """The example image with tests/probe/calling_predictor.py as its predictor: it opens connections."""
+    project = tmp_path_factory.mktemp("calling") / "project"
+    return _example_with_training_code(
+        docker_adapter, base_image, project, "calling_predictor.py", CALLING_TAG, replaces="predictor.py"
+    )
 
 
 def probe_report(model_archive: Path, host: str | None = None) -> dict[str, Any]:

@@ -264,11 +264,17 @@ class DockerAdapter:
         network: Attachment | None = None,
         hostname: str | None = None,
         cpus: float | None = None,
+        entrypoint: list[str] | None = None,
+        user: str | None = None,
     ) -> ContainerHandle:
         """Start a detached container (removed by :meth:`ContainerHandle.remove`). ``volumes``: docker-py's
         mapping of host path to ``{"bind", "mode"}``, or a list of :class:`Bind`. ``network``: a network
         of :meth:`create_network` and the names the container answers to there (instead of
-        ``network_mode``). ``cpus``: at most this many of the machine's CPUs (``docker run --cpus``)."""
+        ``network_mode``). ``cpus``: at most this many of the machine's CPUs (``docker run --cpus``).
+
+        The container's environment is the image's and ``environment``, nothing else: docker-py would add
+        the proxies of this machine's ~/.docker/config.json (``use_config_proxy``), which a SageMaker
+        container never gets."""
         from docker.errors import APIError, ImageNotFound
         from docker.types import Mount
 
@@ -284,6 +290,10 @@ class DockerAdapter:
             extra["hostname"] = hostname
         if cpus is not None:
             extra["nano_cpus"] = max(1, int(cpus * 1e9))
+        if entrypoint is not None:
+            extra["entrypoint"] = entrypoint
+        if user is not None:
+            extra["user"] = user
         try:
             container = self.client.containers.run(
                 image,
@@ -295,6 +305,7 @@ class DockerAdapter:
                 ports=ports or {},
                 name=name,
                 labels={"dev.smbyo": "1", **(labels or {})},
+                use_config_proxy=False,
                 **extra,
             )
         except ImageNotFound as exc:
@@ -308,7 +319,6 @@ class DockerAdapter:
                 hint="Check that the Docker Engine is healthy (`docker info`) and that the port is free.",
             ) from exc
         return ContainerHandle(container)
-
 
     # --- networks -------------------------------------------------------------------------------
     def create_network(self, name: str, labels: dict[str, str] | None = None) -> NetworkHandle:
@@ -349,6 +359,18 @@ class NetworkHandle:
 
     def attachment(self, *aliases: str) -> Attachment:
         return Attachment(self.name, aliases)
+
+    def connect(self, handle: ContainerHandle, *aliases: str) -> None:
+        """Attach a running container to this network too (``docker network connect --alias``)."""
+        from docker.errors import APIError
+
+        try:
+            self.network.connect(handle.container, aliases=list(aliases))
+        except APIError as exc:
+            raise DockerUnavailable(
+                f"Docker could not connect a container to the network {self.name}: {exc.explanation or exc}",
+                hint="Check that the Docker Engine is healthy (`docker info`).",
+            ) from exc
 
     def remove(self) -> None:
         from docker.errors import NotFound

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sm_byo import signals
-from sm_byo.docker import ContainerHandle, DockerAdapter
+from sm_byo.docker import ContainerHandle, DockerAdapter, NetworkHandle
 from sm_byo.errors import Interrupted
 from sm_byo.reporting import Reporter
 
@@ -139,6 +139,19 @@ def running_all(
         with signals.held():
             for handle in handles:
                 handle.remove()
+
+
+@contextmanager
+def own_network(adapter: DockerAdapter, name: str, labels: dict[str, str]) -> Iterator[NetworkHandle]:
+    """A network with no route out (:meth:`DockerAdapter.create_network`) made for a job's containers, and
+    removed on the way out, whatever happens: enter it before starting them, so it goes after they do."""
+    with signals.held():
+        network = adapter.create_network(name, labels=labels)
+    try:
+        yield network
+    finally:
+        with signals.held():
+            network.remove()
 
 
 class LogPump:

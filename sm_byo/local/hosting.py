@@ -17,12 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from sm_byo import signals
-from sm_byo.docker import ContainerHandle, DockerAdapter, connect
+from sm_byo.docker import DockerAdapter, connect
 from sm_byo.errors import SmByoError, WorkFailed
 from sm_byo.local.archive import model_directory
 from sm_byo.local.containers import SERVING_STOP_SECONDS, LogPump, container_name, stop_gracefully
 from sm_byo.local.health import STARTUP_HEALTH_CHECK_DEFAULT_SECONDS
-from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
+from sm_byo.local.serving import (
+    ISOLATION_OFF_WARNING,
+    ServingContainer,
+    ServingStart,
+    serving_containers,
+    wait_until_healthy,
+)
 from sm_byo.manifest import LoadedManifest
 from sm_byo.reporting import Reporter
 from sm_byo.specs.names import local_image_tag
@@ -39,6 +45,7 @@ class ServeResult:
     stopped_by: str
     exit_code: int
     seconds: float
+    network_isolation: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +55,7 @@ class ServeResult:
             "stopped_by": self.stopped_by,
             "exit_code": self.exit_code,
             "seconds": round(self.seconds, 2),
+            "network_isolation": self.network_isolation,
         }
 
 
@@ -59,17 +67,17 @@ class _Health:
 
 
 def _watch_health(
-    handle: ContainerHandle, pump: LogPump, reporter: Reporter, url: str, health: _Health, startup_timeout: float
+    container: ServingContainer, pump: LogPump, reporter: Reporter, url: str, health: _Health, startup_timeout: float
 ) -> None:
     """Announce when /ping answers 200; when the model cannot be loaded, or /ping is not healthy within
     ``startup_timeout``, stop the container (that is final, as on SageMaker: serving a model that is not
     there helps nobody) so the foreground ends with the reason."""
     started = time.monotonic()
     try:
-        wait_until_healthy(handle, pump, startup_timeout)
+        wait_until_healthy(container, pump, startup_timeout)
     except SmByoError as exc:
         health.failure = exc
-        handle.stop(timeout=5)
+        container.handle.stop(timeout=5)
         return
     except Exception:  # the container went away while we polled: the foreground reports it
         return
@@ -83,12 +91,13 @@ def _stopped_by(exc: BaseException) -> str:
 
 
 def _follow_until_stopped(
-    handle: ContainerHandle, reporter: Reporter, name: str, url: str, health: _Health, startup_timeout: float
+    container: ServingContainer, reporter: Reporter, name: str, url: str, health: _Health, startup_timeout: float
 ) -> tuple[int, str, LogPump]:
     """Stream the log until the container exits or a stop signal, which stops it gracefully (SIGTERM)."""
+    handle = container.handle
     pump = LogPump(handle, reporter, "serve")
     threading.Thread(
-        target=_watch_health, args=(handle, pump, reporter, url, health, startup_timeout), name="ping", daemon=True
+        target=_watch_health, args=(container, pump, reporter, url, health, startup_timeout), name="ping", daemon=True
     ).start()
     try:
         pump.follow()
@@ -108,10 +117,12 @@ def serve_local(
     model: str | Path,
     port: int = 8080,
     startup_timeout: float = STARTUP_HEALTH_CHECK_DEFAULT_SECONDS,
+    network_isolation: bool = True,
     docker: DockerAdapter | None = None,
 ) -> ServeResult:
     """Serve ``model`` on 127.0.0.1:``port`` until Ctrl-C, the container exits, or the model fails to load
-    (or /ping is not healthy within ``startup_timeout`` seconds: ContainerStartupHealthCheckTimeoutInSeconds)."""
+    (or /ping is not healthy within ``startup_timeout`` seconds: ContainerStartupHealthCheckTimeoutInSeconds).
+    ``network_isolation``: run it as buyers' endpoints run it (``sm_byo.local.serving``); off only to debug."""
     adapter = docker or connect()
     image = image or local_image_tag(loaded.manifest)
     adapter.inspect_image(image)
@@ -120,24 +131,17 @@ def serve_local(
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="smbyo-local-serve-", ignore_cleanup_errors=True) as scratch:
         model_dir = model_directory(Path(model), Path(scratch))
-        reporter.step(f"Serving {model} with {image} on {url} (container {name})")
+        where = "with network isolation, as buyers run it" if network_isolation else "WITHOUT network isolation"
+        reporter.step(f"Serving {model} with {image} on {url} (container {name}, {where})")
+        if not network_isolation:
+            reporter.warn(ISOLATION_OFF_WARNING)
         health = _Health()
-        handle: ContainerHandle | None = None
-        try:
-            with signals.held():  # a signal now is raised once the container is known, so that it is removed
-                handle = adapter.run(
-                    image,
-                    ["serve"],
-                    volumes=model_volume(model_dir),
-                    ports=loopback_port(port),
-                    name=name,
-                    labels={"dev.smbyo.kind": "serve", "dev.smbyo.port": str(port)},
-                )
-            exit_code, stopped_by, pump = _follow_until_stopped(handle, reporter, name, url, health, startup_timeout)
-        finally:
-            if handle is not None:
-                with signals.held():
-                    handle.remove()
+        labels = {"dev.smbyo.kind": "serve", "dev.smbyo.port": str(port)}
+        start = ServingStart(image, model_dir, name, labels, port=port)
+        with serving_containers(adapter, [start], isolated=network_isolation, reporter=reporter) as containers:
+            exit_code, stopped_by, pump = _follow_until_stopped(
+                containers[0], reporter, name, url, health, startup_timeout
+            )
     by_signal = stopped_by != "container exited"
     if health.failure is not None and not by_signal:
         raise health.failure
@@ -146,4 +150,4 @@ def serve_local(
             f"the serving container exited with code {exit_code}:\n{pump.tail_text()}",
             hint="See the log above: the model server could not start (nginx/gunicorn) or load_model crashed.",
         )
-    return ServeResult(url, image, name, stopped_by, exit_code, time.monotonic() - started)
+    return ServeResult(url, image, name, stopped_by, exit_code, time.monotonic() - started, network_isolation)

@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sm_byo import signals
 from sm_byo.docker import Bind, ContainerHandle, DockerAdapter, NetworkHandle
-from sm_byo.local.containers import LogPump, Start, container_name, cpu_share, running_all
+from sm_byo.local.containers import LogPump, Start, container_name, cpu_share, own_network, running_all
 from sm_byo.local.layout import ChannelInput, MlTree, PipeFeeder, host_names
 from sm_byo.reporting import Reporter
 
@@ -96,15 +95,9 @@ def job_network(adapter: DockerAdapter, job_name: str, count: int) -> Iterator[N
     if count == 1:
         yield None
         return
-    with signals.held():
-        network = adapter.create_network(
-            f"smbyo-train-{secrets.token_hex(6)}", labels={"dev.smbyo.job": job_name, "dev.smbyo.kind": "train"}
-        )
-    try:
+    labels = {"dev.smbyo.job": job_name, "dev.smbyo.kind": "train"}
+    with own_network(adapter, f"smbyo-train-{secrets.token_hex(6)}", labels) as network:
         yield network
-    finally:
-        with signals.held():
-            network.remove()
 
 
 def _start(

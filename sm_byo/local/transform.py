@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sm_byo.docker import ContainerHandle, DockerAdapter, connect
+from sm_byo.docker import DockerAdapter, connect
 from sm_byo.errors import JobFailed, UsageError
 from sm_byo.local.archive import model_directory
-from sm_byo.local.containers import LogPump, Start, container_name, cpu_share, running_all
+from sm_byo.local.containers import LogPump, container_name, cpu_share
 from sm_byo.local.dataprocessing import RecordError, RecordProcessing, split_answer
 from sm_byo.local.health import TRANSFORM_STARTUP_HEALTH_CHECK_SECONDS
 from sm_byo.local.http import ContainerClient, NoAnswer
@@ -50,7 +50,13 @@ from sm_byo.local.layout import (
     refuse_s3,
 )
 from sm_byo.local.outputs import OutputDirectory, temporary_beside
-from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
+from sm_byo.local.serving import (
+    ISOLATION_OFF_WARNING,
+    ServingContainer,
+    ServingStart,
+    serving_containers,
+    wait_until_healthy,
+)
 from sm_byo.manifest import LoadedManifest
 from sm_byo.options import TransformCommand
 from sm_byo.plan import Plan
@@ -709,7 +715,8 @@ def local_transform_plan(loaded: LoadedManifest, options: TransformCommand) -> P
             image=options.image or local_image_tag(manifest),
             model_data=_uri(model),
             role=LOCAL_ROLE,
-            flags={"image": "--image", "model_data": "--model"},
+            network_isolation=options.network_isolation,
+            flags={"image": "--image", "model_data": "--model", "network_isolation": "--network-isolation"},
         ),
     )
     create_job = transform_job_request(
@@ -749,6 +756,7 @@ def transform_local(
     max_payload_mb: int | None = None,
     concurrency: int | None = None,
     startup_timeout: float = TRANSFORM_STARTUP_HEALTH_CHECK_SECONDS,
+    network_isolation: bool = True,
     docker: DockerAdapter | None = None,
 ) -> TransformResult:
     """A local batch transform given as keywords (what ``smbyo validate --local`` runs): the same plan
@@ -765,6 +773,7 @@ def transform_local(
         strategy=strategy,
         max_payload_mb=max_payload_mb,
         concurrency=concurrency,
+        network_isolation=network_isolation,
     )
     plan = local_transform_plan(loaded, options)
     return run_transform_job(
@@ -810,6 +819,7 @@ class _Job:
     environment: dict[str, str]
     processing: RecordProcessing | None
     kms_fields: tuple[str, ...]  # the KMS keys the request names (nothing is encrypted locally)
+    network_isolation: bool  # CreateModel.EnableNetworkIsolation: buyers' conditions (sm_byo.local.serving)
 
 
 def _processing(transform: Mapping[str, Any], content_type: str, accept: str) -> RecordProcessing | None:
@@ -891,6 +901,7 @@ def _read_requests(transform: Mapping[str, Any], model: Mapping[str, Any]) -> _J
         environment=environment,
         processing=_processing(transform, str(job_input.get("ContentType") or ""), str(output.get("Accept") or "")),
         kms_fields=_kms_fields(output, resources),
+        network_isolation=bool(model.get("EnableNetworkIsolation", False)),  # SageMaker's default: off
     )
 
 
@@ -938,7 +949,7 @@ class _Instance:
     """One instance of the job: its container, its files, and what it did."""
 
     name: str
-    handle: ContainerHandle
+    container: ServingContainer
     pump: LogPump
     inputs: list[InputFile]
     settings: TransformSettings | None = None
@@ -955,27 +966,17 @@ class _Instance:
         }
 
 
-def _container_options(job: _Job, model_dir: Path, number: int, cpus: float | None) -> dict[str, Any]:
+def _serving_start(job: _Job, model_dir: Path, number: int, cpus: float | None) -> ServingStart:
     """How instance ``number``'s container is started (reached on a loopback port, as with one instance)."""
-    return {
-        "volumes": model_volume(model_dir),
-        "environment": job.environment,
-        "ports": loopback_port(None),
-        "name": container_name("transform"),
-        "labels": {
-            "dev.smbyo.job": job.name,
-            "dev.smbyo.kind": "transform",
-            "dev.smbyo.instance": host_name(number),
-        },
-        "cpus": cpus,
-    }
+    labels = {"dev.smbyo.job": job.name, "dev.smbyo.kind": "transform", "dev.smbyo.instance": host_name(number)}
+    return ServingStart(job.image, model_dir, container_name("transform"), labels, job.environment, cpus=cpus)
 
 
 def _run_instance(
     instance: _Instance, job: _Job, work: _Work, reporter: Reporter, progress: _Progress, startup_timeout: float
 ) -> None:
     """An instance's whole life after its container started: healthy, its settings, its files."""
-    client = ContainerClient(wait_until_healthy(instance.handle, instance.pump, startup_timeout))
+    client = ContainerClient(wait_until_healthy(instance.container, instance.pump, startup_timeout))
     instance.settings = merge_settings(
         client.execution_parameters(),
         content_type=job.content_type,
@@ -1089,28 +1090,30 @@ def run_transform_job(
     reporter.step(
         f"Batch transform {job.name} locally with {job.image} (as {job.instance_count} x {job.instance_type}"
         + (f", {cpus:g} CPUs each" if cpus else "")
+        + (", network isolation" if job.network_isolation else ", WITHOUT network isolation")
         + ")"
     )
+    if not job.network_isolation:
+        reporter.warn(ISOLATION_OFF_WARNING)
     progress = _Progress(total_bytes=sum(item.path.stat().st_size for item in inputs))
     work = _Work(job.output, job.assemble_with, job.split_type == "Line", job.processing,
                  OutputDirectory(job.output, "--output"))  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="smbyo-local-transform-", ignore_cleanup_errors=True) as scratch:
         model_dir = model_directory(job.model, Path(scratch))
-        starts = [
-            Start(job.image, ["serve"], _container_options(job, model_dir, number, cpus))
-            for number in range(1, job.instance_count + 1)
-        ]
+        starts = [_serving_start(job, model_dir, number, cpus) for number in range(1, job.instance_count + 1)]
         threads: list[threading.Thread] = []
         try:
-            with running_all(adapter, starts, reporter=reporter) as handles:
+            with serving_containers(adapter, starts, isolated=job.network_isolation, reporter=reporter) as containers:
                 instances = [
                     _Instance(
                         name=host_name(number),
-                        handle=handle,
-                        pump=LogPump(handle, reporter, host_name(number), quiet=is_routine_access_line).start(),
+                        container=container,
+                        pump=LogPump(
+                            container.handle, reporter, host_name(number), quiet=is_routine_access_line
+                        ).start(),
                         inputs=[inputs[index] for index in share],
                     )
-                    for number, (handle, share) in enumerate(zip(handles, shares, strict=True), start=1)
+                    for number, (container, share) in enumerate(zip(containers, shares, strict=True), start=1)
                 ]
                 threads = _start_instances(instances, job, work, reporter, progress, startup_timeout)
                 _wait_for_instances(instances, threads, work)
@@ -1143,6 +1146,7 @@ def run_transform_job(
         input_bytes=progress.total_bytes,
         elapsed_seconds=seconds,
         instances=[instance.to_dict() for instance in instances],
+        network_isolation=job.network_isolation,
     )
 
 

@@ -17,7 +17,10 @@ local Docker (through the local runners, :func:`sm_byo.local.training.train_loca
 * ``/ping`` answers within 2 s under load: while 2 x CPUs clients keep /invocations busy with the
   transform data for a few seconds, every /ping is timed; any /ping over 2 s or not 200 fails (p50, p99
   and max are reported);
-* the batch transform completes and writes one output line per input record.
+* the batch transform completes and writes one output line per input record;
+* the model works with no network access: every serving container runs as buyers' do, with network
+  isolation (``sm_byo.local.serving``), and a predictor that tried to open a connection fails this check,
+  naming the endpoint it tried (``--no-network-isolation`` skips it, for a seller's own debugging).
 
 What AWS does besides, and this cannot reproduce: it runs the jobs on SageMaker instances of the
 profile's instance types (their CPUs, memory and GPUs), reads the data from S3 and writes to S3, applies
@@ -38,17 +41,24 @@ from typing import Any
 from sm_byo.docker import DockerAdapter, connect
 from sm_byo.errors import ChecksFailed, Interrupted, SmByoError, UsageError
 from sm_byo.local.archive import model_directory
-from sm_byo.local.containers import LogPump, container_name, running
+from sm_byo.local.containers import LogPump, container_name
 from sm_byo.local.health import PING_TIMEOUT_SECONDS, STARTUP_HEALTH_CHECK_DEFAULT_SECONDS
 from sm_byo.local.http import ContainerClient, NoAnswer
 from sm_byo.local.ping_load import PingUnderLoad, default_concurrency, measure_ping_under_load
-from sm_byo.local.serving import StartupTimedOut, loopback_port, model_volume, wait_until_healthy
+from sm_byo.local.serving import (
+    ISOLATION_OFF_WARNING,
+    ServingStart,
+    StartupTimedOut,
+    serving_containers,
+    wait_until_healthy,
+)
 from sm_byo.local.training import local_training_plan, run_training_job
 from sm_byo.local.transform import is_routine_access_line, list_inputs, transform_local
 from sm_byo.manifest import LoadedManifest, ValidationSpec
 from sm_byo.metrics import MetricScanner
 from sm_byo.options import TrainCommand, TrainingJobSettings
 from sm_byo.reporting import Reporter
+from sm_byo.runtime.network import ISOLATION_PHRASE
 from sm_byo.runtime.payload import REALTIME_MAX_PAYLOAD_BYTES
 from sm_byo.specs.names import local_image_tag
 from sm_byo.specs.validation import training_instance_count, validation_channel
@@ -58,6 +68,7 @@ LOADS = "inference image loads the trained model"
 STARTUP = "/ping healthy within the start-up health check timeout"
 SIX_MB = "6 MB payload accepted"
 PING_UNDER_LOAD = "/ping answers within 2 s under load"
+NO_NETWORK = "works with no network access (network isolation)"
 LOAD_SECONDS = 5.0
 
 
@@ -81,6 +92,7 @@ class ValidationReport:
     checks: list[Check] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    network_isolation: bool = True
 
     @property
     def passed(self) -> bool:
@@ -105,6 +117,7 @@ class ValidationReport:
             "image": self.image,
             "checks": [check.to_dict() for check in self.checks],
             "metrics": self.metrics,
+            "network_isolation": self.network_isolation,
             "seconds": round(self.seconds, 1),
         }
 
@@ -256,24 +269,18 @@ def probe_serving(
     startup_timeout: float = STARTUP_HEALTH_CHECK_DEFAULT_SECONDS,
     body_under_load: bytes = b"",
     load_seconds: float = LOAD_SECONDS,
+    network_isolation: bool = True,
 ) -> ServingProbe:
     """Start ``IMAGE serve`` on the trained model, time it to a healthy /ping, send the 6 MB request, then
     time /ping while /invocations runs at saturation with ``body_under_load``."""
     probe = ServingProbe(startup_timeout=startup_timeout)
-    with running(
-        adapter,
-        image,
-        ["serve"],
-        volumes=model_volume(model_dir),
-        ports=loopback_port(None),
-        name=container_name("validate"),
-        labels={"dev.smbyo.kind": "validate"},
-        reporter=reporter,
-    ) as handle:
+    start = ServingStart(image, model_dir, container_name("validate"), {"dev.smbyo.kind": "validate"})
+    with serving_containers(adapter, [start], isolated=network_isolation, reporter=reporter) as containers:
+        handle = containers[0].handle
         started = time.monotonic()
         pump = LogPump(handle, reporter, "serve", quiet=is_routine_access_line).start()
         try:
-            url = wait_until_healthy(handle, pump, startup_timeout)
+            url = wait_until_healthy(containers[0], pump, startup_timeout)
         except SmByoError as exc:
             probe.load_error = exc.message
             probe.timed_out = isinstance(exc, StartupTimedOut)
@@ -303,7 +310,7 @@ def _send_big_request(probe: ServingProbe, url: str, payload: bytes, content_typ
     if answer.ok:
         probe.big_lines = len([line for line in answer.body.splitlines() if line.strip()])
     else:
-        probe.big_error = answer.body.decode("utf-8", errors="replace")[:300]
+        probe.big_error = answer.error()
 
 
 def _serving_checks(probe: ServingProbe, records: int, size: int, report: ValidationReport, reporter: Reporter) -> None:
@@ -333,6 +340,22 @@ def _serving_checks(probe: ServingProbe, records: int, size: int, report: Valida
         detail = f"{size} bytes, {records} records, answered in {probe.big_seconds:.2f} s"
         report.add(SIX_MB, PASS, detail, reporter)
     _ping_under_load_check(probe.ping_load, report, reporter)
+
+
+def _network_check(probe: ServingProbe, isolated: bool, report: ValidationReport, reporter: Reporter) -> None:
+    """Whether the model loaded and answered with no network access, as a buyer's container must
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/mkt-algo-model-internet-free.html). The container's own
+    answer names a network call (``sm_byo.runtime.network``); its message is the detail."""
+    if not isolated:
+        report.add(NO_NETWORK, SKIPPED, "network isolation was off (--no-network-isolation)", reporter)
+        return
+    called = next((text for text in (probe.load_error, probe.big_error) if ISOLATION_PHRASE in text), None)
+    if called is not None:
+        report.add(NO_NETWORK, FAIL, called.splitlines()[0], reporter)
+    elif probe.loaded and probe.big_status == 200:
+        report.add(NO_NETWORK, PASS, "loaded and answered the 6 MB request with no route out", reporter)
+    else:
+        report.add(NO_NETWORK, SKIPPED, "no request was answered to tell", reporter)
 
 
 def _ping_under_load_check(load: PingUnderLoad | None, report: ValidationReport, reporter: Reporter) -> None:
@@ -373,6 +396,7 @@ def _transform_checks(run: _Run, model: Path) -> None:
             strategy=validation.strategy,
             max_payload_mb=validation.max_payload_mb,
             startup_timeout=run.startup_timeout,
+            network_isolation=run.network_isolation,
             docker=run.adapter,
         )
     except Interrupted:
@@ -411,6 +435,7 @@ class _Run:
     report: ValidationReport
     reporter: Reporter
     startup_timeout: float
+    network_isolation: bool = True
 
 
 def _train(run: _Run) -> Path | None:
@@ -453,21 +478,26 @@ def validate_local(
     *,
     image: str | None = None,
     startup_timeout: float = STARTUP_HEALTH_CHECK_DEFAULT_SECONDS,
+    network_isolation: bool = True,
     docker: DockerAdapter | None = None,
 ) -> ValidationReport:
     """Run the validation profile locally and the checks listed in the module doc; ChecksFailed if any fails.
 
     ``startup_timeout``: the seconds every serving container (the probe's and the transform's) has to
     answer /ping 200, as ContainerStartupHealthCheckTimeoutInSeconds gives an endpoint's container.
+    ``network_isolation``: serve and transform as buyers' containers run (training always runs so).
     """
     validation = _profile(loaded)
     adapter = docker or connect()
     image = image or local_image_tag(loaded.manifest)
     adapter.inspect_image(image)
-    report = ValidationReport(image=image)
+    report = ValidationReport(image=image, network_isolation=network_isolation)
+    if not network_isolation:
+        reporter.warn(ISOLATION_OFF_WARNING)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="smbyo-validate-") as scratch_name:
-        run = _Run(loaded, validation, image, Path(scratch_name), adapter, report, reporter, startup_timeout)
+        run = _Run(loaded, validation, image, Path(scratch_name), adapter, report, reporter, startup_timeout,
+                   network_isolation)  # fmt: skip
         model = _train(run)
         if model is None:
             for name in (LOADS, "batch transform"):
@@ -513,8 +543,10 @@ def _serve_and_transform(run: _Run, model: Path) -> None:
         reporter,
         startup_timeout=run.startup_timeout,
         body_under_load=load_body(source_files[0].path, validation.split_type),
+        network_isolation=run.network_isolation,
     )
     _serving_checks(probe, records, len(payload), report, reporter)
+    _network_check(probe, run.network_isolation, report, reporter)
     if not probe.loaded:
         report.add("batch transform", SKIPPED, "the inference image cannot load the model", reporter)
         return

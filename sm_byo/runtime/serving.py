@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import codecs
 from .errors import InvalidInput, PayloadTooLarge, RequestError, UnsupportedMediaType
+from .network import NETWORK_CAUSE, NetworkFailure, forget_attempts, network_failure, watch_connections
 from .paths import MlPaths, code_dir, load_spec
 from .payload import PayloadLimit, payload_limit
 from .usercode import load_module
@@ -41,6 +42,7 @@ class ModelState:
     model: Any = None
     error: str | None = None
     load_seconds: float = 0.0
+    cause: str | None = None  # NETWORK_CAUSE when load_model failed on a network call
 
     @property
     def ready(self) -> bool:
@@ -59,9 +61,12 @@ class ModelState:
             model = loader(str(model_dir))
         except Exception as exc:
             reason = f"model could not be loaded from {model_dir}: {type(exc).__name__}: {exc}"
+            failure = network_failure(exc)
+            if failure is not None:
+                reason = f"model could not be loaded from {model_dir}: {failure.describe('load_model')}"
             print(reason, file=sys.stderr, flush=True)
             traceback.print_exc()
-            return cls(error=reason)
+            return cls(error=reason, cause=NETWORK_CAUSE if failure else None)
         seconds = time.perf_counter() - started
         print(f"model loaded from {model_dir} in {seconds:.3f}s", file=sys.stderr, flush=True)
         return cls(module=module, model=model, load_seconds=seconds)
@@ -122,6 +127,14 @@ def _internal_error(what: str) -> Response:
     return _json_error(
         500, f"{what}: an internal error; the container log has the details (error id {error_id})", error_id=error_id
     )
+
+
+def _network_error(failure: NetworkFailure) -> Response:
+    """A 500 that says the predictor called the network, which a buyer's container cannot: the one failure
+    whose cause is worth naming to the client (the traceback still goes to the log)."""
+    log.exception("prediction failed on a network call")
+    extra = {"cause": NETWORK_CAUSE, **({"endpoint": failure.endpoint} if failure.endpoint else {})}
+    return _json_error(500, f"prediction failed: {failure.describe('the predictor')}", **extra)
 
 
 class Context(dict[str, Any]):
@@ -202,6 +215,7 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
     spec = load_spec()
     config = ServingConfig.from_spec(spec)
     directory = Path(model_dir) if model_dir else MlPaths.from_env().model_dir
+    watch_connections()
     state = ModelState.load(code_dir() / spec["code"]["predict"], directory)
     _announce_ready(state)
     app = Flask("smbyo_runtime")
@@ -211,7 +225,7 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
     def ping() -> Response:
         if state.ready:
             return Response("", status=200)
-        return _json_error(503, state.error or "model not loaded")
+        return _json_error(503, state.error or "model not loaded", **({"cause": state.cause} if state.cause else {}))
 
     @app.get("/execution-parameters")
     def parameters() -> Response:
@@ -221,12 +235,14 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
     def invocations() -> Response:
         if not state.ready:
             return _json_error(503, state.error or "model not loaded")
+        forget_attempts()
         try:
             return invoke(state, config, request.get_data(cache=False), request.headers)
         except RequestError as exc:
             return _json_error(exc.status, exc.message)
-        except Exception:
-            return _internal_error("prediction failed")
+        except Exception as exc:
+            failure = network_failure(exc)
+            return _internal_error("prediction failed") if failure is None else _network_error(failure)
 
     @app.errorhandler(404)
     def not_found(_: Exception) -> Response:

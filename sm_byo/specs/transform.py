@@ -36,7 +36,9 @@ class ModelOptions:
     model_data: str  # s3:// (SageMaker) or file:// (local) URI of model.tar.gz (or, locally, a directory)
     role: str
     environment: Mapping[str, str] = field(default_factory=dict)
-    # Which flag gave each value (for pre-flight messages): name, image, model_data, role.
+    # EnableNetworkIsolation ("no inbound or outbound network calls", as buyers' containers run); None: unset.
+    network_isolation: bool | None = None
+    # Which flag gave each value (for pre-flight messages): name, image, model_data, role, network_isolation.
     flags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -114,6 +116,8 @@ def model_request(manifest: Manifest, options: ModelOptions) -> Request:
         "PrimaryContainer": container,
         "ExecutionRoleArn": options.role,
     }
+    if options.network_isolation is not None:
+        kwargs["EnableNetworkIsolation"] = options.network_isolation
     if manifest.tags:
         kwargs["Tags"] = tags(manifest)
     flags = options.flags
@@ -126,6 +130,8 @@ def model_request(manifest: Manifest, options: ModelOptions) -> Request:
     }
     if "environment" in flags:
         origins[("PrimaryContainer", "Environment")] = (flags["environment"],)
+    if "network_isolation" in flags:
+        origins[("EnableNetworkIsolation",)] = (flags["network_isolation"],)
     return Request("CreateModel", kwargs, origins)
 
 

@@ -405,7 +405,7 @@ def _start_endpoint(harness: MotoHarness, endpoint: Any) -> None:
     from sm_byo.local.archive import safe_extract
     from sm_byo.local.containers import LogPump
     from sm_byo.local.health import STARTUP_HEALTH_CHECK_DEFAULT_SECONDS
-    from sm_byo.local.serving import loopback_port, model_volume, wait_until_healthy
+    from sm_byo.local.serving import ServingContainer, loopback_port, model_volume, wait_until_healthy
 
     name = endpoint.endpoint_name
     sink = CloudWatchSink(harness, ENDPOINT_GROUP + name, f"AllTraffic/i-{secrets.token_hex(4)}")
@@ -435,7 +435,7 @@ def _start_endpoint(harness: MotoHarness, endpoint: Any) -> None:
         running = RunningEndpoint(name, handle, scratch)
         _endpoints(harness)[name] = running
         pump = LogPump(handle, sink, "endpoint").start()
-        running.url = wait_until_healthy(handle, pump, startup_timeout)
+        running.url = wait_until_healthy(ServingContainer(handle, handle), pump, startup_timeout)  # its own port
         endpoint.endpoint_status = "InService"
     except Exception as exc:
         endpoint.failure_reason = _reason(exc)

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import docker
+import pytest
+import requests
 
 from tests.conftest import EXAMPLE_DIR, run_cli
 
@@ -70,6 +72,34 @@ def local_containers(**labels: str) -> list[str]:
         return [name for name in names if name.startswith(CONTAINER_PREFIX)]
     finally:
         client.close()
+
+
+def local_networks(**labels: str) -> list[str]:
+    """Names of the networks smbyo created (serving containers' own, under network isolation), by label."""
+    client = docker.from_env()
+    filters = {"label": ["dev.smbyo"] + [f"{key}={value}" for key, value in labels.items()]}
+    try:
+        return [str(network["Name"]) for network in client.api.networks(filters=filters)]
+    finally:
+        client.close()
+
+
+def wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path | None = None, timeout: float = 120) -> None:
+    """Until ``smbyo serve``'s /ping answers 200 on the host (fails if smbyo exits first, with ``log``'s text)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"smbyo serve exited before the server was healthy: {_text(log)}"
+        try:
+            if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{url}/ping never answered 200: {_text(log)}")
+
+
+def _text(log: Path | None) -> str:
+    return log.read_text() if log is not None else "(see its stderr)"
 
 
 @dataclass

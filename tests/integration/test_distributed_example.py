@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 import requests
 
 from tests.conftest import EXAMPLE_TAG, REPO, ca_bundle, run_cli
-from tests.integration.local_helpers import free_port, local_containers
+from tests.integration.local_helpers import free_port, local_containers, wait_healthy
 
 pytestmark = pytest.mark.docker
 
@@ -105,7 +104,7 @@ def served(
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_healthy(url, server, log_path)
+            wait_healthy(url, server, log_path)
             yield url
             server.send_signal(signal.SIGINT)
             server.communicate(timeout=60)
@@ -114,19 +113,6 @@ def served(
                 server.kill()
                 server.communicate()
     assert server.returncode == 0, log_path.read_text()
-
-
-def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert server.poll() is None, f"smbyo serve exited before the server was healthy: {log.read_text()}"
-        try:
-            if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{url}/ping never answered 200: {log.read_text()}")
 
 
 def _invoke(url: str, body: bytes, content_type: str, accept: str = "text/csv") -> requests.Response:

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,22 +19,10 @@ from tests.integration.local_helpers import (
     smbyo_temp_dirs,
     stop_with_signal,
     trained_example,
+    wait_healthy,
 )
 
 pytestmark = pytest.mark.docker
-
-
-def _wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "smbyo serve exited before the server was healthy"
-        try:
-            if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{url}/ping never answered 200")
 
 
 def test_serve_invoke_then_ctrl_c_stops_and_removes_the_container(example_image: str, tmp_path: Path) -> None:
@@ -49,8 +36,10 @@ def test_serve_invoke_then_ctrl_c_stops_and_removes_the_container(example_image:
         cwd=EXAMPLE_DIR, stdout=subprocess.PIPE, stderr=log, env=os.environ.copy(),
     )  # fmt: skip
     try:
-        _wait_healthy(url, server)
-        assert len(local_containers(**{"dev.smbyo.port": str(port)})) == 1
+        wait_healthy(url, server)
+        # The serving container and, under network isolation (the default), the relay that publishes its port.
+        started = local_containers(**{"dev.smbyo.port": str(port)})
+        assert len(started) == 2 and sum(name.endswith("-relay") for name in started) == 1, started
 
         payload = EXAMPLE_DIR / "payload.csv"
         rows = [line for line in payload.read_text().splitlines() if line.strip()]

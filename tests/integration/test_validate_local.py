@@ -38,9 +38,11 @@ def test_example_passes_every_check(example_image: str, docker_adapter, project:
         "/ping healthy within the start-up health check timeout": PASS,
         "6 MB payload accepted": PASS,
         "/ping answers within 2 s under load": PASS,
+        "works with no network access (network isolation)": PASS,
         "batch transform": PASS,
         "one output line per input record": PASS,
     }
+    assert report.to_dict()["network_isolation"] is True  # buyers' conditions, by default
     assert report.metrics["validation:accuracy"] > 0.5
     assert ("check: 6 MB payload accepted", "PASS", None) in reporter.of_kind("status")
     details = {check.name: check.detail for check in report.checks}

@@ -161,3 +161,13 @@ def test_the_job_options_reach_the_sagemaker_plan(
         "--output", "s3://smbyo-out/predictions", "--output-filter", "$..id",
     )  # fmt: skip
     assert code == 2 and "--output-filter" in error["message"]
+
+
+def test_network_isolation_is_a_local_flag(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    offline(monkeypatch)
+    code, error = smbyo(
+        capsys, "transform", "--dry-run", "-f", MANIFEST, "--model", ARTIFACT, "--input", "s3://smbyo-in/rows/",
+        "--output", "s3://smbyo-out/predictions", "--no-network-isolation",
+    )  # fmt: skip
+    assert code == 2, error
+    assert error["message"].startswith("--network-isolation/--no-network-isolation only applies with --local")

@@ -182,3 +182,13 @@ def test_a_bad_job_option_exits_2_naming_its_flag(
     code, error = dry_run(capsys, model, *flags)
     assert code == 2, error
     assert named in error["message"]
+
+
+@pytest.mark.parametrize(("flags", "isolated"), [([], True), (["--network-isolation"], True),
+                                                 (["--no-network-isolation"], False)])  # fmt: skip
+def test_the_model_runs_with_network_isolation_unless_turned_off(
+    capsys: pytest.CaptureFixture[str], model: Path, flags: list[str], isolated: bool
+) -> None:
+    code, plan = dry_run(capsys, model, *flags)
+    assert code == 0, plan
+    assert plan["plan"][0]["kwargs"]["EnableNetworkIsolation"] is isolated  # buyers' conditions by default

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sm_byo.errors import JobFailed
-from sm_byo.local.serving import CONTAINER_PORT, StartupTimedOut, wait_until_healthy
+from sm_byo.local.serving import CONTAINER_PORT, ServingContainer, StartupTimedOut, wait_until_healthy
 from tests.conftest import run_cli
 
 STATE: dict[str, Any] = {"healthy_at": 0.0, "body": b'{"error": "starting", "status": 503}'}
@@ -61,14 +61,14 @@ def handle() -> Iterator[_Handle]:
 
 def test_healthy_within_the_window_returns_the_url(handle: _Handle) -> None:
     STATE.update(healthy_at=time.monotonic() + 0.5, body=b'{"error": "starting", "status": 503}')
-    assert wait_until_healthy(handle, _Pump(), 5.0) == f"http://127.0.0.1:{handle.port}"  # type: ignore[arg-type]
+    assert wait_until_healthy(ServingContainer(handle, handle), _Pump(), 5.0) == f"http://127.0.0.1:{handle.port}"  # type: ignore[arg-type]
 
 
 def test_not_healthy_within_the_window_is_a_start_up_timeout(handle: _Handle) -> None:
     STATE.update(healthy_at=time.monotonic() + 60, body=b'{"error": "starting", "status": 503}')
     began = time.monotonic()
     with pytest.raises(StartupTimedOut) as raised:
-        wait_until_healthy(handle, _Pump(), 0.6)  # type: ignore[arg-type]
+        wait_until_healthy(ServingContainer(handle, handle), _Pump(), 0.6)  # type: ignore[arg-type]
     assert 0.6 <= time.monotonic() - began < 3
     assert "start-up health check timeout of 1 s" in raised.value.message
     assert "--container-startup-health-check-timeout" in (raised.value.hint or "")
@@ -77,7 +77,7 @@ def test_not_healthy_within_the_window_is_a_start_up_timeout(handle: _Handle) ->
 def test_a_model_that_failed_to_load_fails_at_once_not_as_a_timeout(handle: _Handle) -> None:
     STATE.update(healthy_at=time.monotonic() + 60, body=b'{"error": "model could not be loaded from x", "status": 503}')
     with pytest.raises(JobFailed) as raised:
-        wait_until_healthy(handle, _Pump(), 30.0)  # type: ignore[arg-type]
+        wait_until_healthy(ServingContainer(handle, handle), _Pump(), 30.0)  # type: ignore[arg-type]
     assert not isinstance(raised.value, StartupTimedOut)
     assert "model could not be loaded from x" in raised.value.message
 

@@ -349,3 +349,53 @@ def test_gunicorn_stops_gracefully_on_sigterm(gunicorn: tuple[subprocess.Popen[b
     assert _request(port, "GET", "/ping")[0] == 200
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
+
+
+CALLING = """
+
+def predict(model, rows, context):  # replaces the stand-in's: it fetches something first
+    import urllib.request
+
+    target = context.custom_attributes
+    if target and target.startswith("http"):
+        urllib.request.urlopen(target, timeout=5)
+    raise RuntimeError("boom /secret/path/model.bin")
+"""
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_network_call_in_predict_is_a_500_naming_it_and_other_bugs_stay_generic(home: Path) -> None:
+    predictor = home / "code" / "predictor.py"
+    predictor.write_text(predictor.read_text() + CALLING)
+    client = create_app().test_client()
+    port = _closed_port()
+    attributes = {"X-Amzn-SageMaker-Custom-Attributes": f"http://127.0.0.1:{port}/weights"}
+    answer = _assert_clean_error(_post(client, b"1,2\n", **attributes), 500)
+    assert answer["cause"] == "network" and answer["endpoint"] == f"127.0.0.1:{port}"
+    assert answer["error"].startswith(
+        f"prediction failed: the predictor tried to open a network connection to 127.0.0.1:{port}"
+    )
+    assert "which buyers' containers cannot do (network isolation)" in answer["error"]
+    assert "mkt-algo-model-internet-free" in answer["error"]
+    other = _assert_clean_error(_post(client, b"1,2\n"), 500)  # the next request's bug is not a network call
+    assert "cause" not in other and "boom" not in str(other) and "network" not in other["error"]
+
+
+def test_a_load_model_that_calls_out_says_so_in_ping(home: Path) -> None:
+    port = _closed_port()
+    predictor = home / "code" / "predictor.py"
+    predictor.write_text(
+        predictor.read_text()
+        + f"\n\ndef load_model(model_dir):\n    import socket\n    socket.create_connection(('127.0.0.1', {port}))\n"
+    )
+    reply = create_app().test_client().get("/ping")
+    assert reply.status_code == 503
+    answer = reply.get_json()
+    assert answer["cause"] == "network"
+    assert answer["error"].startswith("model could not be loaded from ")
+    assert f"load_model tried to open a network connection to 127.0.0.1:{port}" in answer["error"]
