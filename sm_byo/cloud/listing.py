@@ -433,5 +433,9 @@ def _version_now(aws: AwsAdapter, request: Request, result: ListingResult, repor
         return None
     if result.action == "update-version":
         option_id = str(change["DetailsDocument"]["DeliveryOptions"][0]["Id"])
-        return next((v for v in versions if v.delivery_option_id == option_id), None)
-    return version_of(versions, str(result.listed_arn), title)
+        version = next((v for v in versions if v.delivery_option_id == option_id), None)
+    else:
+        version = version_of(versions, str(result.listed_arn), title)
+    if version is None:
+        reporter.warn(f"the change set SUCCEEDED, but DescribeEntity of {product_id} does not show its version yet")
+    return version

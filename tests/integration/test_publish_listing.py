@@ -361,3 +361,16 @@ def test_an_arn_in_another_region_is_described_there_and_the_region_check_names_
     assert checks["Completed and validated"]["status"] == "passed"
     assert [name for name, row in checks.items() if row["status"] == "failed"] == ["region"]
     assert "eu-west-1" in checks["region"]["detail"] and f"listing's region is {REGION}" in checks["region"]["detail"]
+
+
+def test_a_product_describe_entity_does_not_find_fails_the_product_checks(
+    project: Path,
+    aws_env: dict[str, str],  # noqa: F811
+) -> None:
+    with_listing(project)
+    published(project, aws_env)  # no add_product: prod-abcdef123456 is no product of this seller
+    code, error, _ = smbyo(project, aws_env, "publish", "listing")
+    assert code == 2 and error["error"] == "ListingChecksFailed"
+    failed = {row["check"]: row["detail"] for row in error["details"]["checks"] if row["status"] == "failed"}
+    assert list(failed) == ["version title unused", "ARN not listed yet"]
+    assert all(f"no product {PRODUCT}" in detail and "listing.product_id" in detail for detail in failed.values())
