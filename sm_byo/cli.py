@@ -1124,8 +1124,17 @@ def publish_model_package_command(
     "--arn", metavar="ARN", help="The algorithm or model package to list (default: the manifest's fixed name)."
 )
 @click.option("--validate", is_flag=True, help="Send the change set with Intent VALIDATE: checked by AWS, not applied.")
-@click.option("--update", metavar="DELIVERY_OPTION_ID", help="Change this version's details (UpdateDeliveryOptions).")
-@click.option("--restrict", multiple=True, metavar="DELIVERY_OPTION_ID", help="Withdraw this version (repeatable).")
+@click.option(
+    "--update",
+    metavar="VERSION",
+    help="Change this version's details (UpdateDeliveryOptions): its delivery option id or its title.",
+)
+@click.option(
+    "--restrict",
+    multiple=True,
+    metavar="VERSION",
+    help="Withdraw this version (RestrictDeliveryOptions): its delivery option id or its title (repeatable).",
+)
 @dry_run_option
 @wait_options
 @aws_options

@@ -241,7 +241,8 @@ class PublishCommand(CommandOptions):
 class ListingCommand(CommandOptions):
     """``smbyo publish listing``: add a version to an AWS Marketplace ML product (``arn``: what it lists, else the
     manifest's marketplace.algorithm_name / model_package_name), or change one (``update``: its delivery option
-    id) or withdraw some (``restrict``). ``validate``: the change set's Intent is VALIDATE (checked, not applied)."""
+    id or its version title, resolved through DescribeEntity) or withdraw some (``restrict``, the same).
+    ``validate``: the change set's Intent is VALIDATE (checked, not applied)."""
 
     command: str = "publish"
     arn: str | None = None

@@ -1,4 +1,4 @@
-"""AWS Marketplace Catalog API calls: StartChangeSet and DescribeChangeSet.
+"""AWS Marketplace Catalog API calls: StartChangeSet, DescribeChangeSet and DescribeEntity.
 
 The Catalog API has one endpoint, in us-east-1, whatever region the rest of the session uses
 (https://docs.aws.amazon.com/marketplace/latest/APIReference/catalog-regions.html), so its client is
@@ -32,3 +32,9 @@ def start_change_set(aws: AwsAdapter, request: dict[str, Any]) -> dict[str, Any]
 def describe_change_set(aws: AwsAdapter, change_set_id: str) -> dict[str, Any]:
     """https://docs.aws.amazon.com/marketplace/latest/APIReference/API_DescribeChangeSet.html"""
     return _call(aws, "DescribeChangeSet", "describe_change_set", Catalog=CATALOG, ChangeSetId=change_set_id)
+
+
+def describe_entity(aws: AwsAdapter, entity_id: str) -> dict[str, Any]:
+    """The entity (e.g. an ML product with its ``Versions``) as its ``DetailsDocument`` describes it.
+    https://docs.aws.amazon.com/marketplace/latest/APIReference/API_DescribeEntity.html"""
+    return _call(aws, "DescribeEntity", "describe_entity", Catalog=CATALOG, EntityId=entity_id)

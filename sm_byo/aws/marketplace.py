@@ -12,9 +12,10 @@ from sm_byo.aws import AwsAdapter
 from sm_byo.aws.errors import translated
 
 
-def _call(aws: AwsAdapter, operation: str, method: str, **kwargs: Any) -> dict[str, Any]:
+def _call(aws: AwsAdapter, operation: str, method: str, region: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    """``region``: None is the session's; an ARN is described in its own region (a client there)."""
     with translated(f"sagemaker:{operation}"):
-        response = dict(getattr(aws.client("sagemaker"), method)(**kwargs))
+        response = dict(getattr(aws.client("sagemaker", region=region), method)(**kwargs))
     response.pop("ResponseMetadata", None)
     return response
 
@@ -23,17 +24,17 @@ def create_algorithm(aws: AwsAdapter, request: dict[str, Any]) -> dict[str, Any]
     return _call(aws, "CreateAlgorithm", "create_algorithm", **request)
 
 
-def describe_algorithm(aws: AwsAdapter, name: str) -> dict[str, Any]:
-    return _call(aws, "DescribeAlgorithm", "describe_algorithm", AlgorithmName=name)
+def describe_algorithm(aws: AwsAdapter, name: str, region: str | None = None) -> dict[str, Any]:
+    return _call(aws, "DescribeAlgorithm", "describe_algorithm", region, AlgorithmName=name)
 
 
 def create_model_package(aws: AwsAdapter, request: dict[str, Any]) -> dict[str, Any]:
     return _call(aws, "CreateModelPackage", "create_model_package", **request)
 
 
-def describe_model_package(aws: AwsAdapter, name: str) -> dict[str, Any]:
-    return _call(aws, "DescribeModelPackage", "describe_model_package", ModelPackageName=name)
+def describe_model_package(aws: AwsAdapter, name: str, region: str | None = None) -> dict[str, Any]:
+    return _call(aws, "DescribeModelPackage", "describe_model_package", region, ModelPackageName=name)
 
 
 def delete_model_package(aws: AwsAdapter, name: str) -> None:
-    _call(aws, "DeleteModelPackage", "delete_model_package", ModelPackageName=name)
+    _call(aws, "DeleteModelPackage", "delete_model_package", None, ModelPackageName=name)

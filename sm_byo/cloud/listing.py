@@ -3,10 +3,13 @@
 The pipeline: decide what is listed (``--arn``, else the manifest's fixed algorithm or model package
 name), build the change set (``sm_byo.specs.listing``), pre-flight it against botocore's
 ``marketplace-catalog`` model and the rules the Catalog API documents (exit 2 naming the manifest field),
-run the pre-listing checks (``sm_byo.cloud.listing_checks``; exit 2 naming each failure), then either
+run the pre-listing checks (``sm_byo.cloud.listing_checks``, with the product's versions read by DescribeEntity;
+exit 2 naming each failure), then either
 return the plan (``--dry-run``) or StartChangeSet (``Intent`` APPLY, or VALIDATE with ``--validate``) and
 poll DescribeChangeSet with the shared poller until SUCCEEDED, FAILED or CANCELLED. A change set that does
-not succeed exits 1 showing every entry of every change's ``ErrorDetailList``.
+not succeed exits 1 showing every entry of every change's ``ErrorDetailList``; one that adds or updates a version
+and succeeds is followed by DescribeEntity, so the result names the version's delivery option id (what
+``--update`` / ``--restrict`` take).
 https://docs.aws.amazon.com/marketplace/latest/APIReference/API_StartChangeSet.html
 https://docs.aws.amazon.com/marketplace/latest/APIReference/API_DescribeChangeSet.html
 """
@@ -19,7 +22,17 @@ from typing import Any
 
 from sm_byo.aws import AwsAdapter, catalog, connect
 from sm_byo.aws.errors import AwsNotFound
-from sm_byo.cloud.listing_checks import KINDS, Listed, ensure_ready, pre_listing_checks
+from sm_byo.cloud.listing_checks import (
+    KINDS,
+    Listed,
+    Product,
+    ensure_ready,
+    new_version_checks,
+    pre_listing_checks,
+    restrict_checks,
+    update_checks,
+)
+from sm_byo.cloud.product import ProductVersion, describe_product, resolve_version, version_of
 from sm_byo.cloud.session import plan_account, resume_flags
 from sm_byo.errors import EnvironmentProblem, JobFailed, UsageError
 from sm_byo.manifest import ListingSpec, LoadedManifest
@@ -53,6 +66,7 @@ class ListingResult:
     failure: str | None = None
     elapsed_seconds: float | None = None
     resume: str | None = None  # with --no-wait: the `smbyo wait change-set ID` that follows it
+    version: ProductVersion | None = None  # the version added or updated, as DescribeEntity shows it once applied
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -70,6 +84,8 @@ class ListingResult:
             data["failure"] = self.failure
         if self.resume:
             data["resume"] = self.resume
+        if self.version is not None:
+            data["version"] = self.version.to_dict()
         if self.elapsed_seconds is not None:
             data["elapsed_seconds"] = round(self.elapsed_seconds, 1)
         return data
@@ -219,13 +235,15 @@ def _named(loaded: LoadedManifest, options: ListingCommand) -> tuple[str, str]:
     return names[0]
 
 
-def _describe(aws: AwsAdapter, kind: str, name: str, *, dry_run: bool) -> tuple[dict[str, Any] | None, str | None]:
-    """(Describe* of what is listed, None) or (None, why it could not be described: not found is a reason the
-    checks fail on; no credentials, in a dry run, one they skip on)."""
+def _describe(
+    aws: AwsAdapter, kind: str, name: str, region: str, *, dry_run: bool
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(Describe* of what is listed, in ``region``, None) or (None, why it could not be described: not found is
+    a reason the checks fail on; no credentials, in a dry run, one they skip on)."""
     try:
-        return KINDS[kind].describe(aws, name), None
+        return KINDS[kind].describe(aws, name, None if region == aws.region else region), None  # one client a region
     except AwsNotFound:
-        return None, f"{kind} {name} does not exist in {aws.region} for these credentials"
+        return None, f"{kind} {name} does not exist in {region} for these credentials"
     except EnvironmentProblem:
         if not dry_run:
             raise
@@ -236,12 +254,16 @@ def resolve_listed(
     loaded: LoadedManifest, options: ListingCommand, aws: AwsAdapter, reporter: Reporter, region: str
 ) -> Listed:
     """Kind, ARN and description of what the version lists; offline (a dry run without credentials) the ARN
-    is --arn's, or made from the name, the region and the account of listing.access_role."""
+    is --arn's, or made from the name, the region and the account of listing.access_role. An ARN is described
+    in its own region (a SageMaker ARN names it), so one from another region is found and the region check
+    says so, rather than "does not exist"."""
     kind, name = _named(loaded, options)
-    description, missing = _describe(aws, kind, name, dry_run=options.dry_run)
+    parts = listable_arn(options.arn) if options.arn else None
+    where = parts["region"] if parts else _session_region(aws, region)
+    description, missing = _describe(aws, kind, name, where, dry_run=options.dry_run)
     described = str(description.get(KINDS[kind].arn_key, "")) if description else ""
     if options.arn and description is not None and described != options.arn:  # the name, found elsewhere
-        description, missing = None, f"{options.arn} is not an {kind} these credentials describe in {aws.region}"
+        description, missing = None, f"{options.arn} is not an {kind} these credentials describe in {where}"
     arn = options.arn or described
     if not arn:
         account = plan_account(aws, reporter, dry_run=True, role=_listing(loaded).access_role)
@@ -250,6 +272,56 @@ def resolve_listed(
     if parts is None:
         raise UsageError(f"AWS described {name} with an ARN smbyo cannot read: {arn[:120]!r}")
     return Listed(kind, arn, parts["account"], parts["region"], description, missing)
+
+
+def _session_region(aws: AwsAdapter, fallback: str) -> str:
+    """The session's region; offline without one, the listing's (nothing is described then anyway)."""
+    try:
+        return aws.region
+    except EnvironmentProblem:
+        return fallback
+
+
+# --- the product's versions -------------------------------------------------------------------------
+
+
+def read_product(aws: AwsAdapter, product_id: str, *, dry_run: bool) -> Product:
+    """The product's versions (DescribeEntity); a product AWS does not find fails the checks, no credentials in a
+    dry run skips them."""
+    try:
+        return Product(product_id, tuple(describe_product(aws, product_id)))
+    except AwsNotFound:
+        return Product(
+            product_id,
+            None,
+            f"DescribeEntity found no product {product_id} for these credentials: check listing.product_id",
+        )
+    except EnvironmentProblem:
+        if not dry_run:
+            raise
+        return Product(product_id, None)
+
+
+def _chosen(product: Product, options: ListingCommand) -> tuple[ProductVersion | None, list[ProductVersion]]:
+    """The versions --update / --restrict name (by delivery option id or title); unknown when not described."""
+    if product.versions is None:
+        return None, []
+    versions = product.versions
+    update = resolve_version(versions, options.update, "--update") if options.update else None
+    return update, [resolve_version(versions, value, "--restrict") for value in options.restrict]
+
+
+def _product_checks(
+    product: Product, options: ListingCommand, action: str, request: Request, listed: Listed | None
+) -> list[dict[str, str]]:
+    update, restrict = _chosen(product, options)
+    if action == "restrict-versions":
+        return restrict_checks(product, restrict, options.restrict)
+    if action == "update-version":
+        return update_checks(product, update, str(options.update))
+    assert listed is not None
+    version = request.kwargs["ChangeSet"][0]["DetailsDocument"]["Version"]
+    return new_version_checks(product, str(version["VersionTitle"]), listed.arn)
 
 
 # --- the command --------------------------------------------------------------------------------------
@@ -261,16 +333,23 @@ def _action(options: ListingCommand) -> str:
     return "restrict-versions" if options.restrict else "update-version" if options.update else "add-version"
 
 
-def _request(loaded: LoadedManifest, options: ListingCommand, action: str, listed: Listed | None) -> Request:
+def _request(
+    loaded: LoadedManifest, options: ListingCommand, action: str, listed: Listed | None, product: Product
+) -> Request:
+    """The change set; --update / --restrict name their versions by delivery option id (a title resolved through
+    the product's versions; offline, the value is sent as given)."""
     manifest = loaded.manifest
     intent = "VALIDATE" if options.validate else "APPLY"
     name = unique_name(f"{manifest.name}-{action}", max_length=100)
+    update, restrict = _chosen(product, options)
     if action == "restrict-versions":
-        return restrict_versions_request(manifest, delivery_option_ids=list(options.restrict), name=name, intent=intent)
+        ids = [v.delivery_option_id for v in restrict] if product.versions is not None else list(options.restrict)
+        return restrict_versions_request(manifest, delivery_option_ids=ids, name=name, intent=intent)
     assert listed is not None
     if action == "update-version":
+        option_id = update.delivery_option_id if update else str(options.update)
         return update_version_request(
-            manifest, kind=listed.kind, delivery_option_id=str(options.update), name=name, intent=intent
+            manifest, kind=listed.kind, delivery_option_id=option_id, name=name, intent=intent
         )
     return add_version_request(manifest, kind=listed.kind, arn=listed.arn, name=name, intent=intent)
 
@@ -291,10 +370,12 @@ def publish_listing(
     action = _action(options)
     adapter = aws or connect(options.cloud.profile, options.cloud.region)
     region = listing.region or adapter.region
+    product = read_product(adapter, listing.product_id, dry_run=options.dry_run)
     listed = None if action == "restrict-versions" else resolve_listed(loaded, options, adapter, reporter, region)
-    request = _request(loaded, options, action, listed)
+    request = _request(loaded, options, action, listed, product)
     reporter.step(f"Checking StartChangeSet {request.kwargs['ChangeSetName']} ({action})")
     checks = _checks(loaded, adapter, listed, region) if listed is not None and action == "add-version" else []
+    checks += _product_checks(product, options, action, request, listed)
     notes = tuple(f"pre-listing check {c['status']}: {c['check']}: {c['detail']}" for c in checks)
     plan = Plan("marketplace-catalog", (request,), notes).check(loaded)
     ensure_ready(checks)
@@ -330,6 +411,31 @@ def _submit(
     if not cloud.wait:
         result.resume = change_set_watch(aws, result.change_set_id, cloud.resume_flags).resume_command
         return result
-    return follow_change_set(
+    ended = follow_change_set(
         aws, result.change_set_id, reporter, timeout=cloud.timeout, flags=cloud.resume_flags, result=result
     )
+    if ended.intent == "APPLY" and ended.action != "restrict-versions":
+        ended.version = _version_now(aws, request, ended, reporter)
+    return ended
+
+
+def _version_now(aws: AwsAdapter, request: Request, result: ListingResult, reporter: Reporter) -> ProductVersion | None:
+    """The version the applied change set added or updated, read back with DescribeEntity (AWS gives its delivery
+    option id nowhere else). The change set succeeded already: a failed read is a warning, not a failure."""
+    change = request.kwargs["ChangeSet"][0]
+    title = str(change["DetailsDocument"]["Version"]["VersionTitle"])
+    product_id = str(change["Entity"]["Identifier"])
+    reporter.step(f"Reading the versions of {product_id} (DescribeEntity)")
+    try:
+        versions = describe_product(aws, product_id)
+    except (EnvironmentProblem, UsageError) as exc:
+        reporter.warn(f"the change set SUCCEEDED, but its version could not be read back: {exc}")
+        return None
+    if result.action == "update-version":
+        option_id = str(change["DetailsDocument"]["DeliveryOptions"][0]["Id"])
+        version = next((v for v in versions if v.delivery_option_id == option_id), None)
+    else:
+        version = version_of(versions, str(result.listed_arn), title)
+    if version is None:
+        reporter.warn(f"the change set SUCCEEDED, but DescribeEntity of {product_id} does not show its version yet")
+    return version

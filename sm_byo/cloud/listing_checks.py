@@ -13,6 +13,14 @@ silently. The rows come from documented rules of the Catalog API for ML products
   ones are supported (INVALID_RECOMMENDED_INSTANCE_TYPE);
 - the algorithm or model package is Completed with its validation passed (ASSET_VALIDATION_EXCEPTION);
 - the image has no known-vulnerable packages, where ECR scanned it (scan on push): CRITICAL or HIGH findings.
+
+With the product's versions (DescribeEntity, ``sm_byo.cloud.product``), the checks a change set of the product
+fails on: a new version's title already in use (DUPLICATE_VERSION_TITLE) or its ARN already listed
+(DUPLICATE_ASSET) (ml-add-version.html); a restricted version updated (INCOMPATIBLE_DELIVERY_OPTION_STATUS,
+https://docs.aws.amazon.com/marketplace/latest/APIReference/ml-update-version.html); the last public version
+restricted ("At least one unrestricted version must remain available. You cannot restrict the last publicly
+available version of a product": ALL_DELIVERY_OPTIONS_RESTRICTED), or a version restricted twice
+(INVALID_DELIVERY_OPTION_STATUS) (https://docs.aws.amazon.com/marketplace/latest/APIReference/ml-restrict-version.html).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
+from sm_byo.cloud.product import PUBLIC, ProductVersion
 from sm_byo.cloud.publish import ALGORITHM, MODEL_PACKAGE, Kind, status_items
 from sm_byo.errors import EnvironmentProblem, ListingChecksFailed
 from sm_byo.manifest import Manifest
@@ -44,6 +53,16 @@ class Listed:
     region: str
     description: Mapping[str, Any] | None  # DescribeAlgorithm / DescribeModelPackage; None offline or missing
     missing: str | None = None  # why it could not be described though credentials work (it does not exist there)
+
+
+@dataclass(frozen=True)
+class Product:
+    """The product's versions as DescribeEntity showed them; None when it was not described: ``missing`` says why
+    when credentials work (no such product: the checks fail), else there were none (a dry run: they skip)."""
+
+    product_id: str
+    versions: tuple[ProductVersion, ...] | None
+    missing: str | None = None
 
 
 def row(check: str, status: str, detail: str) -> dict[str, str]:
@@ -69,7 +88,8 @@ def region_check(listed: Listed, listing_region: str) -> dict[str, str]:
             "region",
             FAILED,
             f"the ARN is in {listed.region}, the listing's region is {listing_region} "
-            "(listing.region, else --region): publish it in that region, or set listing.region",
+            f"(listing.region, else --region): publish it in {listing_region}, or set listing.region: "
+            f"{listed.region} to list it from there",
         )
     return row("region", PASSED, f"the ARN is in the listing's region {listing_region}")
 
@@ -242,6 +262,92 @@ def scan_checks(aws: AwsAdapter, listed: Listed) -> list[dict[str, str]]:
     images = images_of(listed.description)
     return [scan_check(aws, image) for image in images] or [
         row("no known-vulnerable packages", SKIPPED, "the description names no image")
+    ]
+
+
+# --- checks that need the product's versions --------------------------------------------------------
+
+TITLE_UNIQUE, ARN_UNLISTED = "version title unused", "ARN not listed yet"
+UPDATED_PUBLIC, RESTRICTED_PUBLIC, ONE_PUBLIC_LEFT = (
+    "version to update is public",
+    "versions to restrict are public",
+    "a public version remains",
+)
+
+
+def verdict(check: str, problem: str | None, fine: str) -> dict[str, str]:
+    """Failed saying ``problem``, or passed saying ``fine`` when there is none: every row says what was seen."""
+    return row(check, FAILED, problem) if problem else row(check, PASSED, fine)
+
+
+def _unavailable(product: Product, names: tuple[str, ...], sent: str = "") -> list[dict[str, str]] | None:
+    """Rows for checks that cannot run without the product's versions (failed: no such product; skipped:
+    no credentials), None when the versions are known."""
+    if product.versions is not None:
+        return None
+    if product.missing:
+        return [row(name, FAILED, product.missing) for name in names]
+    why = f"{NO_CREDENTIALS} (aws-marketplace:DescribeEntity of {product.product_id}){sent}"
+    return [row(name, SKIPPED, why) for name in names]
+
+
+def new_version_checks(product: Product, title: str, arn: str) -> list[dict[str, str]]:
+    """A new version's title and ARN are not the product's already (DUPLICATE_VERSION_TITLE, DUPLICATE_ASSET)."""
+    if (rows := _unavailable(product, (TITLE_UNIQUE, ARN_UNLISTED))) is not None:
+        return rows
+    versions = product.versions or ()
+    titled = [v for v in versions if v.title == title]
+    listed = [v for v in versions if v.arn == arn]
+    return [
+        verdict(
+            TITLE_UNIQUE,
+            f"version {titled[0].line()} already has this title: change listing.version.title" if titled else None,
+            f"no version of {product.product_id} is titled {title!r}",
+        ),
+        verdict(
+            ARN_UNLISTED,
+            f"version {listed[0].line()} lists it already: publish a new algorithm or model package for a new "
+            "version, or change that one with --update"
+            if listed
+            else None,
+            f"no version of {product.product_id} lists {arn}",
+        ),
+    ]
+
+
+def update_checks(product: Product, version: ProductVersion | None, value: str) -> list[dict[str, str]]:
+    """The version updated is not restricted (INCOMPATIBLE_DELIVERY_OPTION_STATUS)."""
+    sent = f"; --update {value!r} is sent as a delivery option id"
+    if (rows := _unavailable(product, (UPDATED_PUBLIC,), sent)) is not None or version is None:
+        return rows or []
+    if version.visibility != PUBLIC:
+        return [row(UPDATED_PUBLIC, FAILED, f"version {version.line()}: add a new version instead")]
+    return [row(UPDATED_PUBLIC, PASSED, f"version {version.title!r} is {PUBLIC}")]
+
+
+def restrict_checks(product: Product, chosen: list[ProductVersion], values: tuple[str, ...]) -> list[dict[str, str]]:
+    """Each version restricted is public (INVALID_DELIVERY_OPTION_STATUS) and one public version is left
+    (ALL_DELIVERY_OPTIONS_RESTRICTED)."""
+    sent = f"; --restrict {', '.join(values)} sent as delivery option ids"
+    if (rows := _unavailable(product, (RESTRICTED_PUBLIC, ONE_PUBLIC_LEFT), sent)) is not None:
+        return rows
+    ids = {version.delivery_option_id for version in chosen}
+    already = [version.line() for version in chosen if version.visibility != PUBLIC]
+    left = [v for v in product.versions or () if v.visibility == PUBLIC and v.delivery_option_id not in ids]
+    return [
+        verdict(
+            RESTRICTED_PUBLIC,
+            f"not public (restricted already?): {'; '.join(already)}" if already else None,
+            f"{len(chosen)} public version(s) to restrict",
+        ),
+        verdict(
+            ONE_PUBLIC_LEFT,
+            None
+            if left
+            else "this would restrict the product's last public version; AWS keeps at least one available: "
+            "add a new version first (`smbyo publish listing`), then restrict this one",
+            f"public after this: {', '.join(repr(v.title) for v in left)}",
+        ),
     ]
 
 

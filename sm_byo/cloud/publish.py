@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sm_byo.aws import AwsAdapter, connect
 from sm_byo.aws import marketplace as sagemaker
@@ -35,6 +35,12 @@ FAILED = frozenset({"Failed", "Deleting"})
 DETAIL_GROUPS = (("ValidationStatuses", "validation"), ("ImageScanStatuses", "image scan"))
 
 
+class Describe(Protocol):
+    """Describe* of a name or ARN; ``region`` None is the session's (an ARN is described in its own region)."""
+
+    def __call__(self, aws: AwsAdapter, name: str, region: str | None = None) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class Kind:
     """How one publishable entity is named and described by SageMaker."""
@@ -43,7 +49,7 @@ class Kind:
     status_key: str
     details_key: str
     arn_key: str
-    describe: Callable[[AwsAdapter, str], dict[str, Any]]
+    describe: Describe
     create: Callable[[AwsAdapter, dict[str, Any]], dict[str, Any]]
 
     @property

@@ -1,9 +1,10 @@
 """moto extension: the AWS Marketplace Catalog API for machine learning products, over the same HTTP server.
 
-moto has no marketplace-catalog service: a request signed for ``aws-marketplace`` to ``/StartChangeSet`` or
-``/DescribeChangeSet`` is answered here (the dispatcher is patched to hand it over). Change sets go
-``PREPARING`` -> ``APPLYING`` -> ``SUCCEEDED``, one step per DescribeChangeSet, or end ``FAILED`` with the
-``ErrorDetailList`` the Catalog API documents for what is wrong, found the way AWS finds it (asynchronously):
+moto has no marketplace-catalog service: a request signed for ``aws-marketplace`` to ``/StartChangeSet``,
+``/DescribeChangeSet`` or ``/DescribeEntity`` is answered here (the dispatcher is patched to hand it over).
+Change sets go ``PREPARING`` -> ``APPLYING`` -> ``SUCCEEDED``, one step per DescribeChangeSet, or end
+``FAILED`` with the ``ErrorDetailList`` the Catalog API documents for what is wrong, found the way AWS finds it
+(asynchronously):
 
 - AddDeliveryOptions (https://docs.aws.amazon.com/marketplace/latest/APIReference/ml-add-version.html):
   INCOMPATIBLE_PRODUCT_STATUS (no such product), INVALID_ASSET_ARN, ASSET_NOT_FOUND (no such algorithm or model
@@ -14,6 +15,14 @@ moto has no marketplace-catalog service: a request signed for ``aws-marketplace`
 - RestrictDeliveryOptions (ml-restrict-version.html): INVALID_DELIVERY_OPTION_IDS, INVALID_DELIVERY_OPTION_STATUS,
   ALL_DELIVERY_OPTIONS_RESTRICTED;
 - UpdatePricingTerms (update-pricing-terms.html): INCOMPATIBLE_PRODUCT_STATUS for an unknown offer.
+
+DescribeEntity (https://docs.aws.amazon.com/marketplace/latest/APIReference/API_DescribeEntity.html) of a product
+answers its ``DetailsDocument`` (and ``Details``, the same as a string) in the shape of the Catalog API's
+MachineLearningProductEntityDetail (https://github.com/awslabs/aws-marketplace-catalog-api-shapes-for-java):
+``Versions`` with ``Id``, ``VersionTitle``, ``ReleaseNotes``, ``CreationDate``, ``Sources`` (``AlgorithmArn`` /
+``ModelPackageArn``) and one ``DeliveryOptions`` entry (``Id``, ``Type``, ``SourceId``, ``Visibility``,
+``Instructions``, ``RecommendedInstanceTypes``), as the applied change sets left them; an unknown id is
+ResourceNotFoundException.
 
 ``Intent: VALIDATE`` runs the same checks and applies nothing. Products are seeded by tests with
 :func:`add_product`; the algorithms and model packages are those of ``moto_algorithms``.
@@ -30,12 +39,13 @@ from typing import Any
 from tests.aws.harness import ACCOUNT_ID, MotoHarness
 
 STORE_KEY = "marketplace_catalog"
-PATHS = ("/StartChangeSet", "/DescribeChangeSet")
+PATHS = ("/StartChangeSet", "/DescribeChangeSet", "/DescribeEntity")
 ARN = re.compile(r"arn:aws:sagemaker:[a-z0-9-]+:(\d{12}):(algorithm|model-package)/([A-Za-z0-9-]+)")
 DETAILS = {
     "SageMakerAlgorithmDeliveryOptionDetails": "SageMakerAlgorithmArn",
     "SagemakerModelPackageDeliveryOptionDetails": "SageMakerModelPackageArn",
 }
+ML_PRODUCT_PATH = "MachineLearningProduct"
 SUFFIXES = {"training": "a.t", "batch_transform": "m.i.b", "realtime_inference": "m.i.r"}
 
 
@@ -49,6 +59,28 @@ def add_product(harness: MotoHarness, product_id: str, offer_id: str, status: st
     store = _store(harness)
     store["products"][product_id] = {"status": status, "offer": offer_id, "versions": []}
     store["offers"][offer_id] = {"product": product_id, "prices": {}}
+
+
+def add_version(
+    harness: MotoHarness, product_id: str, title: str, arn: str, *, visibility: str = "Public", details: Any = None
+) -> str:
+    """A version the product had before the test (as if listed earlier); returns its delivery option id."""
+    option_id = secrets.token_hex(8)
+    _store(harness)["products"][product_id]["versions"].append(
+        {
+            "id": option_id,
+            "version_id": secrets.token_hex(8),
+            "source_id": secrets.token_hex(8),
+            "created": "2026-01-01T00:00:00.000Z",
+            "title": title,
+            "release_notes": f"Version {title}.",
+            "arn": arn,
+            "kind": "SageMakerAlgorithm" if ":algorithm/" in arn else "SageMakerModelPackage",
+            "visibility": visibility,
+            "details": dict(details or {}),
+        }
+    )
+    return option_id
 
 
 def product(harness: MotoHarness, product_id: str) -> dict[str, Any]:
@@ -257,8 +289,13 @@ def _apply(harness: MotoHarness, changes: list[dict[str, Any]]) -> None:
             store["products"][entity_id]["versions"].append(
                 {
                     "id": secrets.token_hex(8),
+                    "version_id": secrets.token_hex(8),
+                    "source_id": secrets.token_hex(8),
+                    "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
                     "title": change["DetailsDocument"]["Version"]["VersionTitle"],
+                    "release_notes": change["DetailsDocument"]["Version"].get("ReleaseNotes", ""),
                     "arn": details[DETAILS[key]],
+                    "kind": "SageMakerAlgorithm" if "Algorithm" in key else "SageMakerModelPackage",
                     "visibility": "Public",
                     "details": details,
                 }
@@ -344,6 +381,62 @@ def _describe(harness: MotoHarness, change_set_id: str) -> tuple[int, dict[str, 
     return 200, {}, response
 
 
+def _version_document(version: dict[str, Any]) -> dict[str, Any]:
+    """One entry of DetailsDocument.Versions, as MachineLearningProductEntityDetail spells it."""
+    details = version["details"]
+    kind = version["kind"]
+    source = {"Type": kind, "Id": version["source_id"]}
+    source["AlgorithmArn" if kind == "SageMakerAlgorithm" else "ModelPackageArn"] = version["arn"]
+    instructions = {
+        "Usage": details.get("UsageInstructions"),
+        "SampleNotebookUrl": details.get("SampleNotebookUrl"),
+        "RepositoryUrl": details.get("RepositoryUrl"),
+        "InputProperties": details.get("InputProperties"),
+        "OutputProperties": details.get("OutputProperties"),
+    }
+    return {
+        "Id": version["version_id"],
+        "ReleaseNotes": version["release_notes"],
+        "VersionTitle": version["title"],
+        "CreationDate": version["created"],
+        "Sources": [source],
+        "DeliveryOptions": [
+            {
+                "Id": version["id"],
+                "Type": kind,
+                "SourceId": version["source_id"],
+                "ShortDescription": f"{kind} delivery option",
+                "Instructions": instructions,
+                "RecommendedInstanceTypes": details.get("RecommendedInstanceTypes"),
+                "Visibility": version["visibility"],
+                "Title": version["title"],
+            }
+        ],
+    }
+
+
+def _describe_entity(harness: MotoHarness, entity_id: str) -> tuple[int, dict[str, str], dict[str, Any]]:
+    listed = _store(harness)["products"].get(entity_id)
+    if listed is None:
+        return _client_error(404, "ResourceNotFoundException", f"Entity {entity_id} not found.")
+    document = {
+        "Versions": [_version_document(version) for version in listed["versions"]],
+        "Description": {"Visibility": listed["status"], "ProductState": "Active"},
+    }
+    return (
+        200,
+        {},
+        {
+            "EntityType": "MachineLearningProduct@1.0",
+            "EntityIdentifier": f"{entity_id}@{len(listed['versions']) + 1}",
+            "EntityArn": f"arn:aws:aws-marketplace:us-east-1:{ACCOUNT_ID}:AWSMarketplace/{ML_PRODUCT_PATH}/{entity_id}",
+            "LastModifiedDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Details": json.dumps(document),
+            "DetailsDocument": document,
+        },
+    )
+
+
 def _catalog_app(harness: MotoHarness) -> Any:
     from werkzeug.wrappers import Request, Response
 
@@ -355,6 +448,8 @@ def _catalog_app(harness: MotoHarness) -> Any:
             except ValueError:
                 body = {}
             status, headers, payload = _start(harness, body if isinstance(body, dict) else {})
+        elif request.path == "/DescribeEntity":
+            status, headers, payload = _describe_entity(harness, request.args.get("entityId", ""))
         else:
             status, headers, payload = _describe(harness, request.args.get("changeSetId", ""))
         response = Response(json.dumps(payload), status=status, headers=headers, content_type="application/json")

@@ -1,8 +1,8 @@
 """publish listing end to end: the CLI in a subprocess against moto's server and its Catalog API stand-in.
 
 tests/aws/moto_catalog.py answers StartChangeSet / DescribeChangeSet over HTTP (PREPARING -> APPLYING ->
-SUCCEEDED, or FAILED with the ErrorDetailList AWS documents); the algorithms listed are moto_algorithms' ones,
-created with `smbyo publish algorithm` as a seller would.
+SUCCEEDED, or FAILED with the ErrorDetailList AWS documents) and DescribeEntity (the product's versions); the
+algorithms listed are moto_algorithms' ones, created with `smbyo publish algorithm` as a seller would.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import requests
 
 from tests.aws.fixtures import aws_env, moto, moto_session  # noqa: F401
 from tests.aws.harness import ACCOUNT_ID, REGION, MotoHarness
-from tests.aws.moto_catalog import add_product, product
+from tests.aws.moto_catalog import add_product, add_version, product
 from tests.conftest import run_cli
 from tests.unit.plans import assert_plan_accepted
 
@@ -116,6 +116,9 @@ def test_dry_run_prints_a_change_set_botocore_accepts_without_credentials(projec
     notes = "\n".join(plan["notes"])
     assert "skipped: account: not run: needs AWS credentials" in notes
     assert "passed: region" in notes and "passed: every instance type priced" in notes
+    why = f"not run: needs AWS credentials (aws-marketplace:DescribeEntity of {PRODUCT})"
+    for check in ("version title unused", "ARN not listed yet"):
+        assert f"skipped: {check}: {why}" in notes
 
 
 def test_an_unpriced_instance_type_exits_2_in_a_dry_run(project: Path) -> None:
@@ -154,11 +157,20 @@ def test_apply_ends_succeeded_and_lists_the_version(
         "every instance type priced": "passed",
         "recommended instance types supported": "passed",
         "Completed and validated": "passed",
+        "version title unused": "passed",
+        "ARN not listed yet": "passed",
     }
     scan = checks[f"no known-vulnerable packages: {IMAGE}"]
     assert scan["status"] == "skipped" and "not checked" in scan["detail"]
     (version,) = product(moto, PRODUCT)["versions"]
     assert (version["arn"], version["title"], version["visibility"]) == (ARN, "1.1", "Public")
+    assert result["version"] == {  # read back with DescribeEntity: what --update / --restrict take
+        "version_id": version["version_id"],
+        "title": "1.1",
+        "delivery_option_id": version["id"],
+        "arn": ARN,
+        "visibility": "Public",
+    }
 
 
 def test_validate_checks_without_applying(
@@ -170,25 +182,26 @@ def test_validate_checks_without_applying(
     assert code == 0, stderr
     assert (result["status"], result["intent"]) == ("SUCCEEDED", "VALIDATE")
     assert product(moto, PRODUCT)["versions"] == []
+    assert "version" not in result  # nothing was applied, so there is no version to read back
 
 
-def test_a_failed_change_set_exits_1_with_every_error_detail(
+def test_a_version_whose_title_or_arn_the_product_has_is_refused_before_sending(
     seller: Path,
+    moto: MotoHarness,  # noqa: F811
     aws_env: dict[str, str],  # noqa: F811
 ) -> None:
-    """The same version listed twice: its title and its ARN are both taken, and AWS says so for each."""
-    code, _, stderr = smbyo(seller, aws_env, "publish", "listing")
+    """The same version listed twice: AWS would fail DUPLICATE_VERSION_TITLE and DUPLICATE_ASSET; DescribeEntity
+    shows both beforehand."""
+    code, first, stderr = smbyo(seller, aws_env, "publish", "listing")
     assert code == 0, stderr
     code, error, stderr = smbyo(seller, aws_env, "publish", "listing")
-    assert code == 1, stderr
-    assert error["error"] == "JobFailed" and "ended FAILED" in error["message"]
-    codes = [(e["change"], e["entity"], e["code"]) for e in error["details"]["errors"]]
-    assert codes == [
-        ("AddDeliveryOptions", PRODUCT, "DUPLICATE_VERSION_TITLE"),
-        ("AddDeliveryOptions", PRODUCT, "DUPLICATE_ASSET"),
-    ]
-    for detail in error["details"]["errors"]:
-        assert f"{detail['code']}: {detail['message']}" in error["message"]
+    assert code == 2 and error["error"] == "ListingChecksFailed", stderr
+    failed = {row["check"]: row["detail"] for row in error["details"]["checks"] if row["status"] == "failed"}
+    assert list(failed) == ["version title unused", "ARN not listed yet"]
+    option = first["version"]["delivery_option_id"]
+    assert "'1.1'" in failed["version title unused"] and "listing.version.title" in failed["version title unused"]
+    assert option in failed["ARN not listed yet"]
+    assert len(product(moto, PRODUCT)["versions"]) == 1  # nothing was sent
 
 
 def test_pricing_an_offer_that_is_not_the_products_fails_on_both_changes(
@@ -201,11 +214,14 @@ def test_pricing_an_offer_that_is_not_the_products_fails_on_both_changes(
     add_product(moto, PRODUCT, "offer-someone-else")
     code, error, stderr = smbyo(project, aws_env, "publish", "listing")
     assert code == 1, stderr
+    assert error["error"] == "JobFailed" and "ended FAILED" in error["message"]
     codes = [(e["change"], e["code"]) for e in error["details"]["errors"]]
     assert codes == [
         ("AddDeliveryOptions", "UPDATE_PRICING_REQUIRED"),
         ("UpdatePricingTerms", "INCOMPATIBLE_PRODUCT_STATUS"),
     ]
+    for detail in error["details"]["errors"]:
+        assert f"{detail['code']}: {detail['message']}" in error["message"]
 
 
 def test_not_completed_wrong_account_and_wrong_region_fail_the_checks(
@@ -273,7 +289,7 @@ def test_critical_findings_of_ecr_scan_fail_the_checks(
     assert scan["status"] == "failed" and "openssl 3.0.1 (CRITICAL CVE-2026-0001)" in scan["detail"]
 
 
-def test_update_and_restrict_a_listed_version_and_no_wait_then_wait(
+def test_update_and_restrict_by_title_and_no_wait_then_wait(
     seller: Path,
     moto: MotoHarness,  # noqa: F811
     aws_env: dict[str, str],  # noqa: F811
@@ -287,10 +303,74 @@ def test_update_and_restrict_a_listed_version_and_no_wait_then_wait(
 
     manifest = seller / "smbyo.yaml"
     manifest.write_text(manifest.read_text().replace("Train with a CSV", "Train with one CSV"))
-    code, result, stderr = smbyo(seller, aws_env, "publish", "listing", "--update", version["id"])
+    code, result, stderr = smbyo(seller, aws_env, "publish", "listing", "--update", "1.1")  # the title
     assert code == 0 and result["action"] == "update-version", stderr
+    assert result["checks"] == [
+        {"check": "version to update is public", "status": "passed", "detail": "version '1.1' is Public"}
+    ]
+    assert result["version"]["delivery_option_id"] == version["id"]
     assert product(moto, PRODUCT)["versions"][0]["details"]["UsageInstructions"].startswith("Train with one CSV")
 
     code, error, _ = smbyo(seller, aws_env, "publish", "listing", "--restrict", version["id"])
-    assert code == 1  # the last public version cannot be withdrawn
-    assert [e["code"] for e in error["details"]["errors"]] == ["ALL_DELIVERY_OPTIONS_RESTRICTED"]
+    assert code == 2 and error["error"] == "ListingChecksFailed"  # the last public version: AWS would refuse it
+    failed = [row for row in error["details"]["checks"] if row["status"] == "failed"]
+    assert [row["check"] for row in failed] == ["a public version remains"]
+    assert product(moto, PRODUCT)["versions"][0]["visibility"] == "Public"
+
+    newer = add_version(moto, PRODUCT, "1.2", ARN.replace(ALGORITHM, "decision-trees-newer"))
+    code, result, stderr = smbyo(seller, aws_env, "publish", "listing", "--restrict", "1.1")
+    assert code == 0 and result["status"] == "SUCCEEDED", stderr
+    assert {v["id"]: v["visibility"] for v in product(moto, PRODUCT)["versions"]} == {
+        version["id"]: "Restricted",
+        newer: "Public",
+    }
+    assert checks_by_name(result["checks"])["a public version remains"]["detail"] == "public after this: '1.2'"
+
+
+@pytest.mark.parametrize("flag", ["--update", "--restrict"])
+def test_an_unknown_or_ambiguous_version_exits_2_listing_the_products_versions(
+    seller: Path,
+    moto: MotoHarness,  # noqa: F811
+    flag: str,
+    aws_env: dict[str, str],  # noqa: F811
+) -> None:
+    first = add_version(moto, PRODUCT, "1.0", ARN.replace(ALGORITHM, "decision-trees-a"))
+    second = add_version(moto, PRODUCT, "1.0", ARN.replace(ALGORITHM, "decision-trees-b"), visibility="Restricted")
+    for value, said in (("2.0", "is neither a delivery option id nor a version title"), ("1.0", "more than one")):
+        code, error, _ = smbyo(seller, aws_env, "publish", "listing", flag, value, "--dry-run")
+        assert code == 2 and error["error"] == "UsageError"
+        assert f"{flag} {value!r} " in error["message"] and said in error["message"]
+        assert first in error["message"] and second in error["message"] and "Restricted" in error["message"]
+
+
+def test_an_arn_in_another_region_is_described_there_and_the_region_check_names_both(
+    project: Path,
+    moto: MotoHarness,  # noqa: F811
+    aws_env: dict[str, str],  # noqa: F811
+) -> None:
+    """Published in eu-west-1, listed from a us-east-1 session: found (Completed) where its ARN says, and refused
+    for the region, not reported missing."""
+    with_listing(project)
+    elsewhere = {**aws_env, "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"}
+    arn = published(project, elsewhere)["arn"]
+    assert ":eu-west-1:" in arn
+    add_product(moto, PRODUCT, OFFER)
+    code, error, _ = smbyo(project, aws_env, "publish", "listing", "--arn", arn, "--dry-run")
+    assert code == 2 and error["error"] == "ListingChecksFailed"
+    checks = checks_by_name(error["details"]["checks"])
+    assert checks["Completed and validated"]["status"] == "passed"
+    assert [name for name, row in checks.items() if row["status"] == "failed"] == ["region"]
+    assert "eu-west-1" in checks["region"]["detail"] and f"listing's region is {REGION}" in checks["region"]["detail"]
+
+
+def test_a_product_describe_entity_does_not_find_fails_the_product_checks(
+    project: Path,
+    aws_env: dict[str, str],  # noqa: F811
+) -> None:
+    with_listing(project)
+    published(project, aws_env)  # no add_product: prod-abcdef123456 is no product of this seller
+    code, error, _ = smbyo(project, aws_env, "publish", "listing")
+    assert code == 2 and error["error"] == "ListingChecksFailed"
+    failed = {row["check"]: row["detail"] for row in error["details"]["checks"] if row["status"] == "failed"}
+    assert list(failed) == ["version title unused", "ARN not listed yet"]
+    assert all(f"no product {PRODUCT}" in detail and "listing.product_id" in detail for detail in failed.values())

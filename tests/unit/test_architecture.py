@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, ...]] = [
         "sm_byo.cloud.logs",
         "sm_byo.cloud.session",
         "sm_byo.cloud.s3",
+        "sm_byo.cloud.product",
         "sm_byo.cloud.waiting",
         "sm_byo.cloud.executor",
         "sm_byo.cloud.published",
