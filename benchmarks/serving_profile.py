@@ -55,6 +55,7 @@ def measure(checkout: Path, model_dir: Path) -> dict[str, float]:
     spec = importlib.util.spec_from_file_location("benchmark_predictor", EXAMPLE / "predictor.py")
     assert spec is not None and spec.loader is not None
     predictor = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = predictor  # the predictor's dataclasses look their module up
     spec.loader.exec_module(predictor)
     model = predictor.load_model(str(model_dir))
     figures: dict[str, float] = {}
@@ -112,7 +113,7 @@ def main() -> None:
     print(" | ".join(["microseconds per call (best of rounds; median)", *names]))
     for phase in results[REPO][0]:
         cells = [
-            f"{min(r[phase] for r in results[c]):.0f} ({statistics.median(r[phase] for r in results[c]):.0f})"
+            f"{min(r[phase] for r in results[c]):.1f} ({statistics.median(r[phase] for r in results[c]):.1f})"
             for c in checkouts
         ]
         print(" | ".join([phase, *cells]))
