@@ -157,12 +157,32 @@ _EXACT_POWERS = 10.0 ** np.arange(23)  # 10**0 .. 10**22: the powers of ten floa
 _COMMA, _NEWLINE, _DOT, _MINUS, _PLUS = (ord(c) for c in ",\n.-+")
 
 
+# Larger bodies go through the shortcut in blocks of whole lines of about this many characters: its
+# whole-body arrays cost about 20 bytes per character, so a 100 MB transform request would need 2 GB at once.
+PLAIN_DECIMALS_BLOCK = 1 << 20
+
+
 def _plain_decimals(text: str) -> np.ndarray | None:
     """The body as a float64 matrix when every value is a plain decimal and every row one width, else None.
 
     Plain: an optional sign, digits with at most one dot, at least one digit; values separated by commas,
     rows by line breaks (LF or CRLF). The result is bit for bit what :func:`_loadtxt` returns.
     """
+    parts: list[np.ndarray] = []
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + PLAIN_DECIMALS_BLOCK)
+        end = len(text) if end < 0 else end + 1
+        block = _plain_block(text[start:end] if start or end < len(text) else text)
+        if block is None or (parts and block.shape[1] != parts[0].shape[1]):
+            return None
+        parts.append(block)
+        start = end
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _plain_block(text: str) -> np.ndarray | None:
+    """:func:`_plain_decimals` of whole lines."""
     if not text.isascii():
         return None
     data = text.encode("ascii")

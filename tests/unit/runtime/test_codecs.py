@@ -405,3 +405,16 @@ def test_large_bodies_that_are_not_plain_decimals_still_decode(body: bytes, rows
 )
 def test_csv_output_bytes_are_pinned(predictions: object, encoded: bytes) -> None:
     assert codecs.encode(predictions, codecs.CSV) == encoded
+
+
+def test_a_body_over_several_blocks_of_the_shortcut_decodes_as_numpys_reader() -> None:
+    body = _large_body(random.Random(7), EXACT_EDGES)
+    body = (body.rstrip(b"\n") + b"\n") * (3 * codecs.PLAIN_DECIMALS_BLOCK // len(body) + 1)
+    assert len(body) > 3 * codecs.PLAIN_DECIMALS_BLOCK
+    assert _bits(codecs.decode(body, codecs.CSV, {})) == _bits(_reader(body))
+
+
+def test_a_wider_row_in_a_later_block_is_named() -> None:
+    rows = codecs.PLAIN_DECIMALS_BLOCK // 8 + 10  # "1.5,2.5\n" is 8 characters: the bad row is in block 2
+    with pytest.raises(InvalidInput, match=f"row {rows + 1} has 3 values but row 1 has 2"):
+        codecs.decode(b"1.5,2.5\n" * rows + b"1.5,2.5,3\n" + b"1.5,2.5\n" * 10, codecs.CSV, {})
