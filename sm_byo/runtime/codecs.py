@@ -16,7 +16,6 @@ import json
 import math
 import re
 import sys
-import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -122,12 +121,10 @@ def parse_csv(text: str) -> np.ndarray:
     """
     if not text.strip():
         raise InvalidInput("body has no CSV rows")
-    matrix = _plain_decimals(text) if len(text) >= PLAIN_DECIMALS_MIN_CHARS else None
-    if matrix is None:
-        try:
-            matrix = _loadtxt(text)
-        except ValueError:
-            matrix = _walk_csv(text)
+    try:
+        matrix = _loadtxt(text)
+    except ValueError:
+        matrix = _walk_csv(text)
     if not np.isfinite(matrix).all():
         raise _first_not_finite(matrix)
     return _require_values(matrix)
@@ -135,139 +132,6 @@ def parse_csv(text: str) -> np.ndarray:
 
 def _loadtxt(text: str) -> np.ndarray:
     return np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2, comments=None, quotechar='"')
-
-
-# --- CSV of plain decimals: the fast path -------------------------------------------------------------
-#
-# Profiled in-process on the example's 1,000-row body (4,000 values), numpy's reader spent about 160 ns per
-# value turning text into a float64: 0.65 ms of the 0.76 ms that decoding, predict() and encoding took.
-# Most bodies hold plain decimals ("5.1", "-0.25", "3"), and those have an exact shortcut: the digits
-# without the dot are an integer m, and the value is m / 10**k (k digits after the dot). When m <= 2**53
-# and k <= 22 both are exact float64 values and IEEE division rounds once, so the quotient is the
-# correctly rounded value of the decimal: the very float64 numpy's reader (and float()) returns. numpy
-# parses the integers several times faster than floats, and the rest is a few whole-body array operations.
-# Anything else (an exponent, more digits, spaces, quotes, a blank line, a bad value) returns None and
-# takes the reader above, which also words every 400: this path only ever accepts what it would accept.
-
-# Below this many characters numpy's reader is as fast (measured crossover: about 50 rows of 4 values).
-PLAIN_DECIMALS_MIN_CHARS = 1024
-_PLAIN_CHARACTERS = b"0123456789.,+-\n"
-_EXACT_MANTISSA = 2**53  # every integer up to here is a float64
-_EXACT_POWERS = 10.0 ** np.arange(23)  # 10**0 .. 10**22: the powers of ten float64 holds exactly
-_COMMA, _NEWLINE, _DOT, _MINUS, _PLUS = (ord(c) for c in ",\n.-+")
-
-
-# Larger bodies go through the shortcut in blocks of whole lines of about this many characters: its
-# whole-body arrays cost about 20 bytes per character, so a 100 MB transform request would need 2 GB at once.
-PLAIN_DECIMALS_BLOCK = 1 << 20
-
-
-def _plain_decimals(text: str) -> np.ndarray | None:
-    """The body as a float64 matrix when every value is a plain decimal and every row one width, else None.
-
-    Plain: an optional sign, digits with at most one dot, at least one digit; values separated by commas,
-    rows by line breaks (LF or CRLF). The result is bit for bit what :func:`_loadtxt` returns.
-    """
-    parts: list[np.ndarray] = []
-    start = 0
-    while start < len(text):
-        end = text.find("\n", start + PLAIN_DECIMALS_BLOCK)
-        end = len(text) if end < 0 else end + 1
-        block = _plain_block(text[start:end] if start or end < len(text) else text)
-        if block is None or (parts and block.shape[1] != parts[0].shape[1]):
-            return None
-        parts.append(block)
-        start = end
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
-def _plain_block(text: str) -> np.ndarray | None:
-    """:func:`_plain_decimals` of whole lines."""
-    if not text.isascii():
-        return None
-    data = text.encode("ascii")
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n")
-    if data.translate(None, _PLAIN_CHARACTERS):
-        return None  # another character (an exponent, a space, a quote, a lone CR, a letter)
-    data = data.strip(b"\n")
-    if not _every_value_has_a_digit(data):
-        return None
-    chars = np.frombuffer(data, dtype=np.uint8)
-    if not _signs_lead_their_values(chars):
-        return None
-    ends = np.flatnonzero((chars == _COMMA) | (chars == _NEWLINE))  # where each value but the last stops
-    shape = _rows_of_one_width(chars, ends)
-    if shape is None:
-        return None
-    mantissas = _mantissas(data, ends.size + 1)
-    values = None if mantissas is None else _scaled(chars, ends, mantissas)
-    return None if values is None else values.reshape(shape)
-
-
-def _every_value_has_a_digit(data: bytes) -> bool:
-    """No empty value and none of only signs or dots ("", "-", "."): with those taken out, no separator
-    starts or ends the body or follows another (four substring searches, no per-value work)."""
-    digits = data.translate(None, b".+-")
-    if not digits or digits[0] in b",\n" or digits[-1] in b",\n":
-        return False
-    return not any(pair in digits for pair in (b",,", b",\n", b"\n,", b"\n\n"))
-
-
-def _signs_lead_their_values(chars: np.ndarray) -> bool:
-    """Every + or - is the first character of its value ("1-2" and ".-1" are not numbers)."""
-    signs = np.flatnonzero((chars == _MINUS) | (chars == _PLUS))
-    if signs.size and signs[0] == 0:
-        signs = signs[1:]
-    previous = chars[signs - 1]
-    return bool(((previous == _COMMA) | (previous == _NEWLINE)).all())
-
-
-def _rows_of_one_width(chars: np.ndarray, ends: np.ndarray) -> tuple[int, int] | None:
-    """(rows, width) when every row has the same number of values: the line breaks must fall after
-    values number width, 2 * width, ... exactly."""
-    values = ends.size + 1
-    row_ends = np.flatnonzero(chars[ends] == _NEWLINE)  # the value each line break follows, counted from 0
-    rows = row_ends.size + 1
-    width = values // rows
-    if width * rows != values or not np.array_equal(row_ends, np.arange(width - 1, values - 1, width)):
-        return None
-    return rows, width
-
-
-def _mantissas(data: bytes, count: int) -> np.ndarray | None:
-    """Each value's digits as one integer (the dot dropped, the sign kept), or None when one is too long
-    to be exact in float64 or numpy's integer reader refuses one."""
-    integers = data.translate(None, b".").replace(b"\n", b",")
-    try:
-        with warnings.catch_warnings():  # older numpy warns (DeprecationWarning) where 2.x raises
-            warnings.simplefilter("error", DeprecationWarning)
-            mantissas = np.fromstring(integers, dtype=np.int64, sep=",")
-    except (ValueError, DeprecationWarning):
-        return None
-    if mantissas.size != count or mantissas.max() > _EXACT_MANTISSA or mantissas.min() < -_EXACT_MANTISSA:
-        return None  # numpy clamps an integer beyond int64 to its limit: also caught here
-    return mantissas
-
-
-def _scaled(chars: np.ndarray, ends: np.ndarray, mantissas: np.ndarray) -> np.ndarray | None:
-    """mantissa / 10**(digits after the dot), one correctly rounded division per value; -0 stays -0.0."""
-    values = mantissas.astype(np.float64)
-    dots = np.flatnonzero(chars == _DOT)
-    if dots.size:
-        holder = np.searchsorted(ends, dots)  # the value each dot is in
-        if (holder[1:] == holder[:-1]).any():
-            return None  # two dots in one value
-        stops = np.append(ends, chars.size)
-        decimals = stops[holder] - dots - 1
-        if decimals.max() >= _EXACT_POWERS.size:
-            return None
-        values[holder] /= _EXACT_POWERS[decimals]
-    zeros = np.flatnonzero(mantissas == 0)
-    if zeros.size:  # "-0" and "-0.0" are -0.0, as numpy's reader reads them; the integer lost the sign
-        starts = np.append(0, ends + 1)[zeros]
-        values[zeros[chars[starts] == _MINUS]] = -0.0
-    return values
 
 
 def _is_csv_number(value: str) -> bool:

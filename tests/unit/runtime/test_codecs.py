@@ -280,7 +280,7 @@ def test_a_large_body_with_whitespace_lines_parses_whole_across_the_slow_path_bl
     assert rows[49_999].tolist() == [1.0, 2.0] and rows[50_000].tolist() == [3.0, 4.0]
 
 
-# --- large CSV bodies of plain decimals (the vectorised path, bodies of 1 KiB and more) -----------------
+# --- large CSV bodies: exactly the values numpy's reader reads, and every bad value named ----------------
 
 
 def _reader(body: bytes) -> np.ndarray:
@@ -299,8 +299,8 @@ def _plain_value(rng: random.Random) -> str:
     return value if any(c.isdigit() for c in value) else value + "0"
 
 
-# Values the exact shortcut takes (-0 keeps its sign; up to 2**53 and 22 decimals) and values it leaves to
-# numpy's reader (beyond 2**53, 23 decimals, exponents).
+# Values where a hand-written parser would go wrong: -0 keeps its sign; 2**53 and beyond, 22 and 23 decimals,
+# 17 significant digits and exponents must round exactly as numpy's reader (and float()) rounds them.
 EXACT_EDGES = [
     "-0", "-0.0", "+0", "0.", "-.0", ".5", "-.5", "+.5", "5.", "007.50", "-00", "9007199254740992",
     "-9007199254740992", "0." + "0" * 21 + "1", "5.100000000000001", "0.1", "0.7", "1.1",
@@ -319,18 +319,10 @@ def _large_body(rng: random.Random, edges: list[str]) -> bytes:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_large_csv_bodies_of_plain_decimals_decode_bit_for_bit_as_numpys_reader(seed: int) -> None:
-    body = _large_body(random.Random(seed), EXACT_EDGES)
-    for sent in (body, body.replace(b"\n", b"\r\n")):
-        assert codecs._plain_decimals(sent.decode()) is not None  # the shortcut decodes it: the case under test
-        assert _bits(codecs.decode(sent, codecs.CSV, {})) == _bits(_reader(body))
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_large_csv_bodies_with_values_beyond_the_shortcut_decode_as_numpys_reader(seed: int) -> None:
+def test_large_csv_bodies_decode_bit_for_bit_as_numpys_reader(seed: int) -> None:
     body = _large_body(random.Random(seed), READER_EDGES + EXACT_EDGES)
-    assert codecs._plain_decimals(body.decode()) is None
-    assert _bits(codecs.decode(body, codecs.CSV, {})) == _bits(_reader(body))
+    for sent in (body, body.replace(b"\n", b"\r\n")):
+        assert _bits(codecs.decode(sent, codecs.CSV, {})) == _bits(_reader(body))
 
 
 def test_the_iris_body_of_the_benchmark_decodes_as_numpys_reader() -> None:
@@ -379,7 +371,7 @@ def test_a_bad_value_in_a_large_body_is_named_by_row_and_column(bad_row: bytes, 
         (b"1.5e0,2\r" * 300, 300),  # an exponent, and old Mac line breaks
     ],
 )
-def test_large_bodies_that_are_not_plain_decimals_still_decode(body: bytes, rows: int) -> None:
+def test_large_bodies_with_blank_lines_spaces_quotes_or_exponents_decode(body: bytes, rows: int) -> None:
     matrix = codecs.decode(body, codecs.CSV, {})
     assert matrix.shape == (rows, 2) and matrix[0].tolist() == [1.5, 2.0]
 
@@ -407,14 +399,13 @@ def test_csv_output_bytes_are_pinned(predictions: object, encoded: bytes) -> Non
     assert codecs.encode(predictions, codecs.CSV) == encoded
 
 
-def test_a_body_over_several_blocks_of_the_shortcut_decodes_as_numpys_reader() -> None:
-    body = _large_body(random.Random(7), EXACT_EDGES)
-    body = (body.rstrip(b"\n") + b"\n") * (3 * codecs.PLAIN_DECIMALS_BLOCK // len(body) + 1)
-    assert len(body) > 3 * codecs.PLAIN_DECIMALS_BLOCK
+def test_a_6_mb_body_of_random_decimals_decodes_as_numpys_reader() -> None:
+    body = _large_body(random.Random(7), READER_EDGES + EXACT_EDGES)
+    body = (body.rstrip(b"\n") + b"\n") * (6 * 1024 * 1024 // len(body))
     assert _bits(codecs.decode(body, codecs.CSV, {})) == _bits(_reader(body))
 
 
-def test_a_wider_row_in_a_later_block_is_named() -> None:
-    rows = codecs.PLAIN_DECIMALS_BLOCK // 8 + 10  # "1.5,2.5\n" is 8 characters: the bad row is in block 2
+def test_a_wider_row_past_the_first_64_kb_is_named() -> None:
+    rows = codecs.WALK_BLOCK // 8 + 10  # "1.5,2.5\n" is 8 characters: the bad row is in the slow path's block 2
     with pytest.raises(InvalidInput, match=f"row {rows + 1} has 3 values but row 1 has 2"):
         codecs.decode(b"1.5,2.5\n" * rows + b"1.5,2.5,3\n" + b"1.5,2.5\n" * 10, codecs.CSV, {})
