@@ -8,7 +8,10 @@ its cgroup: CPU per request is far less sensitive to other load on the machine t
 ``--soak`` adds the reliability checks (60 s at 32 connections, a SIGKILLed worker, bad requests
 mixed into the load). Prints one table of ratios.
 
-    python3 benchmarks/serving.py [--duration 15] [--rounds 2] [--soak]
+    python3 benchmarks/serving.py [--duration 15] [--rounds 2] [--soak] [--against IMAGE]
+
+``--against IMAGE`` drives a third stack in the same rounds: another build of the example (for instance
+from ``main``, to measure a change side by side with the code before it), reported against the baseline.
 
 Needs Docker and wrk (Debian/Ubuntu: ``apt-get install -y wrk``).
 """
@@ -378,6 +381,14 @@ def table(results: Results) -> str:
     add("  minus `docker run true` floor", starts[0] - results.floor, starts[1] - results.floor, "lower",
         f"floor {results.floor:.2f} s", "{:.2f}")  # fmt: skip
     add("image size MB", results.sizes["smbyo"] / 1e6, results.sizes["baseline"] / 1e6, "lower", "", "{:.0f}")
+    if ("against", "1") in results.loads:
+        add("--against: 1-row req/s", results.median("against", "1", "rps"), rps1[1], "higher", "")
+        add("--against: 1-row CPU us/request", results.median("against", "1", "cpu_us_per_request"),
+            results.median("baseline", "1", "cpu_us_per_request"), "lower", "", "{:.0f}")  # fmt: skip
+        add("--against: 1000-row rows/s", results.median("against", "1000", "rps") * 1000, rows1000[1], "higher", "",
+            "{:.0f}")  # fmt: skip
+        add("--against: 1000-row CPU us/request", results.median("against", "1000", "cpu_us_per_request"),
+            results.median("baseline", "1000", "cpu_us_per_request"), "lower", "", "{:.0f}")  # fmt: skip
     for payload in ("1", "1000"):
         ours = results.median("smbyo", payload, "rps")
         limit = results.limit[payload]
@@ -517,10 +528,12 @@ def main() -> None:
     parser.add_argument("--transform", action="store_true", help="also time `smbyo transform --local` of 100 MB")
     parser.add_argument("--skip-build", action="store_true", help="reuse the images from a --keep-images run")
     parser.add_argument("--keep-images", action="store_true", help="keep both images for a later --skip-build")
+    parser.add_argument("--against", metavar="IMAGE", help="also measure this build of the example in the same rounds")
     args = parser.parse_args()
     require_tools()
     work = Path(tempfile.mkdtemp(prefix="smbyo-perf-"))
     stacks = [Stack("smbyo", SMBYO_IMAGE), Stack("baseline", BASELINE_IMAGE)]
+    against = [Stack("against", args.against)] if args.against else []  # not built or removed here
     results = Results()
     try:
         if not args.skip_build:
@@ -537,10 +550,12 @@ def main() -> None:
                 stack.stop()
         results.floor = container_floor(SMBYO_IMAGE, args.starts)
         print(f"start -> healthy: {results.start}; docker run floor {results.floor:.2f}s", file=sys.stderr)
-        for stack in stacks:
+        measured_stacks = [*stacks, *against]
+        for stack in measured_stacks:
             stack.start(model)
-        run_rounds(stacks, payloads, args.rounds, args.duration, results)
-        stacks[1].stop()
+        run_rounds(measured_stacks, payloads, args.rounds, args.duration, results)
+        for stack in measured_stacks[1:]:
+            stack.stop()
         results.limit = {p: in_process_limit(model, body, args.duration) for p, body in payloads.items()}
         print(table(results))
         print(f"\nmachine: {os.cpu_count()} cores, shared with other work; load average {os.getloadavg()}")
@@ -553,6 +568,8 @@ def main() -> None:
             for note in soak(stacks[0], payloads, args.soak_seconds):
                 print(note)
     finally:
+        for stack in against:
+            stack.stop()
         for stack in stacks:
             stack.stop()
             if not args.keep_images:

@@ -293,6 +293,30 @@ def test_an_accept_the_model_cannot_answer_is_406(server: Server) -> None:
     assert "text/csv" in reply.json()["error"]
 
 
+def test_a_1000_row_body_gets_the_answer_the_same_rows_get_through_numpys_reader(server: Server) -> None:
+    rows = PAYLOAD.decode().splitlines()
+    plain = ("\n".join(rows[i % len(rows)] for i in range(1000)) + "\n").encode()
+    spaced = plain.replace(b",", b" , ")  # the same values with spaces: not plain decimals, numpy's reader parses them
+    reply = server.invoke(plain)
+    assert reply.status == 200 and len(reply.lines) == 1000
+    assert reply.lines[:5] == ["setosa", "versicolor", "virginica", "virginica", "virginica"]
+    assert server.invoke(spaced).body == reply.body
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "message"),
+    [
+        (b"5.1,-,1.4,0.2\n", "row 900, column 2: '-' is not a number"),
+        (b"5.1,3.5,1.4\n", "row 900 has 3 values but row 1 has 4"),
+        (b"5.1,1e400,1.4,0.2\n", "row 900, column 2: Infinity"),
+    ],
+)
+def test_a_bad_row_in_a_1000_row_body_is_a_400_naming_it(server: Server, bad_row: bytes, message: str) -> None:
+    reply = server.invoke(ROW * 899 + bad_row + ROW * 100)
+    assert reply.status == 400 and reply.headers["content-type"].startswith("application/json")
+    assert message in reply.json()["error"]
+
+
 BAD_REQUESTS = {
     "unsupported content type": ("application/x-parquet", b"PAR1", 415),
     "malformed CSV": ("text/csv", b"5.1,3.5,1.4,0.2\n6.1,3\n", 400),

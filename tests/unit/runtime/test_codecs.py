@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import random
+import string
 
 import numpy as np
 import pytest
@@ -275,3 +278,134 @@ def test_a_large_body_with_whitespace_lines_parses_whole_across_the_slow_path_bl
     rows = codecs.decode(body, codecs.CSV, {})
     assert rows.shape == (100_000, 2)
     assert rows[49_999].tolist() == [1.0, 2.0] and rows[50_000].tolist() == [3.0, 4.0]
+
+
+# --- large CSV bodies: exactly the values numpy's reader reads, and every bad value named ----------------
+
+
+def _reader(body: bytes) -> np.ndarray:
+    """numpy's own CSV reader on the body: what every decoded value must equal, bit for bit."""
+    return np.loadtxt(io.StringIO(body.decode()), delimiter=",", dtype=np.float64, ndmin=2, comments=None)
+
+
+def _bits(matrix: np.ndarray) -> list[int]:
+    return matrix.view(np.int64).ravel().tolist()  # -0.0 and 0.0 differ here, as do neighbouring floats
+
+
+def _plain_value(rng: random.Random) -> str:
+    whole = "".join(rng.choice(string.digits) for _ in range(rng.randint(0, 8)))  # 15 digits at most: exact
+    fraction = "".join(rng.choice(string.digits) for _ in range(rng.randint(0, 7)))
+    value = rng.choice(["", "", "-", "+"]) + whole + ("." + fraction if rng.random() < 0.7 else "")
+    return value if any(c.isdigit() for c in value) else value + "0"
+
+
+# Values where a hand-written parser would go wrong: -0 keeps its sign; 2**53 and beyond, 22 and 23 decimals,
+# 17 significant digits and exponents must round exactly as numpy's reader (and float()) rounds them.
+EXACT_EDGES = [
+    "-0", "-0.0", "+0", "0.", "-.0", ".5", "-.5", "+.5", "5.", "007.50", "-00", "9007199254740992",
+    "-9007199254740992", "0." + "0" * 21 + "1", "5.100000000000001", "0.1", "0.7", "1.1",
+]  # fmt: skip
+READER_EDGES = [
+    "9007199254740993", "0." + "0" * 22 + "1", "0.30000000000000004", "123456789012345678", "1" * 19,
+    "-" + "9" * 19, "1e5", "2.5E-3",
+]  # fmt: skip
+
+
+def _large_body(rng: random.Random, edges: list[str]) -> bytes:
+    width = rng.randint(1, 6)
+    rows = [[_plain_value(rng) if rng.random() > 0.05 else rng.choice(edges) for _ in range(width)]
+            for _ in range(rng.randint(200, 400))]  # fmt: skip
+    return "\n".join(",".join(row) for row in rows).encode() + rng.choice([b"", b"\n", b"\n\n"])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_large_csv_bodies_decode_bit_for_bit_as_numpys_reader(seed: int) -> None:
+    body = _large_body(random.Random(seed), READER_EDGES + EXACT_EDGES)
+    for sent in (body, body.replace(b"\n", b"\r\n")):
+        assert _bits(codecs.decode(sent, codecs.CSV, {})) == _bits(_reader(body))
+
+
+def test_the_iris_body_of_the_benchmark_decodes_as_numpys_reader() -> None:
+    body = b"5.1,3.5,1.4,0.2\n6.1,3,4.6,1.4\n7.7,3.8,6.7,2.2\n-0,-0.0,.5,5.\n" * 250
+    assert _bits(codecs.decode(body, codecs.CSV, {})) == _bits(_reader(body))
+
+
+ROWS_BEFORE = b"5.1,3.5,1.4,0.2\n" * 899
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "message"),
+    [
+        (b"5.1,-,1.4,0.2\n", "row 900, column 2: '-' is not a number"),
+        (b"5.1,.-1,1.4,0.2\n", "row 900, column 2: '.-1' is not a number"),
+        (b"5.1,1-2,1.4,0.2\n", "row 900, column 2: '1-2' is not a number"),
+        (b"5.1,1.2.3,1.4,0.2\n", "row 900, column 2: '1.2.3' is not a number"),
+        (b"5.1,.,1.4,0.2\n", "row 900, column 2: '.' is not a number"),
+        (b"5.1,+,1.4,0.2\n", "row 900, column 2: '\\+' is not a number"),
+        (b"5.1,,1.4,0.2\n", "row 900, column 2: '' is not a number"),
+        (b"5.1,3.5,1.4,\n", "row 900, column 4: '' is not a number"),
+        (b",3.5,1.4,0.2\n", "row 900, column 1: '' is not a number"),
+        (b"5.1,3.5,1.4\n", "row 900 has 3 values but row 1 has 4"),
+        (b"5.1,3.5,1.4,0.2,9\n", "row 900 has 5 values but row 1 has 4"),
+        (b"5.1," + b"9" * 400 + b",1.4,0.2\n", "row 900, column 2: Infinity"),
+        (b"5.1,-" + b"9" * 400 + b",1.4,0.2\n", "row 900, column 2: -Infinity"),
+        (b"5.1,1e400,1.4,0.2\n", "row 900, column 2: Infinity"),
+        (b"5.1,nan,1.4,0.2\n", "row 900, column 2: NaN"),
+        (b"5.1,0x10,1.4,0.2\n", "row 900, column 2: '0x10' is not a number"),
+        (b"5.1,1_0,1.4,0.2\n", "row 900, column 2: '1_0' is not a number"),
+    ],
+)
+def test_a_bad_value_in_a_large_body_is_named_by_row_and_column(bad_row: bytes, message: str) -> None:
+    body = ROWS_BEFORE + bad_row + b"5.1,3.5,1.4,0.2\n" * 100
+    with pytest.raises(InvalidInput, match=message):
+        codecs.decode(body, codecs.CSV, {})
+
+
+@pytest.mark.parametrize(
+    ("body", "rows"),
+    [
+        (b"1.5,2\n" * 300 + b"\n" + b"3,4.25\n" * 300, 600),  # a blank line between rows
+        (b"1.5,2\n" * 300 + b" \n" + b"3,4.25\n" * 300, 600),  # a whitespace-only line
+        (b"1.5, 2\n" * 300, 300),  # spaces around values
+        (b'"1.5",2\n' * 300, 300),  # quoted values
+        (b"1.5e0,2\r" * 300, 300),  # an exponent, and old Mac line breaks
+    ],
+)
+def test_large_bodies_with_blank_lines_spaces_quotes_or_exponents_decode(body: bytes, rows: int) -> None:
+    matrix = codecs.decode(body, codecs.CSV, {})
+    assert matrix.shape == (rows, 2) and matrix[0].tolist() == [1.5, 2.0]
+
+
+# --- CSV output bytes: what a client reads, pinned -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("predictions", "encoded"),
+    [
+        (np.array([0.1, 1e-05, 1e16, 123456789.0, -0.0, 2.5]), b"0.1\n1e-05\n1e+16\n123456789.0\n-0.0\n2.5\n"),
+        (np.array([0.1], dtype=np.float32), b"0.10000000149011612\n"),
+        (np.array([np.nan, np.inf, -np.inf]), b"nan\ninf\n-inf\n"),
+        (np.array([-3, 0, 2**62], dtype=np.int64), b"-3\n0\n4611686018427387904\n"),
+        (np.array([7], dtype=np.uint8), b"7\n"),
+        (np.array([True, False]), b"True\nFalse\n"),
+        (np.array(["setosa", "a,b", "é"]), "setosa\na,b\né\n".encode()),
+        (np.array([[1, 2], [3, 4]]), b"1,2\n3,4\n"),
+        (np.array([[0.5, 1.0]], dtype=np.float32), b"0.5,1.0\n"),
+        ([0.1, 2, "x", np.float64(0.2), np.int64(3), np.float32(0.1)], b"0.1\n2\nx\n0.2\n3\n0.10000000149011612\n"),
+        (np.array(["a", 1], dtype=object), b"a\n1\n"),
+    ],
+)
+def test_csv_output_bytes_are_pinned(predictions: object, encoded: bytes) -> None:
+    assert codecs.encode(predictions, codecs.CSV) == encoded
+
+
+def test_a_6_mb_body_of_random_decimals_decodes_as_numpys_reader() -> None:
+    body = _large_body(random.Random(7), READER_EDGES + EXACT_EDGES)
+    body = (body.rstrip(b"\n") + b"\n") * (6 * 1024 * 1024 // len(body))
+    assert _bits(codecs.decode(body, codecs.CSV, {})) == _bits(_reader(body))
+
+
+def test_a_wider_row_past_the_first_64_kb_is_named() -> None:
+    rows = codecs.WALK_BLOCK // 8 + 10  # "1.5,2.5\n" is 8 characters: the bad row is in the slow path's block 2
+    with pytest.raises(InvalidInput, match=f"row {rows + 1} has 3 values but row 1 has 2"):
+        codecs.decode(b"1.5,2.5\n" * rows + b"1.5,2.5,3\n" + b"1.5,2.5\n" * 10, codecs.CSV, {})
