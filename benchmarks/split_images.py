@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
-import json
 import shutil
 import statistics
 import sys
@@ -43,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import docker
 import requests
-from serving import BASE_IMAGE, BASELINE_DIR, CA_BUNDLE, EXAMPLE, sh
+from serving import BASE_IMAGE, CA_BUNDLE, EXAMPLE, build_baseline, train_model
 
 from tests.aws.registry import Registry, start_registry
 
@@ -85,35 +84,6 @@ def build_example(tag: str, work: Path, *, split: bool, no_cache: bool) -> None:
         ca_bundle=CA_BUNDLE if CA_BUNDLE.is_file() else None,
         no_cache=no_cache,
     )
-
-
-def build_sample(tag: str, work: Path, packages: str | None, *, no_cache: bool) -> None:
-    context = work / f"sample-{len(list(work.iterdir()))}"
-    shutil.copytree(BASELINE_DIR, context)
-    shutil.copyfile(EXAMPLE / "predictor.py", context / "predictor.py")
-    ca = context / "ca.pem"
-    ca.write_text(CA_BUNDLE.read_text() if CA_BUNDLE.is_file() else "")
-    extra = ["--build-arg", f"PACKAGES={packages}"] if packages else []
-    print(f"building {tag} (the classic sample)", file=sys.stderr)
-    cache = ["--no-cache"] if no_cache else []
-    sh("docker", "build", "-q", *cache, "--network", "host", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", *extra,
-       "-t", tag, str(context))  # fmt: skip
-
-
-def train(image: str, work: Path) -> Path:
-    """The model the training image's own `train` makes (what a training job would leave)."""
-    ml = work / "ml"
-    config = ml / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps({"max_leaf_nodes": "10"}))
-    (config / "inputdataconfig.json").write_text(json.dumps({"training": {"ContentType": "text/csv"}}))
-    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
-    shutil.copytree(EXAMPLE / "data" / "training", ml / "input" / "data" / "training")
-    (ml / "model").mkdir()
-    for path in [ml, *ml.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    sh("docker", "run", "--rm", "-v", f"{ml}:/opt/ml", image, "train")
-    return ml / "model"
 
 
 def image_size(client: Any, tag: str) -> int:
@@ -189,8 +159,9 @@ def main() -> None:
             no_cache = not args.keep_cache
             build_example(training, work, split=True, no_cache=no_cache)
             build_example(combined, work, split=False, no_cache=no_cache)
-            build_sample(sample, work, None, no_cache=False)  # sizes only: never pulled
-            build_sample(published, work, SAMPLE_AS_PUBLISHED, no_cache=False)
+            print("building the classic sample twice (serving stack; as published)", file=sys.stderr)
+            build_baseline(work, sample)  # sizes only: never pulled, so the layer cache may serve
+            build_baseline(work, published, SAMPLE_AS_PUBLISHED)
             sizes = {tag: image_size(client, tag) for tag in local}
             print("\n| image | size MB | x sample (serving stack) | x sample as published |")
             print("|---|---|---|---|")
@@ -200,7 +171,7 @@ def main() -> None:
                 print(f"| {names[tag]} | {sizes[tag] / MB:.0f} | {sizes[tag] / sizes[sample]:.2f} "
                       f"| {sizes[tag] / sizes[published]:.2f} |")  # fmt: skip
 
-            model = train(training, work)
+            model = train_model(work, training)
             registry = start_registry(work / "registry", "bench", uuid.uuid4().hex)
             auth = {"username": registry.username, "password": registry.password, "serveraddress": registry.host}
             base_layers = set(client.images.get(BASE_IMAGE).attrs["RootFS"]["Layers"])

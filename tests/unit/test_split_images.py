@@ -14,18 +14,9 @@ from sm_byo.manifest import load_manifest
 from sm_byo.render import render_context
 from sm_byo.specs.names import local_image_tag, role_tag
 from tests.conftest import EXAMPLE_DIR, run_cli
+from tests.unit.cloud.test_training_checks import OFFLINE
 
 SPLIT_LINES = "  inference:\n    requirements: requirements-inference.txt\n"
-OFFLINE = {
-    "AWS_ACCESS_KEY_ID": "",
-    "AWS_SECRET_ACCESS_KEY": "",
-    "AWS_SESSION_TOKEN": "",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
-    "AWS_CONFIG_FILE": "/nonexistent/config",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing listens: any call would fail
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com/decision-trees-sample"
 
 
