@@ -46,7 +46,8 @@ class BuildResult:
         layers = [{**layer, "instruction": shorten(str(layer["instruction"]))} for layer in self.layers]
         view = {**self.to_dict(), "layers": layers}
         if self.inference is not None:
-            view["inference"] = self.inference.human_view()
+            # One line: the training target's build above has already listed every stage, the inference ones too.
+            view["inference"] = {key: value for key, value in self.inference.to_dict().items() if key != "layers"}
         return view
 
 
