@@ -103,8 +103,9 @@ def build_smbyo() -> None:
     )
 
 
-def build_baseline(work: Path) -> None:
-    context = work / "baseline"
+def build_baseline(work: Path, tag: str = BASELINE_IMAGE, packages: str | None = None) -> None:
+    """The classic sample stack on the local base; ``packages`` replaces its pip packages (PACKAGES)."""
+    context = work / ("baseline" if packages is None else f"baseline-{len(list(work.iterdir()))}")
     shutil.copytree(BASELINE_DIR, context)
     shutil.copyfile(EXAMPLE / "predictor.py", context / "predictor.py")
     ca = context / "ca.pem"
@@ -120,13 +121,14 @@ def build_baseline(work: Path) -> None:
         "host",
         "--build-arg",
         f"BASE_IMAGE={BASE_IMAGE}",
+        *(["--build-arg", f"PACKAGES={packages}"] if packages else []),
         "-t",
-        BASELINE_IMAGE,
+        tag,
         str(context),
     )
 
 
-def train_model(work: Path) -> Path:
+def train_model(work: Path, image: str = SMBYO_IMAGE) -> Path:
     """A model from the smbyo image's own `train`, used by both stacks."""
     ml = work / "ml"
     config = ml / "input" / "config"
@@ -138,7 +140,7 @@ def train_model(work: Path) -> Path:
     (ml / "model").mkdir()
     for path in [ml, *ml.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
-    sh("docker", "run", "--rm", "--name", "smbyo-perf-bench-train", "-v", f"{ml}:/opt/ml", SMBYO_IMAGE, "train")
+    sh("docker", "run", "--rm", "--name", "smbyo-perf-bench-train", "-v", f"{ml}:/opt/ml", image, "train")
     return ml / "model"
 
 

@@ -12,7 +12,7 @@ from sm_byo.docker import DockerAdapter, connect
 from sm_byo.manifest import LoadedManifest
 from sm_byo.render import render_context
 from sm_byo.reporting import Reporter
-from sm_byo.specs.names import local_image_tag
+from sm_byo.specs.names import local_image_tag, role_tag
 
 INSTRUCTION_WIDTH = 72
 
@@ -24,9 +24,11 @@ class BuildResult:
     size_bytes: int
     seconds: float
     layers: list[dict[str, Any]]
+    # With image.inference: the serve-only image, built from the same Dockerfile after this (training) one.
+    inference: BuildResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        result = {
             "image_id": self.image_id,
             "tag": self.tag,
             "size_bytes": self.size_bytes,
@@ -34,12 +36,19 @@ class BuildResult:
             "cached_layers": sum(1 for layer in self.layers if layer["cached"]),
             "layers": self.layers,
         }
+        if self.inference is not None:
+            result["inference"] = self.inference.to_dict()
+        return result
 
     def human_view(self) -> dict[str, Any]:
         """The layers table with each instruction cut to one short line: the build log has just shown
         them whole, and a long RUN would otherwise fill the screen (--json keeps them whole)."""
         layers = [{**layer, "instruction": shorten(str(layer["instruction"]))} for layer in self.layers]
-        return {**self.to_dict(), "layers": layers}
+        view = {**self.to_dict(), "layers": layers}
+        if self.inference is not None:
+            # One line: the training target's build above has already listed every stage, the inference ones too.
+            view["inference"] = {key: value for key, value in self.inference.to_dict().items() if key != "layers"}
+        return view
 
 
 def shorten(text: str, limit: int = INSTRUCTION_WIDTH) -> str:
@@ -59,19 +68,45 @@ def build_image(
     no_cache: bool = False,
     docker: DockerAdapter | None = None,
 ) -> BuildResult:
-    """Render into a temporary context and build it; the daemon is checked before any work."""
+    """Render into a temporary context and build it (both images with ``image.inference``: ``tag`` for
+    training, ``<tag>-inference`` for serving); the daemon is checked before any work."""
     adapter = docker or connect()
     tag = tag or local_image_tag(loaded.manifest)
-    started = time.monotonic()
+    split = loaded.manifest.image.inference is not None
     with tempfile.TemporaryDirectory(prefix="smbyo-build-") as scratch:
         context = render_context(loaded, Path(scratch) / "context", base_image=base_image, ca_bundle=ca_bundle)
-        reporter.step(f"Building {tag} from {base_image or loaded.manifest.image.base}")
-        outcome = adapter.build(context.path, tag, reporter, network_mode=network, no_cache=no_cache)
-    info = adapter.inspect_image(tag)
-    return BuildResult(
-        image_id=outcome.image_id,
-        tag=tag,
-        size_bytes=int(info.get("Size", 0)),
-        seconds=time.monotonic() - started,
-        layers=outcome.layers(),
-    )
+        source = base_image or loaded.manifest.image.base
+        # The one image is the Dockerfile's last stage; split, each role is its own target of one
+        # Dockerfile, so the stages they share (system layer, venv with smbyo's runtime) build once.
+        build = _Build(adapter, context.path, reporter, network, no_cache)
+        result = build.run(tag, "training" if split else None, source)
+        if split:
+            result.inference = build.run(role_tag(tag, "inference", loaded.manifest), "inference", source)
+    return result
+
+
+@dataclass(frozen=True)
+class _Build:
+    """One rendered context, built once per target."""
+
+    adapter: DockerAdapter
+    context: Path
+    reporter: Reporter
+    network: str | None
+    no_cache: bool
+
+    def run(self, tag: str, target: str | None, source: str) -> BuildResult:
+        started = time.monotonic()
+        role = f" ({target} image)" if target else ""
+        self.reporter.step(f"Building {tag}{role} from {source}")
+        outcome = self.adapter.build(
+            self.context, tag, self.reporter, network_mode=self.network, no_cache=self.no_cache, target=target
+        )
+        info = self.adapter.inspect_image(tag)
+        return BuildResult(
+            image_id=outcome.image_id,
+            tag=tag,
+            size_bytes=int(info.get("Size", 0)),
+            seconds=time.monotonic() - started,
+            layers=outcome.layers(),
+        )

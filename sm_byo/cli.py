@@ -151,7 +151,9 @@ def aws_options(func: F) -> F:
 
 def image_option(func: F) -> F:
     return click.option(
-        "--image", help="Image to run or register (default: <name>:latest locally, the pushed ECR URI in the cloud)."
+        "--image",
+        help="Image to run or register, in every role (default: <name>:latest locally, the pushed ECR URI in the "
+        "cloud; with image.inference, serving uses <name>:latest-inference).",
     )(func)
 
 
@@ -409,7 +411,7 @@ def render(manifest_path: Path, output: Path | None, base_image: str | None, ca_
 
 @cli.command()
 @manifest_option
-@click.option("--tag", help="Image tag (default: <name>:latest).")
+@click.option("--tag", help="Image tag (default: <name>:latest; with image.inference also <tag>-inference).")
 @base_image_option
 @click.option("--network", help="Network mode for RUN steps (e.g. host).")
 @click.option(
@@ -427,7 +429,7 @@ def build(
     ca_bundle: Path | None,
     no_cache: bool,
 ) -> None:
-    """Render and build the image with docker-py, streaming the build steps."""
+    """Render and build the image with docker-py, streaming the build steps (both images with image.inference)."""
     from sm_byo.build import build_image
 
     loaded = _load(manifest_path)
@@ -459,11 +461,13 @@ def schema(output: Path | None) -> None:
 
 @cli.command()
 @manifest_option
-@click.option("--tag", help="Local image to push (default: <name>:latest).")
+@click.option(
+    "--tag", help="Local image to push (default: <name>:latest; with image.inference also <tag>-inference)."
+)
 @aws_options
 @common_options
 def push(manifest_path: Path, tag: str | None, profile: str | None, region: str | None) -> None:
-    """Create the ECR repository if missing and push the image to it."""
+    """Create the ECR repository if missing and push the image (or both, with image.inference) to it."""
     from sm_byo.cloud.push import push_image
 
     loaded = _load(manifest_path)

@@ -51,6 +51,9 @@ def template_context(
         "base_image": base_image or manifest.image.base,
         "system_packages": list(manifest.image.system_packages),
         "build_packages": list(manifest.image.build_packages),
+        # A second, serve-only build target (`inference`) next to `training`: image.inference.
+        "split": manifest.image.inference is not None,
+        "inference_system_packages": list(manifest.image.inference.system_packages) if manifest.image.inference else [],
         "ca_bundle": ca_bundle,
         "service_user": SERVICE_USER,
         "service_uid": SERVICE_UID,

@@ -74,6 +74,23 @@ Description = Annotated[
 ]
 
 
+class InferenceImageSpec(_Model):
+    """A serve-only image next to the training one. CreateAlgorithm takes the training image
+    (TrainingSpecification.TrainingImage) and the serving images (InferenceSpecification.Containers[].Image)
+    separately (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateAlgorithm.html), and a
+    model package only the latter: what endpoints and transform instances pull need not carry training's libraries."""
+
+    requirements: str = Field(
+        description="pip requirements file of the inference image, relative to the manifest: what load_model and "
+        "predict import (smbyo's serving stack, flask, gunicorn and numpy, is always installed).",
+    )
+    system_packages: list[DebianPackage] = Field(
+        default_factory=list,
+        description="Extra Debian packages of the inference image (image.system_packages go to the training "
+        "image only).",
+    )
+
+
 class ImageSpec(_Model):
     base: ImageReference = Field(
         "python:3.12-slim-bookworm",
@@ -81,17 +98,24 @@ class ImageSpec(_Model):
         "A Docker image reference, [registry[:port]/]name[:tag][@digest].",
     )
     requirements: str | None = Field(
-        "requirements.txt", description="pip requirements file of the algorithm, relative to the manifest."
+        "requirements.txt",
+        description="pip requirements file of the algorithm, relative to the manifest (with image.inference: of the "
+        "training image).",
     )
     system_packages: list[DebianPackage] = Field(
         default_factory=list,
-        description="Extra Debian packages installed (apt-get) in the final image: one name per item, "
-        "optionally NAME=VERSION.",
+        description="Extra Debian packages installed (apt-get) in the final image (with image.inference: the "
+        "training image): one name per item, optionally NAME=VERSION.",
     )
     build_packages: list[DebianPackage] = Field(
         default_factory=list,
         description="Debian packages needed only to install the requirements (e.g. build-essential); "
         "they stay in the build stage and never reach the final image.",
+    )
+    inference: InferenceImageSpec | None = Field(
+        None,
+        description="Build a second, serve-only image for endpoints and batch transform (tagged "
+        "<name>:<tag>-inference); the first one trains. Without it one image does both.",
     )
 
 
@@ -910,6 +934,8 @@ def file_problems(loaded: LoadedManifest) -> list[tuple[Loc, str]]:
         (("code", "predict"), manifest.code.predict),
         (("image", "requirements"), manifest.image.requirements),
     ]
+    if manifest.image.inference is not None:
+        named.append((("image", "inference", "requirements"), manifest.image.inference.requirements))
     named += [(("code", "include", i), p) for i, p in enumerate(manifest.code.include)]
     if manifest.validation:
         for key in ("training_data", "transform_data"):
@@ -942,7 +968,9 @@ def file_problems(loaded: LoadedManifest) -> list[tuple[Loc, str]]:
 
 
 # Fields that name one file (code.include and the validation data may be directories).
-FILE_FIELDS: frozenset[Loc] = frozenset({("code", "train"), ("code", "predict"), ("image", "requirements")})
+FILE_FIELDS: frozenset[Loc] = frozenset(
+    {("code", "train"), ("code", "predict"), ("image", "requirements"), ("image", "inference", "requirements")}
+)
 
 
 def _real(path: Path) -> Path:

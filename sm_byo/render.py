@@ -171,10 +171,19 @@ def _copy_inside(source: Path, target: Path, entry: _CodeEntry, visiting: frozen
 
 
 def _write_requirements(loaded: LoadedManifest, dest: Path) -> None:
-    requirements = loaded.manifest.image.requirements
-    target = dest / "requirements.txt"
+    """requirements.txt (the training image's, or the one image's), and requirements-inference.txt for a
+    separate inference image."""
+    image = loaded.manifest.image
+    _write_requirements_file(loaded, dest / "requirements.txt", "image.requirements", image.requirements)
+    inference = loaded.manifest.image.inference
+    if inference is not None:
+        field = "image.inference.requirements"
+        _write_requirements_file(loaded, dest / "requirements-inference.txt", field, inference.requirements)
+
+
+def _write_requirements_file(loaded: LoadedManifest, target: Path, field: str, requirements: str | None) -> None:
     if requirements:
-        entry = _CodeEntry("image.requirements", requirements, loaded.root.resolve())
+        entry = _CodeEntry(field, requirements, loaded.root.resolve())
         source = loaded.resolve(requirements)
         if source.is_dir():
             raise entry.refuse(source, "is a directory, not a requirements file")

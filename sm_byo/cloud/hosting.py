@@ -101,7 +101,7 @@ def deploy_plan(loaded: LoadedManifest, options: DeployCommand, aws: AwsAdapter,
     image = options.image
     if image is None:
         account = plan_account(aws, reporter, dry_run=options.dry_run, role=role)
-        image = plan_image(aws, loaded, account, dry_run=options.dry_run)
+        image = plan_image(aws, loaded, account, dry_run=options.dry_run, role="inference")
     flags = {"image": "--image", "model_data": "--model"}
     if options.name:
         flags["name"] = "--name"

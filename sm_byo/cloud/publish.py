@@ -208,16 +208,30 @@ def publish_failed(result: PublishResult) -> JobFailed:
 # --- the image and the validation data --------------------------------------------------------------
 
 
-def default_image(loaded: LoadedManifest, aws: AwsAdapter, reporter: Reporter, *, dry_run: bool) -> str:
-    """The ECR URI ``smbyo push`` pushes to: ``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:latest``.
+@dataclass(frozen=True)
+class RoleImages:
+    """The image each role registers: the same one twice unless the manifest builds image.inference."""
+
+    training: str
+    inference: str
+
+
+def default_images(loaded: LoadedManifest, aws: AwsAdapter, reporter: Reporter, *, dry_run: bool) -> RoleImages:
+    """The ECR URIs ``smbyo push`` pushes to: ``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:latest``
+    (and ``:latest-inference`` with image.inference).
 
     A real submission asks ECR (the repository must exist); ``--dry-run`` only needs the account,
     and without credentials takes it from the validation role's ARN so CI can check a manifest offline.
     """
     if not dry_run:
-        return plan_image(aws, loaded, "", dry_run=False)  # asks ECR for the repository: no account needed
-    role = loaded.manifest.validation.role if loaded.manifest.validation else None
-    return plan_image(aws, loaded, plan_account(aws, reporter, dry_run=True, role=role), dry_run=True)
+        account = ""  # a real run asks ECR for the repository: no account needed
+    else:
+        role = loaded.manifest.validation.role if loaded.manifest.validation else None
+        account = plan_account(aws, reporter, dry_run=True, role=role)
+    return RoleImages(
+        training=plan_image(aws, loaded, account, dry_run=dry_run),
+        inference=plan_image(aws, loaded, account, dry_run=dry_run, role="inference"),
+    )
 
 
 def validation_uploads(
@@ -290,8 +304,10 @@ def publish_algorithm(
     """CreateAlgorithm from the manifest (checked first), then follow its validation to the end."""
     manifest = loaded.manifest
 
-    def request(image: str, name: str, where: ValidationLocations) -> Request:
-        return create_algorithm_request(manifest, image=image, name=name, locations=where)
+    def request(images: RoleImages, name: str, where: ValidationLocations) -> Request:
+        return create_algorithm_request(
+            manifest, image=images.training, inference_image=images.inference, name=name, locations=where
+        )
 
     return _publish(ALGORITHM, loaded, reporter, options, aws, manifest.marketplace.algorithm_name, request)
 
@@ -303,8 +319,10 @@ def publish_model_package(
     manifest = loaded.manifest
     model_data = str(options.model_data)
 
-    def request(image: str, name: str, where: ValidationLocations) -> Request:
-        return create_model_package_request(manifest, image=image, model_data=model_data, name=name, locations=where)
+    def request(images: RoleImages, name: str, where: ValidationLocations) -> Request:
+        return create_model_package_request(
+            manifest, image=images.inference, model_data=model_data, name=name, locations=where
+        )
 
     return _publish(MODEL_PACKAGE, loaded, reporter, options, aws, manifest.marketplace.model_package_name, request)
 
@@ -316,16 +334,20 @@ def _publish(
     options: PublishCommand,
     aws: AwsAdapter | None,
     fixed_name: str | None,
-    build: Callable[[str, str, ValidationLocations], Request],
+    build: Callable[[RoleImages, str, ValidationLocations], Request],
 ) -> PublishResult | Plan:
-    """The same steps for both kinds: image, name, validation locations, request, then check and submit."""
+    """The same steps for both kinds: images, name, validation locations, request, then check and submit.
+    --image stands for the image of every role."""
     cloud = options.cloud
     adapter = aws or connect(cloud.profile, cloud.region)
-    image = options.image or default_image(loaded, adapter, reporter, dry_run=options.dry_run)
+    if options.image:
+        images = RoleImages(training=options.image, inference=options.image)
+    else:
+        images = default_images(loaded, adapter, reporter, dry_run=options.dry_run)
     name = fixed_name or unique_name(loaded.manifest.name)
     where = _locations(loaded.manifest, name)
     return _check_then_submit(
-        kind, build(image, name, where), loaded, where, adapter, reporter, dry_run=options.dry_run,
+        kind, build(images, name, where), loaded, where, adapter, reporter, dry_run=options.dry_run,
         wait=cloud.wait, timeout=cloud.timeout, flags=cloud.resume_flags,
     )  # fmt: skip
 

@@ -13,7 +13,7 @@ from sm_byo.manifest import LoadedManifest
 from sm_byo.options import CloudOptions
 from sm_byo.reporting import Reporter
 from sm_byo.rules import role_account, role_problem
-from sm_byo.specs.names import repository_name
+from sm_byo.specs.names import Role, repository_name, role_tag
 
 
 def open_aws(profile: str | None, region: str | None, aws: AwsAdapter | None = None) -> AwsAdapter:
@@ -25,8 +25,9 @@ def resume_flags(profile: str | None, region: str | None) -> str:
     return CloudOptions(profile=profile, region=region).resume_flags
 
 
-def default_image(aws: AwsAdapter, loaded: LoadedManifest) -> str:
-    """``<repositoryUri>:latest`` of the manifest's ECR repository (what `smbyo push` pushed)."""
+def default_image(aws: AwsAdapter, loaded: LoadedManifest, role: Role = "training") -> str:
+    """``<repositoryUri>:latest`` of the manifest's ECR repository (what `smbyo push` pushed); with
+    ``image.inference``, ``:latest-inference`` for the ``inference`` role."""
     name = repository_name(loaded.manifest)
     repository = aws.describe_repository(name)
     if repository is None:
@@ -34,7 +35,7 @@ def default_image(aws: AwsAdapter, loaded: LoadedManifest) -> str:
             f"the ECR repository {name!r} does not exist in {aws.region}, so there is no pushed image to run",
             hint="Run `smbyo build` and `smbyo push` first, or pass --image with an ECR image URI.",
         )
-    return f"{repository['repositoryUri']}:latest"
+    return role_tag(f"{repository['repositoryUri']}:latest", role, loaded.manifest)
 
 
 def default_role(loaded: LoadedManifest, role: str | None) -> str:
@@ -78,11 +79,15 @@ def plan_account(aws: AwsAdapter, reporter: Reporter, *, dry_run: bool, role: st
         return account
 
 
-def plan_image(aws: AwsAdapter, loaded: LoadedManifest, account: str, *, dry_run: bool) -> str:
-    """The ECR URI `smbyo push` pushed to; a real run checks the repository exists, a dry run does not."""
+def plan_image(
+    aws: AwsAdapter, loaded: LoadedManifest, account: str, *, dry_run: bool, role: Role = "training"
+) -> str:
+    """The ECR URI `smbyo push` pushed ``role``'s image to; a real run checks the repository exists,
+    a dry run does not."""
     if not dry_run:
-        return default_image(aws, loaded)
-    return f"{account}.dkr.ecr.{aws.region}.amazonaws.com/{repository_name(loaded.manifest)}:latest"
+        return default_image(aws, loaded, role)
+    uri = f"{account}.dkr.ecr.{aws.region}.amazonaws.com/{repository_name(loaded.manifest)}:latest"
+    return role_tag(uri, role, loaded.manifest)
 
 
 def account_registries(aws: AwsAdapter, *, dry_run: bool) -> frozenset[str]:

@@ -116,7 +116,7 @@ def cloud_transform_plan(
     elif artifact:
         assert role is not None
         model_name = name
-        image = options.image or plan_image(aws, loaded, str(account), dry_run=options.dry_run)
+        image = options.image or plan_image(aws, loaded, str(account), dry_run=options.dry_run, role="inference")
         steps.append(
             model_request(
                 manifest,

@@ -134,8 +134,11 @@ class DockerAdapter:
         network_mode: str | None = None,
         pull: bool = False,
         no_cache: bool = False,
+        target: str | None = None,
     ) -> BuildOutcome:
-        """Build with the classic builder, streaming each step; raise BuildFailed on any error event."""
+        """Build with the classic builder, streaming each step; raise BuildFailed on any error event.
+
+        ``target`` names a Dockerfile stage (multi-stage ``--target``, which the classic builder has too)."""
         from docker.errors import APIError
 
         state = _BuildState(BuildOutcome(image_id="", tag=tag))
@@ -149,6 +152,7 @@ class DockerAdapter:
                 pull=pull,
                 nocache=no_cache,
                 network_mode=network_mode,
+                target=target,
             )
             for event in stream:
                 if "error" in event or "errorDetail" in event:

@@ -124,7 +124,7 @@ def serve_local(
     (or /ping is not healthy within ``startup_timeout`` seconds: ContainerStartupHealthCheckTimeoutInSeconds).
     ``network_isolation``: run it as buyers' endpoints run it (``sm_byo.local.serving``); off only to debug."""
     adapter = docker or connect()
-    image = image or local_image_tag(loaded.manifest)
+    image = image or local_image_tag(loaded.manifest, "inference")
     adapter.inspect_image(image)
     url = f"http://127.0.0.1:{port}"
     name = container_name("serve")

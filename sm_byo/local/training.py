@@ -147,7 +147,7 @@ def local_training_plan(loaded: LoadedManifest, options: TrainCommand) -> Plan:
         loaded.manifest,
         TrainingOptions(
             job_name=unique_name(loaded.manifest.name),
-            image=options.image or local_image_tag(loaded.manifest),
+            image=options.image or local_image_tag(loaded.manifest, "training"),
             role=LOCAL_ROLE,
             output_path=file_uri(options.out),
             channels=channels,

@@ -712,7 +712,7 @@ def local_transform_plan(loaded: LoadedManifest, options: TransformCommand) -> P
         manifest,
         ModelOptions(
             model_name=name,
-            image=options.image or local_image_tag(manifest),
+            image=options.image or local_image_tag(manifest, "inference"),
             model_data=_uri(model),
             role=LOCAL_ROLE,
             network_isolation=options.network_isolation,

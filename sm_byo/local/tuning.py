@@ -113,7 +113,7 @@ def local_tuning_plan(loaded: LoadedManifest, options: TuneCommand) -> Plan:
         job = replace(job, checkpoint_uri=local_checkpoint(job.checkpoint_uri))
     training = TrainingOptions(
         job_name=unique_name(loaded.manifest.name),  # each trial gets its own name; this one is not sent
-        image=options.image or local_image_tag(loaded.manifest),
+        image=options.image or local_image_tag(loaded.manifest, "training"),
         role=LOCAL_ROLE,
         output_path=file_uri(options.out / TRIALS_DIR),
         channels=channels,

@@ -93,6 +93,8 @@ class ValidationReport:
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     network_isolation: bool = True
+    # The image that served and transformed, when it is not ``image`` (image.inference's own image).
+    inference_image: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -112,7 +114,7 @@ class ValidationReport:
         return "\n".join(f"  {c.status.upper():7} {c.name:{width}}  {c.detail}" for c in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        result: dict[str, Any] = {
             "passed": self.passed,
             "image": self.image,
             "checks": [check.to_dict() for check in self.checks],
@@ -120,6 +122,9 @@ class ValidationReport:
             "network_isolation": self.network_isolation,
             "seconds": round(self.seconds, 1),
         }
+        if self.inference_image is not None:
+            result["inference_image"] = self.inference_image
+        return result
 
 
 class LogTee:
@@ -387,7 +392,7 @@ def _transform_checks(run: _Run, model: Path) -> None:
         result = transform_local(
             loaded,
             reporter,
-            image=run.image,
+            image=run.inference_image,
             model=model,
             input=source,
             output=output,
@@ -436,6 +441,11 @@ class _Run:
     reporter: Reporter
     startup_timeout: float
     network_isolation: bool = True
+    serving_image: str = ""  # the inference image: serves and transforms what ``image`` trained
+
+    @property
+    def inference_image(self) -> str:
+        return self.serving_image or self.image
 
 
 def _train(run: _Run) -> Path | None:
@@ -489,15 +499,21 @@ def validate_local(
     """
     validation = _profile(loaded)
     adapter = docker or connect()
+    # AWS's validation trains with the training image and serves what it made with the inference image:
+    # --image stands for both; otherwise each role's own (one image unless image.inference).
+    serving = image or local_image_tag(loaded.manifest, "inference")
     image = image or local_image_tag(loaded.manifest)
     adapter.inspect_image(image)
-    report = ValidationReport(image=image, network_isolation=network_isolation)
+    adapter.inspect_image(serving)
+    report = ValidationReport(
+        image=image, network_isolation=network_isolation, inference_image=serving if serving != image else None
+    )
     if not network_isolation:
         reporter.warn(ISOLATION_OFF_WARNING)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="smbyo-validate-") as scratch_name:
         run = _Run(loaded, validation, image, Path(scratch_name), adapter, report, reporter, startup_timeout,
-                   network_isolation)  # fmt: skip
+                   network_isolation, serving)  # fmt: skip
         model = _train(run)
         if model is None:
             for name in (LOADS, "batch transform"):
@@ -535,7 +551,7 @@ def _serve_and_transform(run: _Run, model: Path) -> None:
     accept = loaded.manifest.serving.accept[0]
     probe = probe_serving(
         run.adapter,
-        run.image,
+        run.inference_image,
         model_dir,
         payload,
         validation.content_type,

@@ -116,8 +116,17 @@ def tags(manifest: Manifest, origins: dict[RequestPath, Origin]) -> list[dict[st
     return [{"Key": key, "Value": value} for key, value in manifest.tags.items()]
 
 
-def create_algorithm_request(manifest: Manifest, *, image: str, name: str, locations: ValidationLocations) -> Request:
-    """The CreateAlgorithm kwargs for ``manifest``, registering ``image`` as ``name``."""
+def create_algorithm_request(
+    manifest: Manifest, *, image: str, name: str, locations: ValidationLocations, inference_image: str | None = None
+) -> Request:
+    """The CreateAlgorithm kwargs for ``manifest``, registering ``image`` as ``name``.
+
+    CreateAlgorithm names its training image (TrainingSpecification.TrainingImage, "the Amazon ECR registry
+    path of the Docker image that contains the training algorithm") apart from its serving ones
+    (InferenceSpecification.Containers[].Image, "the Amazon ECR path where the inference code is stored"):
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrainingSpecification.html and
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ModelPackageContainerDefinition.html.
+    ``inference_image`` (image.inference's image) goes to the latter; without it ``image`` does both."""
     origins: dict[RequestPath, Origin] = {
         ("AlgorithmName",): ("name",),
         ("AlgorithmDescription",): ("description",),
@@ -131,7 +140,7 @@ def create_algorithm_request(manifest: Manifest, *, image: str, name: str, locat
     training = manifest.training
     if training is not None:
         kwargs["TrainingSpecification"] = training_specification(training, image, origins)
-    kwargs["InferenceSpecification"] = inference_specification(manifest, image, origins)
+    kwargs["InferenceSpecification"] = inference_specification(manifest, inference_image or image, origins)
     if manifest.validation is not None:
         kwargs["ValidationSpecification"] = validation_specification(
             manifest, locations, with_training=True, base=("ValidationSpecification",), origins=origins

@@ -17,7 +17,11 @@ from sm_byo.specs.validation import ValidationLocations, validation_specificatio
 def create_model_package_request(
     manifest: Manifest, *, image: str, model_data: str, name: str, locations: ValidationLocations
 ) -> Request:
-    """The CreateModelPackage kwargs serving ``model_data`` with ``image``, registered as ``name``."""
+    """The CreateModelPackage kwargs serving ``model_data`` with ``image``, registered as ``name``.
+
+    A model package has an InferenceSpecification only (no training image:
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackage.html), so ``image``
+    is the serving image: image.inference's when the manifest builds one."""
     origins: dict[RequestPath, Origin] = {
         ("ModelPackageName",): ("name",),
         ("ModelPackageDescription",): ("description",),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Literal
 
 from sm_byo.manifest import Manifest
 
@@ -58,9 +59,25 @@ def unique_tuning_job_name(base: str, *, now: Callable[[], datetime] = _utcnow) 
     return _suffixed(base, short_timestamp(now()), MAX_TUNING_JOB_NAME_LENGTH)
 
 
-def local_image_tag(manifest: Manifest) -> str:
-    """The local image every local command uses unless --image is given (what `smbyo build` tags)."""
-    return f"{manifest.name}:latest"
+Role = Literal["training", "inference"]
+INFERENCE_SUFFIX = "-inference"
+
+
+def role_tag(reference: str, role: Role, manifest: Manifest) -> str:
+    """The image of ``role`` among those `smbyo build` tags ``reference`` (``name:tag``): the one image
+    itself, or with ``image.inference`` set, ``name:tag`` for training and ``name:tag-inference`` for
+    serving. One repository holds both (push needs one ECR repository), and the pair stays together."""
+    if role == "training" or manifest.image.inference is None:
+        return reference
+    slash, colon = reference.rfind("/"), reference.rfind(":")
+    if colon > slash:
+        return reference + INFERENCE_SUFFIX
+    return f"{reference}:latest{INFERENCE_SUFFIX}"
+
+
+def local_image_tag(manifest: Manifest, role: Role = "training") -> str:
+    """The local image every local command of ``role`` uses unless --image is given (what `smbyo build` tags)."""
+    return role_tag(f"{manifest.name}:latest", role, manifest)
 
 
 def repository_name(manifest: Manifest) -> str:

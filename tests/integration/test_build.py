@@ -173,12 +173,15 @@ def test_label_values_reach_the_image_exactly_and_run_nothing(  # type: ignore[n
             loaded, RecordingReporter(), tag=tag, base_image=base_image, network="host", ca_bundle=ca_bundle(),
             docker=docker_adapter,
         )  # fmt: skip
-        labels = docker_adapter.inspect_image(tag)["Config"]["Labels"]
-        assert labels["org.opencontainers.image.description"] == loaded.manifest.description
-        assert labels["org.opencontainers.image.title"] == "decision-trees-sample"
+        for image in (tag, f"{tag}-inference"):  # the example builds image.inference's image too
+            labels = docker_adapter.inspect_image(image)["Config"]["Labels"]
+            assert labels["org.opencontainers.image.description"] == loaded.manifest.description
+            assert labels["org.opencontainers.image.title"] == "decision-trees-sample"
+            listing = docker_adapter.client.containers.run(image, ["ls", "/"], remove=True)
+            assert b"pwned" not in listing
+        # One LABEL per final image: the training target's build passes the inference stages on its way.
         instructions = [layer["instruction"] for layer in result.layers]
-        assert sum(instruction.startswith("LABEL") for instruction in instructions) == 1
-        listing = docker_adapter.client.containers.run(tag, ["ls", "/"], remove=True)
-        assert b"pwned" not in listing
+        assert sum(instruction.startswith("LABEL") for instruction in instructions) == 2
     finally:
-        docker_adapter.remove_image(tag)
+        for image in (tag, f"{tag}-inference"):
+            docker_adapter.remove_image(image)

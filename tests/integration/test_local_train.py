@@ -101,7 +101,8 @@ def failing_image(project: Path, docker_adapter, base_image: str) -> Iterator[st
         docker=docker_adapter,
     )
     yield FAILING_IMAGE
-    docker_adapter.client.images.remove(FAILING_IMAGE, force=True)
+    for image in (FAILING_IMAGE, f"{FAILING_IMAGE}-inference"):  # the example builds image.inference's too
+        docker_adapter.client.images.remove(image, force=True)
 
 
 def test_a_training_script_that_raises_fails_with_the_reason(failing_image: str, project: Path, tmp_path: Path) -> None:

@@ -43,6 +43,8 @@ def test_algorithm_completes_with_the_pushed_image_and_uploaded_data(
     sagemaker = moto.client("sagemaker")
     described = sagemaker.describe_algorithm(AlgorithmName=result["name"])
     assert described["TrainingSpecification"]["TrainingImage"] == f"{ECR}:latest"
+    # image.inference: the example's serve-only image is the one the algorithm's buyers' endpoints pull
+    assert [c["Image"] for c in described["InferenceSpecification"]["Containers"]] == [f"{ECR}:latest-inference"]
     profile = described["ValidationSpecification"]["ValidationProfiles"][0]
     uri = profile["TrainingJobDefinition"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")

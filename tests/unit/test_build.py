@@ -36,3 +36,16 @@ def test_the_terminal_view_cuts_each_instruction_to_one_short_line() -> None:
 def test_shorten_leaves_a_short_line_alone() -> None:
     assert shorten("COPY  a\n b") == "COPY a b"
     assert shorten("abcdef", limit=4) == "abc…"
+
+
+def test_a_split_build_nests_the_inference_image_whole_in_json_and_on_one_line_in_a_terminal() -> None:
+    split = result()
+    split.inference = BuildResult(image_id="sha256:2", tag="a:latest-inference", size_bytes=5, seconds=0.2,
+                                  layers=result().layers)  # fmt: skip
+    data = split.to_dict()
+    assert data["inference"]["tag"] == "a:latest-inference"
+    assert data["inference"]["layers"][1]["instruction"] == LONG_RUN
+    assert split.human_view()["inference"] == {
+        "image_id": "sha256:2", "tag": "a:latest-inference", "size_bytes": 5, "seconds": 0.2, "cached_layers": 1,
+    }  # fmt: skip
+    assert "inference" not in result().to_dict()

@@ -56,7 +56,8 @@ def written(tmp_path: Path, data: dict[str, Any]) -> LoadedManifest:
     """A real manifest file (so lines are known) next to the example's data."""
     if not (tmp_path / "data").exists():
         (tmp_path / "data").symlink_to((EXAMPLE_DIR / "data").resolve())
-    for item in ("train.py", "predictor.py", "requirements.txt"):  # copies: code must not link out of the project
+    # copies: code must not link out of the project
+    for item in ("train.py", "predictor.py", "requirements.txt", "requirements-inference.txt"):
         if not (tmp_path / item).exists():
             shutil.copyfile(EXAMPLE_DIR / item, tmp_path / item)
     path = tmp_path / "smbyo.yaml"

@@ -136,7 +136,8 @@ def test_a_bad_manifest_value_names_its_line(tmp_path: Path) -> None:
     manifest.write_text(manifest.read_text().replace('metric: "validation:accuracy"', f'metric: "{long_name}"'))
     result = run_cli("train", "--dry-run", "--data", "training=data/training", cwd=project, env=_offline_env())
     assert result.returncode == 2, result.stderr
-    assert "smbyo.yaml:34" in result.stderr and "training.metrics[0].name" in result.stderr
+    line = next(i for i, text in enumerate(manifest.read_text().splitlines(), 1) if long_name in text)
+    assert f"smbyo.yaml:{line} training.metrics[0].name" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ def test_the_dry_run_plan_needs_no_credentials_and_is_what_sagemaker_accepts(
     bucket = "sagemaker-us-east-1-123456789012"
     assert upload["Destination"].startswith(f"s3://{bucket}/smbyo/decision-trees-sample/transform-input/")
     assert create_model["PrimaryContainer"] == {
-        "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/decision-trees-sample:latest",
+        "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/decision-trees-sample:latest-inference",
         "ModelDataUrl": ARTIFACT,
     }
     assert create_model["ExecutionRoleArn"] == "arn:aws:iam::123456789012:role/SageMakerRole"

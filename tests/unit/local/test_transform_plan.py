@@ -43,7 +43,7 @@ def test_the_plan_is_what_sagemaker_would_accept_with_local_data_as_file_uris(
     assert assert_plan_accepted(plan, local=True) == ["CreateModel", "CreateTransformJob"]
     create_model, create_job = (step["kwargs"] for step in plan["plan"])
     assert create_model["PrimaryContainer"] == {
-        "Image": "decision-trees-sample:latest",
+        "Image": "decision-trees-sample:latest-inference",  # image.inference: the serve-only image
         "ModelDataUrl": model.as_uri(),
     }
     assert create_job["ModelName"] == create_model["ModelName"]
@@ -141,7 +141,7 @@ def test_the_instance_count_defaults_to_the_manifest(
     project = tmp_path / "project"
     shutil.copytree(EXAMPLE_DIR, project, ignore=shutil.ignore_patterns("output", "predictions"))
     manifest = project / "smbyo.yaml"
-    manifest.write_text(manifest.read_text().replace("inference:\n", "inference:\n  transform_instance_count: 3\n"))
+    manifest.write_text(manifest.read_text().replace("\ninference:\n", "\ninference:\n  transform_instance_count: 3\n"))
     args = ["transform", "--local", "--dry-run", "-f", str(manifest), "--model", str(model), "--input", str(INPUT),
             "--output", str(tmp_path / "out")]  # fmt: skip
     code, plan = smbyo(capsys, *args)
