@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from sm_byo.specs.names import INFERENCE_SUFFIX
 from tests.aws import registry as registry_module
 from tests.aws.harness import MotoHarness, start_harness
 from tests.aws.registry import Registry
@@ -99,9 +100,11 @@ def cloud_project(project: Path, moto: MotoHarness, example_image: str) -> Path:
 
 @pytest.fixture
 def pushed_tags(docker_adapter: Any, registry: Registry) -> Iterator[list[str]]:
-    """Tags `smbyo push` adds to the shared Docker Engine; removed afterwards."""
+    """Tags `smbyo push` adds to the shared Docker Engine; removed afterwards, with the inference image's tag
+    beside each (a manifest with ``image.inference`` pushes both)."""
     tags: list[str] = []
     yield tags
     for tag in tags:
-        with contextlib.suppress(Exception):  # already gone is fine
-            docker_adapter.client.images.remove(tag, noprune=True)
+        for each in (tag, tag + INFERENCE_SUFFIX):
+            with contextlib.suppress(Exception):  # already gone, or never pushed, is fine
+                docker_adapter.client.images.remove(each, noprune=True)
