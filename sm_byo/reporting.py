@@ -90,3 +90,35 @@ class RecordingReporter:
 
     def of_kind(self, kind: str) -> list[tuple[object, ...]]:
         return [args for event, args in self.events if event == kind]
+
+
+class WarnOnce:
+    """Forwards every report, but each distinct warning only the first time.
+
+    For a command made of several jobs that share their settings (``validate --local`` runs a training job, a
+    serving probe and a batch transform): each job warns about what it was given (isolation off, for one), and
+    the user needs to read that once, not once per job."""
+
+    def __init__(self, reporter: Reporter):
+        self.reporter = reporter
+        self.warned: set[str] = set()
+
+    def step(self, message: str) -> None:
+        self.reporter.step(message)
+
+    def detail(self, message: str) -> None:
+        self.reporter.detail(message)
+
+    def log(self, source: str, line: str) -> None:
+        self.reporter.log(source, line)
+
+    def status(self, subject: str, status: str, elapsed_seconds: float | None = None) -> None:
+        self.reporter.status(subject, status, elapsed_seconds)
+
+    def progress(self, task: str, completed: int, total: int | None) -> None:
+        self.reporter.progress(task, completed, total)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warned:
+            self.warned.add(message)
+            self.reporter.warn(message)

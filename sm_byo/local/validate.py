@@ -57,7 +57,7 @@ from sm_byo.local.transform import is_routine_access_line, list_inputs, transfor
 from sm_byo.manifest import LoadedManifest, ValidationSpec
 from sm_byo.metrics import MetricScanner
 from sm_byo.options import TrainCommand, TrainingJobSettings
-from sm_byo.reporting import Reporter
+from sm_byo.reporting import Reporter, WarnOnce
 from sm_byo.runtime.network import ISOLATION_PHRASE
 from sm_byo.runtime.payload import REALTIME_MAX_PAYLOAD_BYTES
 from sm_byo.specs.names import local_image_tag
@@ -498,6 +498,7 @@ def validate_local(
     ``network_isolation``: serve and transform as buyers' containers run (training always runs so).
     """
     validation = _profile(loaded)
+    reporter = WarnOnce(reporter)  # the transform repeats what the run already warned about (isolation off)
     adapter = docker or connect()
     # AWS's validation trains with the training image and serves what it made with the inference image:
     # --image stands for both; otherwise each role's own (one image unless image.inference).
