@@ -1,7 +1,8 @@
 """smbyo's serving stack against the classic sample stack and the in-process limit, side by side.
 
 Builds both images on the same base (``benchmarks/baseline/`` is the classic sample, rebuilt from its
-description), trains the example model once with the image's own ``train``, starts both stacks, and
+description), trains the example model once with the image's own ``train``, starts both stacks (smbyo's
+from the example's inference image, which is what `smbyo serve` runs), and
 drives them alternately with wrk (2 threads, 8 connections) so that a machine shared with other work
 affects both equally. Besides wrk's throughput and latency it reads each container's CPU time from
 its cgroup: CPU per request is far less sensitive to other load on the machine than requests/s.
@@ -126,6 +127,14 @@ def build_baseline(work: Path, tag: str = BASELINE_IMAGE, packages: str | None =
         tag,
         str(context),
     )
+
+
+def serving_image() -> str:
+    """The image the example serves from: its inference image (``image.inference``), as `smbyo serve` uses."""
+    from sm_byo.manifest import load_manifest
+    from sm_byo.specs.names import role_tag
+
+    return role_tag(SMBYO_IMAGE, "inference", load_manifest(EXAMPLE / "smbyo.yaml").manifest)
 
 
 def train_model(work: Path, image: str = SMBYO_IMAGE) -> Path:
@@ -534,7 +543,7 @@ def main() -> None:
     args = parser.parse_args()
     require_tools()
     work = Path(tempfile.mkdtemp(prefix="smbyo-perf-"))
-    stacks = [Stack("smbyo", SMBYO_IMAGE), Stack("baseline", BASELINE_IMAGE)]
+    stacks = [Stack("smbyo", serving_image()), Stack("baseline", BASELINE_IMAGE)]
     against = [Stack("against", args.against)] if args.against else []  # not built or removed here
     results = Results()
     try:
@@ -576,6 +585,8 @@ def main() -> None:
             stack.stop()
             if not args.keep_images:
                 sh("docker", "rmi", stack.image, check=False)
+        if not args.keep_images:
+            sh("docker", "rmi", SMBYO_IMAGE, check=False)  # the training image the model came from
         shutil.rmtree(work, ignore_errors=True)
 
 

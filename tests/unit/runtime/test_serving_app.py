@@ -399,3 +399,50 @@ def test_a_load_model_that_calls_out_says_so_in_ping(home: Path) -> None:
     assert answer["cause"] == "network"
     assert answer["error"].startswith("model could not be loaded from ")
     assert f"load_model tried to open a network connection to 127.0.0.1:{port}" in answer["error"]
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    """Send ``request`` as written and read until the server closes (gunicorn's sync workers close after each)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+def _head_and_body(answer: bytes) -> tuple[str, dict[str, str], bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    return status, {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}, body
+
+
+def test_invocations_answers_carry_the_headers_flask_would_set(gunicorn: tuple[subprocess.Popen[bytes], int]) -> None:
+    """POST /invocations is answered before Flask (serving.InvocationsFront): its status line, Content-Type
+    (``; charset=utf-8`` on text types, as Flask's Response adds) and Content-Length are Flask's all the same."""
+    _, port = gunicorn
+    body = b"1,2\n9,9\n" * 500
+    head = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n" % len(body)
+    status, headers, answer = _head_and_body(_raw(port, head + body))
+    assert status == "HTTP/1.1 200 OK"
+    assert headers["content-type"] == "text/csv; charset=utf-8"
+    assert int(headers["content-length"]) == len(answer) and answer == b"small\nbig\n" * 500
+    head = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\n"
+    status, headers, answer = _head_and_body(_raw(port, head + b"1,2\n"))
+    assert status == "HTTP/1.1 415 UNSUPPORTED MEDIA TYPE"
+    assert headers["content-type"] == "application/json"
+    assert json.loads(answer)["status"] == 415 and int(headers["content-length"]) == len(answer)
+
+
+def test_invocations_reads_a_chunked_body_and_other_methods_still_get_flasks_answers(
+    gunicorn: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    _, port = gunicorn
+    chunked = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunked += b"4\r\n1,2\n\r\n4\r\n9,9\n\r\n0\r\n\r\n"
+    status, _, answer = _head_and_body(_raw(port, chunked))
+    assert (status, answer) == ("HTTP/1.1 200 OK", b"small\nbig\n")
+    status, headers, answer = _head_and_body(_raw(port, b"OPTIONS /invocations HTTP/1.1\r\nHost: x\r\n\r\n"))
+    assert status == "HTTP/1.1 200 OK" and "POST" in headers["allow"]
+    status, _, answer = _head_and_body(_raw(port, b"PUT /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"))
+    assert status.startswith("HTTP/1.1 405") and json.loads(answer)["status"] == 405
