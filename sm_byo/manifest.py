@@ -200,7 +200,9 @@ class HyperparameterSpec(_Model):
     tunable: bool = Field(
         False, description="IsTunable: `smbyo tune` searches it (within min/max or values) unless `-H` fixes it."
     )
-    required: bool = Field(False, description="IsRequired: a training job must set it (`-H NAME=VALUE`).")
+    required: bool = Field(
+        False, description="IsRequired: a training job without a value for it (`-H NAME=VALUE`, or `default`) fails."
+    )
     scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] | None = Field(
         None, description="ScalingType of its range in `smbyo tune` (`--range NAME=MIN:MAX:Scaling` overrides it)."
     )
@@ -224,9 +226,7 @@ class HyperparameterSpec(_Model):
 
 class MetricSpec(_Model):
     name: str = Field(description="Metric name, as the tuning objective and the training job's metrics name it.")
-    regex: str = Field(
-        description="MetricDefinitions Regex: its first group captures the value from the training log."
-    )
+    regex: str = Field(description="MetricDefinitions Regex: its first group captures the value from the training log.")
 
 
 class TuningObjective(_Model):
@@ -351,7 +351,9 @@ class InferenceSpec(_Model):
 class ValidationSpec(_Model):
     role: str | None = Field(None, description="IAM role ARN AWS assumes to run the validation jobs.")
     instance_type: str = Field(
-        "ml.m5.large", description="Instance type of the validation profile's training job (and of its transform)."
+        "ml.m5.large",
+        description="Instance type of the validation profile's training job, and of its transform job unless "
+        "transform_instance_type is set.",
     )
     instance_count: int | None = Field(
         None,
