@@ -34,7 +34,7 @@ docs_gen = _load_docs_gen()
 def test_generated_files_match_the_models() -> None:
     for relative, expected in docs_gen.expected_files().items():
         on_disk = (REPO / relative).read_text(encoding="utf-8")
-        assert on_disk == expected, f"{relative} is stale: run `python -m sm_byo.docs_gen` and commit it"
+        assert on_disk == expected, f"{relative} is stale: run `python scripts/docs_gen.py` and commit it"
 
 
 def test_check_mode_reports_a_stale_reference(tmp_path: Path) -> None:
