@@ -18,6 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 REFERENCE_PATH = Path("docs/manifest.md")
 SCHEMA_PATH = Path("docs/smbyo.schema.json")
 ROOT_NAME = "Manifest"
+# The CSS class (docs/stylesheets/extra.css) that keeps a field name on one line in the reference tables.
+FIELD_CLASS = "smbyo-field"
 
 INTRO = """\
 # Manifest reference (`smbyo.yaml`)
@@ -100,10 +102,10 @@ def _section(name: str, node: dict[str, Any], definitions: dict[str, Any], *, le
     lines += ["| field | type | required | default | description |", "| --- | --- | --- | --- | --- |"]
     for field, spec in node.get("properties", {}).items():
         cells = [
-            f"`{field}`",
+            f"`{field}`{{ .{FIELD_CLASS} }}",
             _type_of(spec),
             "yes" if field in required else "",
-            _default_of(spec, field in required),
+            _default_of(spec, field in required, definitions),
             _describe(spec),
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -133,26 +135,29 @@ def _single_type(option: dict[str, Any]) -> str:
     return str(option.get("type", "any"))
 
 
-def _default_of(spec: dict[str, Any], required: bool) -> str:
-    if required:
+def _default_of(spec: dict[str, Any], required: bool, definitions: dict[str, Any]) -> str:
+    """The default a reader can rely on: the schema's (factory defaults included, see
+    ``sm_byo.manifest.json_schema``), nothing for a required field or one without a default."""
+    if required or "default" not in spec:
         return ""
-    if "default" not in spec:
-        return _implicit_default(spec)
     value = spec["default"]
     if value is None:
         return "none"
-    return f"`{json.dumps(value)}`".replace("|", "\\|")
-
-
-def _implicit_default(spec: dict[str, Any]) -> str:
-    """Fields built by a default factory have no ``default`` in the schema; say what they start as."""
-    if "$ref" in spec:
+    ref, is_list = _reference(spec)
+    if ref and not is_list and isinstance(value, dict):
         return "the defaults below"
-    if spec.get("type") == "array":
-        return "`[]`"
-    if spec.get("type") == "object":
-        return "`{}`"
-    return ""
+    if ref and is_list and isinstance(value, list):
+        value = [_beyond_defaults(item, definitions[ref]) for item in value]
+    return f"`{json.dumps(value)}`"
+
+
+def _beyond_defaults(item: Any, definition: dict[str, Any]) -> Any:
+    """A default list item without the fields its own section already shows as defaults:
+    ``[{"name": "training"}]``, not every field of a channel."""
+    if not isinstance(item, dict):
+        return item
+    properties = definition.get("properties", {})
+    return {key: value for key, value in item.items() if properties.get(key, {}).get("default", object()) != value}
 
 
 def _describe(spec: dict[str, Any]) -> str:
@@ -180,7 +185,12 @@ def _constraints(spec: dict[str, Any]) -> list[str]:
 
 
 def _clean(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """One line of table cell: whitespace collapsed, pipes outside code spans escaped.
+
+    python-markdown's tables never split a cell at a pipe inside backticks, and show an escaped one there
+    literally (``\\|``), so only the pipes of plain text are escaped."""
+    pieces = " ".join(text.split()).split("`")
+    return "`".join(piece if index % 2 else piece.replace("|", "\\|") for index, piece in enumerate(pieces))
 
 
 # --- the command ------------------------------------------------------------------------------------

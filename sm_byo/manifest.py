@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 from sm_byo.errors import ManifestError, ManifestProblem
 from sm_byo.rules import (
@@ -154,11 +156,25 @@ class ServingSpec(_Model):
 
 class ChannelSpec(_Model):
     name: str = Field(description="Channel name, e.g. 'training'.")
-    description: str | None = None
-    content_types: list[str] = Field(["text/csv"], min_length=1)
-    input_modes: list[Literal["File", "Pipe", "FastFile"]] = Field(["File"], min_length=1)
-    compression_types: list[Literal["None", "Gzip"]] = Field(["None"], min_length=1)
-    required: bool = True
+    description: str | None = Field(None, description="Description of the channel in the algorithm's listing.")
+    content_types: list[str] = Field(
+        ["text/csv"],
+        min_length=1,
+        description="SupportedContentTypes of the channel; the first is the ContentType of `smbyo train`'s and "
+        "the validation profile's input.",
+    )
+    input_modes: list[Literal["File", "Pipe", "FastFile"]] = Field(
+        ["File"],
+        min_length=1,
+        description="SupportedInputModes; `smbyo train` uses the first unless `--input-mode` picks another, the "
+        "validation profile uses File when listed.",
+    )
+    compression_types: list[Literal["None", "Gzip"]] = Field(
+        ["None"], min_length=1, description="SupportedCompressionTypes buyers may send the channel's data in."
+    )
+    required: bool = Field(
+        True, description="IsRequired: `smbyo train` refuses to start without data for a required channel."
+    )
     distribution: Literal["FullyReplicated", "ShardedByS3Key"] = Field(
         "FullyReplicated",
         description="S3DataDistributionType of a training job's channel: every instance gets all the data "
@@ -172,16 +188,24 @@ Scalar = Annotated[str | int | float | bool, Field()]
 
 
 class HyperparameterSpec(_Model):
-    name: str
-    type: HyperparameterType
-    description: str | None = None
+    name: str = Field(description="Name the training code reads it by; `-H NAME=VALUE` sets it.")
+    type: HyperparameterType = Field(
+        description="Type the value is checked and converted to, in `-H` values and in the container."
+    )
+    description: str | None = Field(None, description="Description shown to buyers in the algorithm's listing.")
     min: float | None = Field(None, description="Inclusive minimum (Integer, Continuous).")
     max: float | None = Field(None, description="Inclusive maximum (Integer, Continuous).")
     values: list[str] | None = Field(None, description="Allowed values (Categorical).")
     default: str | None = Field(None, description="Default value, as a string (SageMaker passes strings).")
-    tunable: bool = False
-    required: bool = False
-    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] | None = None
+    tunable: bool = Field(
+        False, description="IsTunable: `smbyo tune` searches it (within min/max or values) unless `-H` fixes it."
+    )
+    required: bool = Field(
+        False, description="IsRequired: a training job without a value for it (`-H NAME=VALUE`, or `default`) fails."
+    )
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] | None = Field(
+        None, description="ScalingType of its range in `smbyo tune` (`--range NAME=MIN:MAX:Scaling` overrides it)."
+    )
 
     @field_validator("default", mode="before")
     @classmethod
@@ -201,13 +225,13 @@ class HyperparameterSpec(_Model):
 
 
 class MetricSpec(_Model):
-    name: str
-    regex: str
+    name: str = Field(description="Metric name, as the tuning objective and the training job's metrics name it.")
+    regex: str = Field(description="MetricDefinitions Regex: its first group captures the value from the training log.")
 
 
 class TuningObjective(_Model):
-    metric: str
-    type: Literal["Maximize", "Minimize"]
+    metric: str = Field(description="Name of one of training.metrics, the metric `smbyo tune` optimizes.")
+    type: Literal["Maximize", "Minimize"] = Field(description="Whether a higher or a lower value is better.")
 
 
 class SpotSpec(_Model):
@@ -277,29 +301,60 @@ class TrainingJobSpec(_Model):
 
 
 class TrainingSpec(_Model):
-    instance_types: list[str] = Field(["ml.m5.large"], min_length=1)
-    supports_distributed: bool = False
-    channels: list[ChannelSpec] = Field(default_factory=lambda: [ChannelSpec(name="training")], min_length=1)
-    hyperparameters: list[HyperparameterSpec] = Field(default_factory=list)
-    metrics: list[MetricSpec] = Field(default_factory=list)
-    tuning_objective: TuningObjective | None = None
+    instance_types: list[str] = Field(
+        ["ml.m5.large"],
+        min_length=1,
+        description="SupportedTrainingInstanceTypes; the first is `smbyo train`'s instance type when "
+        "`--instance-type` is not given.",
+    )
+    supports_distributed: bool = Field(
+        False, description="SupportsDistributedTraining: buyers may train on more than one instance."
+    )
+    channels: list[ChannelSpec] = Field(
+        default_factory=lambda: [ChannelSpec(name="training")],
+        min_length=1,
+        description="TrainingChannels: the input channels the training code reads (`--data CHANNEL=...`).",
+    )
+    hyperparameters: list[HyperparameterSpec] = Field(
+        default_factory=list,
+        description="SupportedHyperParameters: what `-H NAME=VALUE` may set and is checked against.",
+    )
+    metrics: list[MetricSpec] = Field(
+        default_factory=list,
+        description="MetricDefinitions: metrics SageMaker (and `train --local`) read from the training log.",
+    )
+    tuning_objective: TuningObjective | None = Field(
+        None, description="SupportedTuningJobObjectiveMetrics and `smbyo tune`'s objective."
+    )
     job: TrainingJobSpec = Field(default_factory=TrainingJobSpec, description="Defaults of `smbyo train`'s request.")
 
 
 class InferenceSpec(_Model):
-    transform_instance_types: list[str] = Field(["ml.m5.large"])
+    transform_instance_types: list[str] = Field(
+        ["ml.m5.large"],
+        description="SupportedTransformInstanceTypes; the first is `smbyo transform`'s instance type when "
+        "`--instance-type` is not given.",
+    )
     transform_instance_count: int = Field(
         1,
         ge=1,
         description="TransformResources.InstanceCount of `smbyo transform` when --instance-count is not given: "
         "SageMaker spreads the input files over the instances (a local run starts one container per instance).",
     )
-    realtime_instance_types: list[str] = Field(["ml.m5.large"])
+    realtime_instance_types: list[str] = Field(
+        ["ml.m5.large"],
+        description="SupportedRealtimeInferenceInstanceTypes; the first is `smbyo deploy`'s instance type when "
+        "`--instance-type` is not given.",
+    )
 
 
 class ValidationSpec(_Model):
     role: str | None = Field(None, description="IAM role ARN AWS assumes to run the validation jobs.")
-    instance_type: str = "ml.m5.large"
+    instance_type: str = Field(
+        "ml.m5.large",
+        description="Instance type of the validation profile's training job, and of its transform job unless "
+        "transform_instance_type is set.",
+    )
     instance_count: int | None = Field(
         None,
         ge=1,
@@ -308,21 +363,42 @@ class ValidationSpec(_Model):
         "when training.supports_distributed is true, so that validation runs the distributed path buyers will "
         "use, else 1.",
     )
-    transform_instance_type: str | None = Field(None, description="Defaults to instance_type.")
+    transform_instance_type: str | None = Field(
+        None, description="Instance type of the validation profile's transform job. Default: instance_type."
+    )
     training_data: str | None = Field(None, description="Local path or s3:// URI of the 'training' channel data.")
     transform_data: str | None = Field(None, description="Local path or s3:// URI of the batch transform input.")
-    content_type: str = "text/csv"
-    split_type: Literal["None", "Line", "RecordIO", "TFRecord"] = "Line"
-    strategy: Literal["MultiRecord", "SingleRecord"] = "MultiRecord"
-    max_payload_mb: int = Field(TRANSFORM_DEFAULT_MAX_PAYLOAD_MB, ge=0, le=TRANSFORM_MAX_PAYLOAD_MB)
-    hyperparameters: dict[str, Scalar] = Field(default_factory=dict)
-    output: str | None = Field(None, description="s3:// prefix for validation outputs.")
+    content_type: str = Field("text/csv", description="ContentType of the validation transform's input.")
+    split_type: Literal["None", "Line", "RecordIO", "TFRecord"] = Field(
+        "Line", description="SplitType: how the validation transform cuts its input into records."
+    )
+    strategy: Literal["MultiRecord", "SingleRecord"] = Field(
+        "MultiRecord", description="BatchStrategy: several records per request, or one."
+    )
+    max_payload_mb: int = Field(
+        TRANSFORM_DEFAULT_MAX_PAYLOAD_MB,
+        ge=0,
+        le=TRANSFORM_MAX_PAYLOAD_MB,
+        description="MaxPayloadInMB: the largest request body the validation transform sends the container.",
+    )
+    hyperparameters: dict[str, Scalar] = Field(
+        default_factory=dict, description="HyperParameters of the validation training job (values sent as strings)."
+    )
+    output: str | None = Field(
+        None,
+        description="s3:// prefix for validation outputs; local training_data and transform_data are uploaded "
+        "under it too.",
+    )
 
 
 class EcrSpec(_Model):
     repository: str | None = Field(None, description="ECR repository name; defaults to the manifest's name.")
-    tag_mutability: Literal["MUTABLE", "IMMUTABLE"] = "MUTABLE"
-    scan_on_push: bool = True
+    tag_mutability: Literal["MUTABLE", "IMMUTABLE"] = Field(
+        "MUTABLE", description="imageTagMutability of the repository when `smbyo push` creates it."
+    )
+    scan_on_push: bool = Field(
+        True, description="imageScanningConfiguration.scanOnPush of the repository when `smbyo push` creates it."
+    )
 
 
 class MarketplaceSpec(_Model):
@@ -412,7 +488,7 @@ class ListingSpec(_Model):
     access_role: str = Field(
         description="AccessRoleArn: the IAM role AWS Marketplace assumes to read the algorithm or model package."
     )
-    version: ListingVersionSpec
+    version: ListingVersionSpec = Field(description="The version's title and release notes.")
     usage_instructions: ListingText = Field(
         description="UsageInstructions: training information (algorithms) or usage details (models)."
     )
@@ -420,8 +496,12 @@ class ListingSpec(_Model):
     repository_url: ListingUrl = Field(description="RepositoryUrl: a Git repository with the notebook and sample data.")
     input: ListingDataSpec = Field(description="InputProperties.")
     output: ListingDataSpec = Field(description="OutputProperties.")
-    recommended_instance_types: ListingInstanceTypes = Field(default_factory=ListingInstanceTypes)
-    prices: ListingPrices = Field(default_factory=ListingPrices)
+    recommended_instance_types: ListingInstanceTypes = Field(
+        default_factory=ListingInstanceTypes, description="RecommendedInstanceTypes shown on the listing."
+    )
+    prices: ListingPrices = Field(
+        default_factory=ListingPrices, description="Hourly prices per instance type (UpdatePricingTerms)."
+    )
 
 
 class Manifest(_Model):
@@ -433,18 +513,34 @@ class Manifest(_Model):
         description="AlgorithmDescription / ModelPackageDescription and the image's description label: "
         "one line (no newlines, tabs or other control characters).",
     )
-    image: ImageSpec = Field(default_factory=ImageSpec)
-    code: CodeSpec = Field(default_factory=CodeSpec)
-    serving: ServingSpec = Field(default_factory=ServingSpec)
-    training: TrainingSpec | None = Field(default_factory=TrainingSpec)
-    inference: InferenceSpec = Field(default_factory=InferenceSpec)
-    validation: ValidationSpec | None = None
-    ecr: EcrSpec = Field(default_factory=EcrSpec)
-    marketplace: MarketplaceSpec = Field(default_factory=MarketplaceSpec)
+    image: ImageSpec = Field(default_factory=ImageSpec, description="How `smbyo build` builds the image.")
+    code: CodeSpec = Field(default_factory=CodeSpec, description="The algorithm's code files.")
+    serving: ServingSpec = Field(default_factory=ServingSpec, description="The inference server in the image.")
+    training: TrainingSpec | None = Field(
+        default_factory=TrainingSpec,
+        description="The algorithm's TrainingSpecification (train, tune, publish algorithm). Null for an image "
+        "that only serves a model.",
+    )
+    inference: InferenceSpec = Field(
+        default_factory=InferenceSpec, description="Instance types for batch transform and real-time endpoints."
+    )
+    validation: ValidationSpec | None = Field(
+        None,
+        description="The validation profile AWS runs when you publish (`smbyo validate` runs it locally). Without "
+        "it, publish sends no ValidationSpecification.",
+    )
+    ecr: EcrSpec = Field(default_factory=EcrSpec, description="The ECR repository `smbyo push` pushes to.")
+    marketplace: MarketplaceSpec = Field(
+        default_factory=MarketplaceSpec, description="Names and certification of published resources."
+    )
     listing: ListingSpec | None = Field(
         None, description="A version of an AWS Marketplace ML product (`smbyo publish listing`)."
     )
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tags added to the algorithms, model packages, models, training and transform jobs, endpoint "
+        "configurations and endpoints smbyo creates.",
+    )
 
 
 class LoadedManifest(BaseModel):
@@ -978,9 +1074,31 @@ def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+class _FactoryDefaults(GenerateJsonSchema):
+    """Schema generation that states the defaults of ``default_factory`` fields too.
+
+    pydantic leaves them out (a factory could depend on the data), so editors and the reference would show
+    no default for ``training.channels`` (one 'training' channel) or an empty-looking one for ``image``; none
+    of the manifest's factories take data, so their value is the default."""
+
+    def get_default_value(self, schema: core_schema.WithDefaultSchema) -> Any:
+        factory = schema.get("default_factory")
+        if factory is not None and not schema.get("default_factory_takes_data"):
+            return factory()  # type: ignore[call-arg]
+        return super().get_default_value(schema)
+
+    def encode_default(self, dft: Any) -> JsonSchemaValue:
+        """A model default as the mapping a user would write (``model_dump``), in JSON form."""
+        if isinstance(dft, BaseModel):
+            dft = dft.model_dump(mode="json")
+        elif isinstance(dft, list):
+            dft = [item.model_dump(mode="json") if isinstance(item, BaseModel) else item for item in dft]
+        return super().encode_default(dft)
+
+
 def json_schema() -> dict[str, Any]:
     """The manifest's JSON Schema, for editors (yaml-language-server) and the docs."""
-    schema = Manifest.model_json_schema()
+    schema = Manifest.model_json_schema(schema_generator=_FactoryDefaults)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "smbyo manifest (smbyo.yaml)"
     return schema

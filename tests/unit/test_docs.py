@@ -34,7 +34,7 @@ docs_gen = _load_docs_gen()
 def test_generated_files_match_the_models() -> None:
     for relative, expected in docs_gen.expected_files().items():
         on_disk = (REPO / relative).read_text(encoding="utf-8")
-        assert on_disk == expected, f"{relative} is stale: run `python -m sm_byo.docs_gen` and commit it"
+        assert on_disk == expected, f"{relative} is stale: run `python scripts/docs_gen.py` and commit it"
 
 
 def test_check_mode_reports_a_stale_reference(tmp_path: Path) -> None:
@@ -52,7 +52,34 @@ def test_every_manifest_field_is_in_the_reference() -> None:
     reference = docs_gen.render_reference(schema)
     for definition in [schema, *schema["$defs"].values()]:
         for field in definition.get("properties", {}):
-            assert f"| `{field}` |" in reference
+            assert f"| `{field}`{{ .{docs_gen.FIELD_CLASS} }} |" in reference
+
+
+def test_every_manifest_field_has_a_description() -> None:
+    """A field without one is a blank cell in the reference: every field says what it does."""
+    schema = json_schema()
+    undescribed = [
+        f"{name}.{field}"
+        for name, definition in [("Manifest", schema), *schema["$defs"].items()]
+        for field, spec in definition.get("properties", {}).items()
+        if not str(spec.get("description", "")).strip()
+    ]
+    assert undescribed == []
+
+
+def test_defaults_are_the_real_ones() -> None:
+    """A list built by a factory shows what it starts as (one 'training' channel), not a generic `[]`;
+    a required field shows none."""
+    reference = docs_gen.render_reference(json_schema())
+    row = next(line for line in reference.splitlines() if line.startswith("| `channels`"))
+    assert '`[{"name": "training"}]`' in row
+    row = next(line for line in reference.splitlines() if line.startswith("| `subnets`"))
+    assert row.split(" | ")[2:4] == ["yes", ""]
+
+
+def test_pipes_in_code_spans_are_not_escaped() -> None:
+    """python-markdown shows ``\\|`` inside a code span literally; a table cell's code keeps a bare pipe."""
+    assert docs_gen._clean("`a|b` or c|d") == "`a|b` or c\\|d"
 
 
 def test_nested_objects_are_titled_by_their_yaml_path() -> None:
@@ -73,6 +100,11 @@ def test_mkdocs_build_strict_passes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert (tmp_path / "site" / "manifest" / "index.html").is_file()
+    literal = [page.relative_to(tmp_path) for page in (tmp_path / "site").rglob("*.html") if "\\|" in page.read_text()]
+    assert literal == [], "a `\\|` in a Markdown code span shows literally: write a bare | inside backticks"
+    manifest_page = (tmp_path / "site" / "manifest" / "index.html").read_text(encoding="utf-8")
+    assert f'<code class="{docs_gen.FIELD_CLASS}">system_packages</code>' in manifest_page
+    assert '<div class="language-text highlight">' in (tmp_path / "site" / "troubleshooting" / "index.html").read_text()
 
 
 def smbyo_lines(text: str) -> list[str]:
