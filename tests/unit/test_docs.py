@@ -38,8 +38,8 @@ def test_generated_files_match_the_models() -> None:
 
 
 def test_check_mode_reports_a_stale_reference(tmp_path: Path) -> None:
-    (tmp_path / "docs").mkdir()
     for relative, content in docs_gen.expected_files().items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text(content, encoding="utf-8")
     assert docs_gen.main(["--check", "--root", str(tmp_path)]) == 0
 
