@@ -140,9 +140,7 @@ def execution_role_trust_policy() -> dict[str, Any]:
     """Lets SageMaker assume the role (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html)."""
     return {
         "Version": POLICY_VERSION,
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": SAGEMAKER_SERVICE}, "Action": "sts:AssumeRole"}
-        ],
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": SAGEMAKER_SERVICE}, "Action": "sts:AssumeRole"}],
     }
 
 
