@@ -109,6 +109,36 @@ def test_every_call_the_adapter_makes_has_its_permissions_listed() -> None:
     assert not missing, f"add these calls to sm_byo/aws/permissions.py CALLER_ACTIONS: {sorted(missing)}"
 
 
+def client_methods_called() -> dict[str, set[str]]:
+    """``{method name: {service:Operation, ...}}`` for every botocore operation method the adapter's source names,
+    as an attribute (``ecr.describe_repositories(...)``) or a string (``get_paginator("list_objects_v2")``,
+    ``getattr(client, "start_change_set")``), whether or not its call is labelled."""
+    from botocore import xform_name
+
+    session = botocore.session.get_session()
+    operations: dict[str, set[str]] = {}
+    for service in sorted({label.split(":")[0] for label in CALLER_ACTIONS}):
+        for operation in session.get_service_model(service).operation_names:
+            operations.setdefault(xform_name(operation), set()).add(f"{service}:{operation}")
+    found: dict[str, set[str]] = {}
+    for path in sorted(ADAPTER.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            name = node.attr if isinstance(node, ast.Attribute) else None
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                name = node.value
+            if name in operations:
+                found[name] = operations[name]
+    return found
+
+
+def test_every_client_method_the_adapter_names_has_its_permissions_listed() -> None:
+    """A raw client call that skipped the labelled wrapper would still be caught here."""
+    methods = client_methods_called()
+    assert "describe_repositories" in methods and "list_objects_v2" in methods and "start_change_set" in methods
+    unlisted = {name: labels for name, labels in methods.items() if not labels & set(CALLER_ACTIONS)}
+    assert not unlisted, f"add these calls to sm_byo/aws/permissions.py CALLER_ACTIONS: {unlisted}"
+
+
 def test_no_permission_is_listed_for_a_call_the_adapter_does_not_make() -> None:
     unused = set(CALLER_ACTIONS) - adapter_calls()
     assert not unused, f"no AWS call uses these entries of CALLER_ACTIONS: {sorted(unused)}"
