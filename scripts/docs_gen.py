@@ -1,4 +1,5 @@
-"""Generate the manifest reference (docs/manifest.md) and docs/smbyo.schema.json from the pydantic models.
+"""Generate the manifest reference (docs/manifest.md) and docs/smbyo.schema.json from the pydantic models, and
+the IAM policies of docs/aws-setup.md (docs/policies/*.json) from sm_byo/aws/permissions.py.
 
 The reference is written from :func:`sm_byo.manifest.json_schema`, never by hand, so it cannot drift
 from what ``load_manifest`` accepts. ``python scripts/docs_gen.py`` rewrites both files;
@@ -17,6 +18,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_PATH = Path("docs/manifest.md")
 SCHEMA_PATH = Path("docs/smbyo.schema.json")
+POLICIES_DIR = Path("docs/policies")
 ROOT_NAME = "Manifest"
 # The CSS class (docs/stylesheets/extra.css) that keeps a field name on one line in the reference tables.
 FIELD_CLASS = "smbyo-field"
@@ -201,7 +203,19 @@ def expected_files() -> dict[Path, str]:
     from sm_byo.manifest import json_schema
 
     schema = json_schema()
-    return {REFERENCE_PATH: render_reference(schema), SCHEMA_PATH: schema_text(schema)}
+    return {REFERENCE_PATH: render_reference(schema), SCHEMA_PATH: schema_text(schema), **policy_files()}
+
+
+def policy_files() -> dict[Path, str]:
+    """The policies docs/aws-setup.md includes, from the table of the calls smbyo makes (one source of truth)."""
+    from sm_byo.aws.permissions import caller_policy, execution_role_policy, execution_role_trust_policy
+
+    policies = {
+        "caller-policy.json": caller_policy(),
+        "execution-role-trust-policy.json": execution_role_trust_policy(),
+        "execution-role-policy.json": execution_role_policy(),
+    }
+    return {POLICIES_DIR / name: json.dumps(policy, indent=2) + "\n" for name, policy in policies.items()}
 
 
 def stale_files(root: Path = REPO) -> list[Path]:
@@ -233,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{relative} is stale: run `python scripts/docs_gen.py` and commit the result.", file=sys.stderr)
         return 1 if stale else 0
     for relative, content in expected_files().items():
+        (args.root / relative).parent.mkdir(parents=True, exist_ok=True)
         (args.root / relative).write_text(content, encoding="utf-8")
         print(f"wrote {relative}", file=sys.stderr)
     return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sm_byo.docker import DockerAdapter, connect
-from sm_byo.manifest import LoadedManifest
+from sm_byo.manifest import LoadedManifest, image_platform
 from sm_byo.render import render_context
 from sm_byo.reporting import Reporter
 from sm_byo.specs.names import local_image_tag, role_tag
@@ -21,6 +21,8 @@ INSTRUCTION_WIDTH = 72
 class BuildResult:
     image_id: str
     tag: str
+    # The platform the image was built for (linux/amd64 or linux/arm64): the one its instance types need.
+    platform: str
     size_bytes: int
     seconds: float
     layers: list[dict[str, Any]]
@@ -31,6 +33,7 @@ class BuildResult:
         result = {
             "image_id": self.image_id,
             "tag": self.tag,
+            "platform": self.platform,
             "size_bytes": self.size_bytes,
             "seconds": round(self.seconds, 2),
             "cached_layers": sum(1 for layer in self.layers if layer["cached"]),
@@ -79,9 +82,11 @@ def build_image(
         # The one image is the Dockerfile's last stage; split, each role is its own target of one
         # Dockerfile, so the stages they share (system layer, venv with smbyo's runtime) build once.
         build = _Build(adapter, context.path, reporter, network, no_cache)
-        result = build.run(tag, "training" if split else None, source)
+        manifest = loaded.manifest
+        result = build.run(tag, "training" if split else None, source, image_platform(manifest, "training"))
         if split:
-            result.inference = build.run(role_tag(tag, "inference", loaded.manifest), "inference", source)
+            inference_tag = role_tag(tag, "inference", manifest)
+            result.inference = build.run(inference_tag, "inference", source, image_platform(manifest, "inference"))
     return result
 
 
@@ -95,17 +100,19 @@ class _Build:
     network: str | None
     no_cache: bool
 
-    def run(self, tag: str, target: str | None, source: str) -> BuildResult:
+    def run(self, tag: str, target: str | None, source: str, platform: str) -> BuildResult:
         started = time.monotonic()
         role = f" ({target} image)" if target else ""
-        self.reporter.step(f"Building {tag}{role} from {source}")
+        self.reporter.step(f"Building {tag}{role} for {platform} from {source}")
         outcome = self.adapter.build(
-            self.context, tag, self.reporter, network_mode=self.network, no_cache=self.no_cache, target=target
-        )
+            self.context, tag, self.reporter, network_mode=self.network, no_cache=self.no_cache, target=target,
+            platform=platform,
+        )  # fmt: skip
         info = self.adapter.inspect_image(tag)
         return BuildResult(
             image_id=outcome.image_id,
             tag=tag,
+            platform=platform,
             size_bytes=int(info.get("Size", 0)),
             seconds=time.monotonic() - started,
             layers=outcome.layers(),

@@ -22,6 +22,7 @@ from pydantic_core import core_schema
 
 from sm_byo.errors import ManifestError, ManifestProblem
 from sm_byo.rules import (
+    AMD64,
     DEBIAN_PACKAGE_PATTERN,
     LISTING_MAX_RELEASE_NOTES,
     MAX_DESCRIPTION_LENGTH,
@@ -30,6 +31,7 @@ from sm_byo.rules import (
     debian_package_problem,
     description_problem,
     image_reference_problem,
+    instance_architecture,
     instance_type_problem,
     listing_url_problem,
     metric_regex_problem,
@@ -1003,6 +1005,57 @@ def _listing_problems(listing: ListingSpec) -> Iterable[tuple[Loc, str]]:
         yield (*loc, "offer_id"), "required with prices: UpdatePricingTerms changes the product's offer (Offer@1.0)"
 
 
+def image_instance_types(manifest: Manifest) -> dict[str, list[tuple[Loc, str]]]:
+    """``{image role: [(field, instance type)]}``: the instance types each image runs on. One image runs
+    everywhere; with ``image.inference`` the training image trains (training and validation jobs) and the
+    inference image serves (transform, endpoints, and the validation transform)."""
+    training: list[tuple[Loc, str]] = []
+    if manifest.training is not None:
+        training += [(("training", "instance_types", i), t) for i, t in enumerate(manifest.training.instance_types)]
+    inference: list[tuple[Loc, str]] = [
+        (("inference", field, i), instance_type)
+        for field in ("transform_instance_types", "realtime_instance_types")
+        for i, instance_type in enumerate(getattr(manifest.inference, field))
+    ]
+    validation = manifest.validation
+    if validation is not None:
+        training.append((("validation", "instance_type"), validation.instance_type))
+        if validation.transform_instance_type is not None:
+            inference.append((("validation", "transform_instance_type"), validation.transform_instance_type))
+        else:
+            inference.append((("validation", "instance_type"), validation.instance_type))
+    if manifest.image.inference is None:
+        return {"training": training + [item for item in inference if item not in training]}
+    return {"training": training, "inference": inference}
+
+
+def image_platform(manifest: Manifest, role: str = "training") -> str:
+    """The Docker platform ``role``'s image is built for: the architecture of the instance types it runs on
+    (``linux/amd64`` unless they are Graviton, ``linux/arm64``), so a build on an arm64 laptop makes an image
+    SageMaker's x86 instances can run. The manifest's rules make them agree (:func:`_architecture_problems`)."""
+    by_image = image_instance_types(manifest)
+    types = by_image.get(role) or by_image["training"]
+    return f"linux/{instance_architecture(types[0][1]) if types else AMD64}"
+
+
+def _architecture_problems(manifest: Manifest) -> Iterable[tuple[Loc, str]]:
+    """An image is built for one architecture, so every instance type it runs on must have that one."""
+    for role, types in image_instance_types(manifest).items():
+        if not types:
+            continue
+        first_loc, first = types[0]
+        wanted = instance_architecture(first)
+        for loc, instance_type in types[1:]:
+            if instance_architecture(instance_type) != wanted:
+                image = f"the {role} image" if manifest.image.inference is not None else "the image"
+                yield loc, (
+                    f"{instance_type!r} runs {instance_architecture(instance_type)} images but {format_loc(first_loc)} "
+                    f"{first!r} runs {wanted} images, and {image} is built for one architecture: use instance types "
+                    "of one architecture (Graviton families such as ml.c7g/ml.m7g are arm64, the others amd64)"
+                    + ("" if manifest.image.inference is not None else ", or serve from image.inference")
+                )
+
+
 def semantic_problems(manifest: Manifest) -> list[tuple[Loc, str]]:
     """Every cross-field rule violation, as (field location, message) pairs."""
     found: list[tuple[Loc, str]] = list(_name_problems(manifest))
@@ -1015,6 +1068,7 @@ def semantic_problems(manifest: Manifest) -> list[tuple[Loc, str]]:
         ("inference", "realtime_instance_types"), manifest.inference.realtime_instance_types
     )
     found += _validation_problems(manifest)
+    found += _architecture_problems(manifest)
     if manifest.listing is not None:
         found += _listing_problems(manifest.listing)
     if not manifest.serving.accept:

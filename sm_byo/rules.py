@@ -130,6 +130,21 @@ def image_reference_problem(value: str) -> str | None:
     return None
 
 
+# The processor a SageMaker instance type runs images for. In an instance family's name a "g" right after the
+# generation number means AWS Graviton, an arm64 processor ("c7g": compute, 7th generation, Graviton;
+# https://docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html): ml.c6g, ml.c7g, ml.m6g, ml.m7g,
+# ml.r6g, ml.r7g, ml.t4g, ml.g5g, ... SageMaker runs arm64 images on them and x86-64 (amd64) images on every other
+# family (https://aws.amazon.com/blogs/machine-learning/run-machine-learning-inference-workloads-on-aws-graviton-based-instances-with-amazon-sagemaker/:
+# "bring your own containers compatible with Arm v8.2 architecture").
+GRAVITON_FAMILY = re.compile(r"^ml\.[a-z]+[0-9]+g[a-z0-9-]*\.")
+ARM64, AMD64 = "arm64", "amd64"
+
+
+def instance_architecture(instance_type: str) -> str:
+    """``arm64`` for a Graviton instance type (``ml.c7g.xlarge``), else ``amd64``: what its image must be built for."""
+    return ARM64 if GRAVITON_FAMILY.match(instance_type) else AMD64
+
+
 def instance_type_problem(value: str) -> str | None:
     if INSTANCE_TYPE_PATTERN.match(value):
         return None

@@ -135,10 +135,13 @@ class DockerAdapter:
         pull: bool = False,
         no_cache: bool = False,
         target: str | None = None,
+        platform: str | None = None,
     ) -> BuildOutcome:
         """Build with the classic builder, streaming each step; raise BuildFailed on any error event.
 
-        ``target`` names a Dockerfile stage (multi-stage ``--target``, which the classic builder has too)."""
+        ``target`` names a Dockerfile stage (multi-stage ``--target``, which the classic builder has too);
+        ``platform`` (``linux/amd64``) the platform to build for, whatever the Docker host's own is
+        (https://docs.docker.com/reference/api/engine/version/v1.41/#tag/Image/operation/ImageBuild)."""
         from docker.errors import APIError
 
         state = _BuildState(BuildOutcome(image_id="", tag=tag))
@@ -153,6 +156,7 @@ class DockerAdapter:
                 nocache=no_cache,
                 network_mode=network_mode,
                 target=target,
+                platform=platform,
             )
             for event in stream:
                 if "error" in event or "errorDetail" in event:

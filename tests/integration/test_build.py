@@ -185,3 +185,41 @@ def test_label_values_reach_the_image_exactly_and_run_nothing(  # type: ignore[n
     finally:
         for image in (tag, f"{tag}-inference"):
             docker_adapter.remove_image(image)
+
+
+def test_each_image_is_built_for_the_platform_its_instance_types_need(
+    project: Path, base_image: str, example_image: str
+) -> None:
+    """The example's instance types are x86 (ml.m5/ml.c5): both images are requested and built as linux/amd64.
+
+    The build requests are read off the Docker Engine API traffic itself (a ``requests`` response hook on
+    docker-py's session), so the test sees what smbyo asked the engine for, not what smbyo says it asked."""
+    import docker
+
+    from sm_byo.build import build_image
+    from sm_byo.docker import DockerAdapter
+    from sm_byo.manifest import load_manifest
+    from sm_byo.reporting import RecordingReporter
+
+    client = docker.from_env(timeout=300)
+    build_queries: list[str] = []
+    client.api.hooks["response"].append(
+        lambda response, *args, **kwargs: build_queries.append(response.url) if "/build?" in response.url else None
+    )
+    tag = _tag("platform-check")
+    try:
+        result = build_image(
+            load_manifest(project / "smbyo.yaml"), RecordingReporter(), tag=tag, base_image=base_image,
+            network="host", ca_bundle=ca_bundle(), docker=DockerAdapter(client),
+        )  # fmt: skip
+        assert len(build_queries) == 2  # the training image, then the inference image
+        assert all("platform=linux%2Famd64" in query for query in build_queries), build_queries
+        assert result.platform == "linux/amd64" and result.inference is not None
+        assert result.inference.platform == "linux/amd64"
+        for built in (tag, result.inference.tag):
+            assert client.api.inspect_image(built)["Architecture"] == "amd64"
+    finally:
+        for built in (tag, f"{tag}-inference"):
+            with contextlib.suppress(Exception):
+                client.images.remove(built)
+        client.close()

@@ -8,6 +8,8 @@ contains "broken".
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 from sm_byo.aws import connect
@@ -15,7 +17,7 @@ from sm_byo.cloud.publish import ALGORITHM, follow
 from sm_byo.reporting import RecordingReporter
 from tests.aws.fixtures import aws_env, moto, moto_session  # noqa: F401
 from tests.aws.harness import ACCOUNT_ID, REGION, MotoHarness
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 REPOSITORY = "decision-trees-sample"
 ECR = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}"
@@ -105,3 +107,45 @@ def test_each_validation_item_is_reported_as_it_changes(
     assert validation == ["NotStarted", "InProgress", "Completed"]
     scans = [s[1] for s in reporter.of_kind("status") if "image scan" in str(s[0])]
     assert scans == ["NotStarted", "Completed"]
+
+
+TIMESTAMP = re.compile(r"\d{4}(-\d{2}){5}-\d{3}")
+
+
+def _normalized(text: str) -> str:
+    """One line, single spaces, every name's timestamp alike: what a terminal's width and the clock change."""
+    return " ".join(TIMESTAMP.sub("<timestamp>", text).split())
+
+
+def _documented_failure() -> tuple[str, list[str]]:
+    """The command and the captured output segments (between `...` lines) of troubleshooting.md's entry."""
+    page = (REPO / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
+    entry = page[page.index("## A publish ended `Failed`") :]
+    block = entry[entry.index("```text\n") + len("```text\n") : entry.index("\n```\n")]
+    command, *lines = block.splitlines()
+    segments, current = [], []
+    for line in lines:
+        if line == "...":
+            segments.append("\n".join(current))
+            current = []
+        else:
+            current.append(line)
+    segments.append("\n".join(current))
+    return command.removeprefix("$ "), [segment for segment in segments if segment]
+
+
+def test_the_troubleshooting_entry_for_a_failed_publish_is_what_smbyo_prints(
+    project: Path,
+    aws_env: dict[str, str],  # noqa: F811
+) -> None:
+    """The documented messages stay true: the same command (with the stand-in's failing image) prints them."""
+    command, segments = _documented_failure()
+    assert command == "smbyo publish algorithm"
+    args = [*shlex.split(command)[1:], "--image", BROKEN]
+    result = run_cli(*args, cwd=project, env={**aws_env, "COLUMNS": "110"})
+    assert result.returncode == 1, result.stderr
+    printed = _normalized(result.stderr)
+    for segment in segments:
+        assert _normalized(segment) in printed, (
+            f"docs/troubleshooting.md shows:\n{segment}\nsmbyo printed:\n{result.stderr}"
+        )

@@ -12,13 +12,15 @@ def result() -> BuildResult:
         {"step": 1, "instruction": "FROM base", "cached": False},
         {"step": 2, "instruction": LONG_RUN, "cached": True},
     ]
-    return BuildResult(image_id="sha256:1", tag="a:latest", size_bytes=10, seconds=1.234, layers=layers)
+    return BuildResult(
+        image_id="sha256:1", tag="a:latest", platform="linux/amd64", size_bytes=10, seconds=1.234, layers=layers
+    )
 
 
 def test_the_json_document_keeps_the_instructions_whole() -> None:
     data = result().to_dict()
     assert data["layers"][1]["instruction"] == LONG_RUN
-    assert list(data) == ["image_id", "tag", "size_bytes", "seconds", "cached_layers", "layers"]
+    assert list(data) == ["image_id", "tag", "platform", "size_bytes", "seconds", "cached_layers", "layers"]
     assert data["cached_layers"] == 1
 
 
@@ -40,12 +42,13 @@ def test_shorten_leaves_a_short_line_alone() -> None:
 
 def test_a_split_build_nests_the_inference_image_whole_in_json_and_on_one_line_in_a_terminal() -> None:
     split = result()
-    split.inference = BuildResult(image_id="sha256:2", tag="a:latest-inference", size_bytes=5, seconds=0.2,
-                                  layers=result().layers)  # fmt: skip
+    split.inference = BuildResult(image_id="sha256:2", tag="a:latest-inference", platform="linux/amd64",
+                                  size_bytes=5, seconds=0.2, layers=result().layers)  # fmt: skip
     data = split.to_dict()
     assert data["inference"]["tag"] == "a:latest-inference"
     assert data["inference"]["layers"][1]["instruction"] == LONG_RUN
     assert split.human_view()["inference"] == {
-        "image_id": "sha256:2", "tag": "a:latest-inference", "size_bytes": 5, "seconds": 0.2, "cached_layers": 1,
+        "image_id": "sha256:2", "tag": "a:latest-inference", "platform": "linux/amd64", "size_bytes": 5,
+        "seconds": 0.2, "cached_layers": 1,
     }  # fmt: skip
     assert "inference" not in result().to_dict()

@@ -38,8 +38,8 @@ def test_generated_files_match_the_models() -> None:
 
 
 def test_check_mode_reports_a_stale_reference(tmp_path: Path) -> None:
-    (tmp_path / "docs").mkdir()
     for relative, content in docs_gen.expected_files().items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text(content, encoding="utf-8")
     assert docs_gen.main(["--check", "--root", str(tmp_path)]) == 0
 
@@ -149,6 +149,21 @@ def test_every_smbyo_command_of_the_ci_workflow_parses() -> None:
     for command in commands:
         parses(command)
     assert any(command.startswith("smbyo publish algorithm --dry-run") for command in commands)
+
+
+def test_the_ci_workflow_submits_without_waiting_and_waits_in_a_job_whose_session_outlasts_the_wait() -> None:
+    """AWS's validation can take hours: the submitting job must not wait inside its 1-hour OIDC session."""
+    import yaml
+
+    workflow = (REPO / "examples" / "ci" / "github-actions.yml").read_text(encoding="utf-8")
+    commands = smbyo_lines(workflow)
+    submits = [c for c in commands if c.startswith("smbyo publish algorithm") and "--dry-run" not in c]
+    assert submits and all("--no-wait" in c for c in submits)
+    (waits,) = [c for c in commands if c.startswith("smbyo wait algorithm")]
+    timeout = int(shlex.split(waits)[shlex.split(waits).index("--timeout") + 1])
+    job = yaml.safe_load(workflow)["jobs"]["validation"]
+    credentials = next(step for step in job["steps"] if "configure-aws-credentials" in str(step.get("uses")))
+    assert timeout < credentials["with"]["role-duration-seconds"] <= job["timeout-minutes"] * 60
 
 
 def test_a_renamed_flag_would_be_caught() -> None:

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from sm_byo.errors import ManifestError
-from sm_byo.manifest import json_schema, load_manifest
+from sm_byo.manifest import image_platform, json_schema, load_manifest
+from sm_byo.rules import instance_architecture
 from tests.conftest import EXAMPLE_DIR, run_cli
 
 
@@ -433,3 +434,49 @@ def test_a_distributed_algorithm_is_validated_on_two_instances_unless_the_profil
     path = edit(project, lambda data: data["validation"].update(instance_count=1))
     assert training_instance_count(load_manifest(path).manifest) == 1
     assert training_instance_count(load_manifest(EXAMPLE_DIR / "smbyo.yaml").manifest) == 1
+
+
+# --- the architecture an image is built for -------------------------------------------------------
+
+
+def test_an_image_whose_instance_types_need_two_architectures_is_refused(project: Path) -> None:
+    path = edit(project, lambda d: d["training"].update(instance_types=["ml.m5.large", "ml.c7g.xlarge"]))
+    (message,) = problems(path)
+    assert "training.instance_types[1]: 'ml.c7g.xlarge' runs arm64 images but training.instance_types[0]" in message
+    assert "the training image is built for one architecture" in message
+
+
+def test_the_refusal_stops_a_dry_run_publish_with_exit_2(project: Path) -> None:
+    path = edit(project, lambda d: d["inference"].update(realtime_instance_types=["ml.m5.large", "ml.m7g.large"]))
+    result = run_cli("publish", "algorithm", "--dry-run", "-f", str(path))
+    assert result.returncode == 2, result.stderr
+    assert "inference.realtime_instance_types[1]: 'ml.m7g.large' runs arm64 images" in result.stderr
+
+
+def test_one_image_for_graviton_serving_and_x86_training_is_told_to_split(project: Path) -> None:
+    def one_image_graviton_endpoints(data: dict) -> None:  # type: ignore[type-arg]
+        del data["image"]["inference"]
+        data["inference"]["realtime_instance_types"] = ["ml.c7g.xlarge"]
+
+    (message,) = problems(edit(project, one_image_graviton_endpoints))
+    assert "'ml.c7g.xlarge' runs arm64 images" in message and "or serve from image.inference" in message
+
+
+def test_each_image_is_built_for_the_architecture_of_its_instance_types(project: Path) -> None:
+    def graviton_serving(data: dict) -> None:  # type: ignore[type-arg]
+        data["inference"].update(transform_instance_types=["ml.c7g.xlarge"], realtime_instance_types=["ml.m6g.large"])
+        data["validation"]["transform_instance_type"] = "ml.c6g.xlarge"
+
+    manifest = load_manifest(edit(project, graviton_serving)).manifest
+    assert image_platform(manifest, "training") == "linux/amd64"
+    assert image_platform(manifest, "inference") == "linux/arm64"
+    assert image_platform(load_manifest(EXAMPLE_DIR / "smbyo.yaml").manifest, "inference") == "linux/amd64"
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "architecture"),
+    [("ml.m5.large", "amd64"), ("ml.g4dn.xlarge", "amd64"), ("ml.inf2.xlarge", "amd64"), ("ml.c7g.2xlarge", "arm64"),
+     ("ml.m6gd.large", "arm64"), ("ml.g5g.xlarge", "arm64"), ("ml.t4g.medium", "arm64"), ("ml.r7g.large", "arm64")],
+)  # fmt: skip
+def test_graviton_families_are_arm64_and_the_others_amd64(instance_type: str, architecture: str) -> None:
+    assert instance_architecture(instance_type) == architecture
