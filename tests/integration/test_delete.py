@@ -91,7 +91,9 @@ def names(moto: MotoHarness) -> dict[str, list[str]]:
     sagemaker = moto.client("sagemaker")
     return {
         "endpoint": sorted(e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]),
-        "endpoint-config": sorted(c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]),
+        "endpoint-config": sorted(
+            c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]
+        ),
         "model": sorted(m["ModelName"] for m in sagemaker.list_models()["Models"]),
         "algorithm": sorted(a["AlgorithmName"] for a in sagemaker.list_algorithms()["AlgorithmSummaryList"]),
         "model-package": sorted(
