@@ -354,7 +354,7 @@ def delete_resources(
     if result.failed:
         failed = ", ".join(f"{target} ({error})" for target, error in result.failed)
         raise DeleteIncomplete(
-            f"could not delete {len(result.failed)} of {len(result.targets)}: {failed}",
+            f"could not delete {len(result.failed)} of {len(result.targets)} ({len(result.deleted)} deleted): {failed}",
             hint="The rest was deleted (details.deleted). Fix what AWS says (e.g. wait until an endpoint is no "
             "longer Creating), then delete what failed: `smbyo delete KIND NAME`, or `smbyo delete project` again.",
             details=result.to_dict(),
