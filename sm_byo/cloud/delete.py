@@ -182,6 +182,10 @@ def _endpoint_targets(aws: AwsAdapter, name: str, result: DeleteResult) -> list[
 
 def _named_targets(aws: AwsAdapter, kind: str, name: str, result: DeleteResult) -> list[Target]:
     """What ``smbyo delete KIND NAME`` deletes; a NAME that does not exist raises AwsNotFound (exit 2, naming it)."""
+    if kind in ("endpoint", "model") and name.startswith("arn:"):
+        # DescribeEndpoint and DescribeModel take names only; the ARN's resource part is the name (SageMaker writes
+        # it lower-cased in the ARN: a mixed-case name is not found that way, and its name has to be given).
+        name = name.rsplit("/", 1)[-1]
     if kind == "endpoint":
         return _endpoint_targets(aws, name, result)
     if kind == "model":

@@ -113,7 +113,7 @@ def test_dry_run_lists_each_kind_and_deletes_nothing(
 
     expected = {
         ("endpoint", "ep"): [("endpoint", "ep"), ("endpoint-config", "ep"), ("model", "ep")],
-        ("model", "lone-model"): [("model", "lone-model")],
+        ("model", f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:model/lone-model"): [("model", "lone-model")],
         ("algorithm", algorithm_arn): [("algorithm", "algo")],  # an ARN names it too
         ("model-package", "pkg"): [("model-package", "pkg")],
     }
