@@ -1026,14 +1026,32 @@ def invoke(
 
 
 @cli.command()
-@click.argument("endpoint")
+@click.argument("arguments", nargs=-1, metavar="KIND NAME|ARN...")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted (kind, name); delete nothing.")
+@click.option("--data", is_flag=True, help="project: also the S3 objects smbyo uploaded for the project.")
+@click.option("--images", is_flag=True, help="project: also the ECR image tags the project's resources run.")
+@manifest_option
 @aws_options
 @common_options
-def delete(endpoint: str, profile: str | None, region: str | None) -> None:
-    """Delete an endpoint, its endpoint config and its model."""
-    from sm_byo.cloud.hosting import delete_endpoint
+def delete(
+    arguments: tuple[str, ...],
+    dry_run: bool,
+    data: bool,
+    images: bool,
+    manifest_path: Path,
+    profile: str | None,
+    region: str | None,
+) -> None:
+    """Delete what smbyo created: KIND is endpoint (with its config and models), model, algorithm,
+    model-package, or project (every resource tagged with the manifest's name). `smbyo delete ENDPOINT`
+    is the endpoint form."""
+    from sm_byo.cloud.delete import delete_command, delete_resources
+    from sm_byo.options import CloudOptions
 
-    _show(delete_endpoint(endpoint, _state().ui, profile=profile, region=region), "Deleted")
+    cloud = CloudOptions(profile=profile, region=region)
+    options = delete_command(arguments, dry_run=dry_run, data=data, images=images, cloud=cloud)
+    loaded = _load(manifest_path) if options.kind == "project" else None
+    _show(delete_resources(options, _state().ui, loaded), "Would delete" if dry_run else "Deleted")
 
 
 @cli.command()

@@ -76,6 +76,12 @@ class ChecksFailed(WorkFailed):
     title = "Checks failed"
 
 
+class DeleteIncomplete(WorkFailed):
+    """`smbyo delete` deleted some of what it listed; AWS refused the rest (``details``: which, and why)."""
+
+    title = "Delete incomplete"
+
+
 # --- exit code 2: usage or manifest -------------------------------------------------------------
 
 

@@ -280,3 +280,21 @@ class TuneCommand(CommandOptions):
     hyperband_min_resource: int | None = None  # HyperbandStrategyConfig.MinResource (None: 1)
     hyperband_max_resource: int | None = None  # HyperbandStrategyConfig.MaxResource (None: read from the epochs)
     random_seed: int | None = None  # HyperParameterTuningJobConfig.RandomSeed: the same seed, the same search
+
+
+DELETE_KINDS = ("endpoint", "model", "algorithm", "model-package", "project")
+
+
+@dataclass(frozen=True)
+class DeleteCommand:
+    """``smbyo delete KIND NAME...`` (``names``: names or ARNs) or ``smbyo delete project`` (``data``: also the S3
+    objects smbyo uploaded for the project; ``images``: the ECR tags the project's resources run). ``legacy``: the
+    one-argument ``smbyo delete ENDPOINT`` of earlier versions, whose result keeps its old shape."""
+
+    kind: str
+    names: tuple[str, ...] = ()
+    dry_run: bool = False
+    data: bool = False
+    images: bool = False
+    legacy: bool = False
+    cloud: CloudOptions = field(default_factory=CloudOptions)

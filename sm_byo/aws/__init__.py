@@ -123,6 +123,27 @@ class AwsAdapter:
             return None
         return merged
 
+    def image_tags(self, repository: str) -> set[str]:
+        """Every tag in ``repository`` (all pages of ListImages, tagged images only).
+        https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ListImages.html"""
+        paginator = self.client("ecr").get_paginator("list_images")
+        with translated("ecr:ListImages"):
+            pages = paginator.paginate(repositoryName=repository, filter={"tagStatus": "TAGGED"})
+            return {str(image["imageTag"]) for page in pages for image in page.get("imageIds", [])}
+
+    def delete_image_tags(self, repository: str, tags: list[str]) -> dict[str, str]:
+        """Untag ``tags`` in ``repository`` (an image goes once its last tag does); the tags ECR refused, with why.
+        At most 100 image ids a call: https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_BatchDeleteImage.html"""
+        refused: dict[str, str] = {}
+        for start in range(0, len(tags), 100):
+            ids = [{"imageTag": tag} for tag in tags[start : start + 100]]
+            with translated("ecr:BatchDeleteImage"):
+                response = self.client("ecr").batch_delete_image(repositoryName=repository, imageIds=ids)
+            for failure in response.get("failures", []):
+                tag = str(failure.get("imageId", {}).get("imageTag", ""))
+                refused[tag] = f"{failure.get('failureCode', '')}: {failure.get('failureReason', '')}".strip(": ")
+        return refused
+
     def registry_auth(self) -> RegistryAuth:
         """Decode GetAuthorizationToken's ``AWS:<password>`` for docker-py's ``auth_config``."""
         with translated("ecr:GetAuthorizationToken"):
@@ -165,6 +186,10 @@ class AwsAdapter:
         with translated("s3:ListObjectsV2"):
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
                 yield from page.get("Contents", [])
+
+    def delete_object(self, bucket: str, key: str) -> None:
+        with translated("s3:DeleteObject"):
+            self.client("s3").delete_object(Bucket=bucket, Key=key)
 
     def download_file(self, bucket: str, key: str, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -210,6 +235,24 @@ class AwsAdapter:
     def stop_hyper_parameter_tuning_job(self, name: str) -> None:
         stop = self.client("sagemaker").stop_hyper_parameter_tuning_job
         self._sagemaker("StopHyperParameterTuningJob", stop, HyperParameterTuningJobName=name)
+
+    def list_sagemaker(self, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every summary of a SageMaker List* call (all pages): ``operation`` e.g. ``ListModels``, ``key`` the
+        response's list, e.g. ``Models``."""
+        method = "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
+        paginator = self.client("sagemaker").get_paginator(method)
+        with translated(f"sagemaker:{operation}"):
+            return [dict(item) for page in paginator.paginate(**kwargs) for item in page.get(key, [])]
+
+    def resource_tags(self, arn: str) -> dict[str, str]:
+        """A SageMaker resource's tags (all pages). https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListTags.html"""
+        paginator = self.client("sagemaker").get_paginator("list_tags")
+        with translated("sagemaker:ListTags"):
+            pages = paginator.paginate(ResourceArn=arn)
+            return {str(tag["Key"]): str(tag["Value"]) for page in pages for tag in page.get("Tags", [])}
+
+    def describe_model(self, name: str) -> dict[str, Any]:
+        return self._sagemaker("DescribeModel", self.client("sagemaker").describe_model, ModelName=name)
 
     def create_model(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._sagemaker("CreateModel", self.client("sagemaker").create_model, **request)

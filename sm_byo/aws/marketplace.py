@@ -38,3 +38,7 @@ def describe_model_package(aws: AwsAdapter, name: str, region: str | None = None
 
 def delete_model_package(aws: AwsAdapter, name: str) -> None:
     _call(aws, "DeleteModelPackage", "delete_model_package", None, ModelPackageName=name)
+
+
+def delete_algorithm(aws: AwsAdapter, name: str) -> None:
+    _call(aws, "DeleteAlgorithm", "delete_algorithm", None, AlgorithmName=name)

@@ -1,18 +1,17 @@
-"""Real-time endpoints: ``deploy`` (model + config + endpoint, wait for InService), ``invoke``, ``delete``.
+"""Real-time endpoints: ``deploy`` (model + config + endpoint, wait for InService) and ``invoke``.
 
 ``deploy`` is a plan of three requests (``sm_byo.specs``), checked before any is sent (``--dry-run``
 prints it); a step that fails deletes what the earlier steps of this run created
 (``sm_byo.cloud.executor.Created``). The model and endpoint config take the endpoint's name, so
-``delete`` finds all three from the endpoint alone (through DescribeEndpoint and DescribeEndpointConfig).
+``smbyo delete endpoint`` (sm_byo.cloud.delete) finds all three from the endpoint alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sm_byo.aws import AwsAdapter
-from sm_byo.aws.errors import AwsNotFound
 from sm_byo.cloud.executor import Created
 from sm_byo.cloud.published import Product, create_product_model, product_model_requests, serving_product
 from sm_byo.cloud.session import account_registries, default_role, open_aws, plan_account, plan_image
@@ -72,16 +71,6 @@ class InvokeResponse:
             "body": text,
             "custom_attributes": self.custom_attributes,
         }
-
-
-@dataclass
-class DeleteResult:
-    endpoint: str
-    deleted: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"endpoint": self.endpoint, "deleted": self.deleted, "missing": self.missing}
 
 
 def deploy_plan(loaded: LoadedManifest, options: DeployCommand, aws: AwsAdapter, reporter: Reporter) -> Plan:
@@ -241,37 +230,3 @@ def invoke_endpoint(
         endpoint=endpoint,
         custom_attributes=response.get("CustomAttributes"),
     )
-
-
-def delete_endpoint(
-    endpoint: str,
-    reporter: Reporter,
-    *,
-    profile: str | None = None,
-    region: str | None = None,
-    aws: AwsAdapter | None = None,
-) -> DeleteResult:
-    """Delete the endpoint, then its config, then the config's models (whatever of them still exists)."""
-    adapter = open_aws(profile, region, aws)
-    result = DeleteResult(endpoint)
-    description = adapter.describe_endpoint(endpoint)
-    config_name = str(description.get("EndpointConfigName", endpoint))
-    models: list[str] = []
-    try:
-        config = adapter.describe_endpoint_config(config_name)
-        models = [str(variant["ModelName"]) for variant in config.get("ProductionVariants", [])]
-    except AwsNotFound:
-        result.missing.append(f"endpoint-config/{config_name}")
-    reporter.step(f"Deleting endpoint {endpoint}")
-    adapter.delete_endpoint(endpoint)
-    result.deleted.append(f"endpoint/{endpoint}")
-    if f"endpoint-config/{config_name}" not in result.missing:
-        adapter.delete_endpoint_config(config_name)
-        result.deleted.append(f"endpoint-config/{config_name}")
-    for model in models:
-        try:
-            adapter.delete_model(model)
-            result.deleted.append(f"model/{model}")
-        except AwsNotFound:
-            result.missing.append(f"model/{model}")
-    return result

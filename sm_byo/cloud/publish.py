@@ -245,7 +245,7 @@ def validation_uploads(
     if with_training:
         pairs.insert(0, (validation.training_data, where.training_data, "validation.training_data"))
     return [
-        plan_upload_at(loaded.resolve(local), uri, field)
+        plan_upload_at(loaded.resolve(local), uri, field, project=loaded.manifest.name)
         for local, uri, field in pairs
         if local and not is_s3(local) and is_s3(uri)
     ]

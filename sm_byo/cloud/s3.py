@@ -25,6 +25,12 @@ from sm_byo.reporting import Reporter
 from sm_byo.rules import is_hidden
 
 CHUNK = 1024 * 1024
+# User metadata on every object smbyo writes (S3 returns it as x-amz-meta-*, HeadObject's ``Metadata``:
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html#UserMetadata). The MD5 lets a re-run
+# skip an unchanged multipart file; the project (the manifest's name) marks the object as smbyo's, so
+# `smbyo delete project --data` removes only objects smbyo wrote for that project.
+MD5_METADATA = "smbyo-md5"
+PROJECT_METADATA = "smbyo-project"
 
 
 def parse_s3_uri(uri: str, flag: str) -> tuple[str, str]:
@@ -79,7 +85,7 @@ def _unchanged(head: dict[str, Any] | None, item: LocalFile) -> bool:
     if head is None or int(head.get("ContentLength", -1)) != item.size:
         return False
     etag = str(head.get("ETag", "")).strip('"')
-    return etag == item.md5 or head.get("Metadata", {}).get("smbyo-md5") == item.md5
+    return etag == item.md5 or head.get("Metadata", {}).get(MD5_METADATA) == item.md5
 
 
 @dataclass(frozen=True)
@@ -90,22 +96,23 @@ class PlannedUpload:
     bucket: str
     prefix: str
     files: tuple[LocalFile, ...]
+    project: str  # the manifest's name, written on every object as its PROJECT_METADATA: `delete project --data`
 
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}/"
 
 
-def plan_upload(source: Path, bucket: str, base_key: str, flag: str) -> PlannedUpload:
+def plan_upload(source: Path, bucket: str, base_key: str, flag: str, *, project: str) -> PlannedUpload:
     """Where ``source`` goes: ``s3://bucket/<base_key>/<digest>/`` (reads the files; sends nothing)."""
     files = local_files(source, flag)
-    return PlannedUpload(source, bucket, f"{base_key.strip('/')}/{content_digest(files)}", tuple(files))
+    return PlannedUpload(source, bucket, f"{base_key.strip('/')}/{content_digest(files)}", tuple(files), project)
 
 
-def plan_upload_at(source: Path, uri: str, flag: str) -> PlannedUpload:
+def plan_upload_at(source: Path, uri: str, flag: str, *, project: str) -> PlannedUpload:
     """Where ``source`` goes when the request names the prefix itself (``s3://bucket/prefix/``)."""
     bucket, prefix = parse_s3_uri(uri, flag)
-    return PlannedUpload(source, bucket, prefix.strip("/"), tuple(local_files(source, flag)))
+    return PlannedUpload(source, bucket, prefix.strip("/"), tuple(local_files(source, flag)), project)
 
 
 def run_upload(aws: AwsAdapter, planned: PlannedUpload, reporter: Reporter) -> UploadOutcome:
@@ -131,7 +138,8 @@ def run_upload(aws: AwsAdapter, planned: PlannedUpload, reporter: Reporter) -> U
             sent += count
             reporter.progress(f"upload {task}", sent, total)
 
-        aws.upload_file(item.path, bucket, key, metadata={"smbyo-md5": item.md5}, on_bytes=on_bytes)
+        metadata = {MD5_METADATA: item.md5, PROJECT_METADATA: planned.project}
+        aws.upload_file(item.path, bucket, key, metadata=metadata, on_bytes=on_bytes)
         outcome.uploaded += 1
     return outcome
 
@@ -152,10 +160,10 @@ def send_uploads(aws: AwsAdapter, uploads: Sequence[PlannedUpload], reporter: Re
 
 
 def upload_path(
-    aws: AwsAdapter, source: Path, bucket: str, base_key: str, reporter: Reporter, flag: str
+    aws: AwsAdapter, source: Path, bucket: str, base_key: str, reporter: Reporter, flag: str, *, project: str
 ) -> UploadOutcome:
     """Upload a file or directory to ``s3://bucket/<base_key>/<digest>/``; returns that prefix URI."""
-    return run_upload(aws, plan_upload(source, bucket, base_key, flag), reporter)
+    return run_upload(aws, plan_upload(source, bucket, base_key, flag, project=project), reporter)
 
 
 # --- a job's outputs -------------------------------------------------------------------------------

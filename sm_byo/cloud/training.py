@@ -35,7 +35,7 @@ from sm_byo.reporting import Reporter
 from sm_byo.results import TrainingResult
 from sm_byo.rules import metric_regex_problem
 from sm_byo.specs.hyperparameters import hyperparameter_values
-from sm_byo.specs.names import unique_name
+from sm_byo.specs.names import data_prefix, unique_name
 from sm_byo.specs.published import as_published, check_training_choices, declared_in_published, published_training
 from sm_byo.specs.training import (
     TrainingOptions,
@@ -67,7 +67,8 @@ def stage_channels(
             uris[channel] = location
             continue
         path = Path(location).expanduser().absolute()
-        planned = plan_upload(path, bucket, f"smbyo/{loaded.manifest.name}/input/{channel}", f"--data {channel}")
+        base = f"{data_prefix(loaded.manifest)}input/{channel}"
+        planned = plan_upload(path, bucket, base, f"--data {channel}", project=loaded.manifest.name)
         uploads.append(planned)
         uris[channel] = planned.uri
     return uris, uploads

@@ -34,7 +34,7 @@ from sm_byo.options import TransformCommand
 from sm_byo.plan import Plan, upload_step
 from sm_byo.reporting import Reporter
 from sm_byo.results import TransformResult
-from sm_byo.specs.names import unique_name
+from sm_byo.specs.names import data_prefix, unique_name
 from sm_byo.specs.published import inference_manifest, inference_origins
 from sm_byo.specs.request import Request
 from sm_byo.specs.transform import ModelOptions, model_request, transform_job_request, transform_options
@@ -101,7 +101,8 @@ def cloud_transform_plan(
     if local_input:
         assert bucket is not None
         source = Path(options.input).expanduser().absolute()
-        planned = plan_upload(source, bucket, f"smbyo/{manifest.name}/transform-input", "--input")
+        base = f"{data_prefix(manifest)}transform-input"
+        planned = plan_upload(source, bucket, base, "--input", project=manifest.name)
         uploads.append(planned)
         steps.append(upload_step(str(planned.source), planned.uri, "--input"))
         input_uri = planned.uri

@@ -10,6 +10,7 @@ from typing import Any
 
 from sm_byo.manifest import Manifest, TrainingSpec
 from sm_byo.specs.hyperparameters import supported_hyperparameters
+from sm_byo.specs.names import PROJECT_TAG, project_tags
 from sm_byo.specs.request import Origin, Request, RequestPath, at
 from sm_byo.specs.validation import ValidationLocations, validation_specification
 
@@ -110,10 +111,11 @@ def inference_specification(
 
 
 def tags(manifest: Manifest, origins: dict[RequestPath, Origin]) -> list[dict[str, str]]:
-    """Tags as AWS wants them (a list of Key/Value), in the manifest's order."""
-    for index, key in enumerate(manifest.tags):
-        origins[("Tags", index)] = ("tags", key)
-    return [{"Key": key, "Value": value} for key, value in manifest.tags.items()]
+    """Tags as AWS wants them (a list of Key/Value), in the manifest's order, then smbyo's project tag."""
+    merged = project_tags(manifest)
+    for index, key in enumerate(merged):
+        origins[("Tags", index)] = ("name",) if key == PROJECT_TAG else ("tags", key)
+    return [{"Key": key, "Value": value} for key, value in merged.items()]
 
 
 def create_algorithm_request(
@@ -146,6 +148,5 @@ def create_algorithm_request(
             manifest, locations, with_training=True, base=("ValidationSpecification",), origins=origins
         )
     kwargs["CertifyForMarketplace"] = manifest.marketplace.certify
-    if manifest.tags:
-        kwargs["Tags"] = tags(manifest, origins)
+    kwargs["Tags"] = tags(manifest, origins)
     return Request("CreateAlgorithm", kwargs, origins)

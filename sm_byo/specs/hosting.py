@@ -50,8 +50,7 @@ def endpoint_config_request(manifest: Manifest, options: EndpointOptions) -> Req
             }
         ],
     }
-    if manifest.tags:
-        kwargs["Tags"] = tags(manifest)
+    kwargs["Tags"] = tags(manifest)
     variant: RequestPath = ("ProductionVariants", 0)
     origins: dict[RequestPath, Origin] = {
         ("EndpointConfigName",): _name_origin(options),
@@ -68,8 +67,7 @@ def endpoint_config_request(manifest: Manifest, options: EndpointOptions) -> Req
 def endpoint_request(manifest: Manifest, options: EndpointOptions) -> Request:
     """``CreateEndpoint`` on the endpoint config of the same name."""
     kwargs: dict[str, Any] = {"EndpointName": options.name, "EndpointConfigName": options.name}
-    if manifest.tags:
-        kwargs["Tags"] = tags(manifest)
+    kwargs["Tags"] = tags(manifest)
     origins: dict[RequestPath, Origin] = {
         ("EndpointName",): _name_origin(options),
         ("EndpointConfigName",): _name_origin(options),

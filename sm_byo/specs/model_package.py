@@ -37,8 +37,7 @@ def create_model_package_request(
             manifest, locations, with_training=False, base=("ValidationSpecification",), origins=origins
         )
     kwargs["CertifyForMarketplace"] = manifest.marketplace.certify
-    if manifest.tags:
-        kwargs["Tags"] = tags(manifest, origins)
+    kwargs["Tags"] = tags(manifest, origins)
     return Request("CreateModelPackage", kwargs, origins)
 
 
@@ -60,6 +59,5 @@ def algorithm_package_request(manifest: Manifest, *, name: str, algorithm: str, 
         ("SourceAlgorithmSpecification", "SourceAlgorithms", 0, "AlgorithmName"): ("--algorithm",),
         ("SourceAlgorithmSpecification", "SourceAlgorithms", 0, "ModelDataUrl"): ("--model",),
     }
-    if manifest.tags:
-        kwargs["Tags"] = tags(manifest, origins)
+    kwargs["Tags"] = tags(manifest, origins)
     return Request("CreateModelPackage", kwargs, origins)

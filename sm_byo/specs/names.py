@@ -83,3 +83,20 @@ def local_image_tag(manifest: Manifest, role: Role = "training") -> str:
 def repository_name(manifest: Manifest) -> str:
     """The ECR repository `smbyo push` pushes to: ``ecr.repository``, else the algorithm's name."""
     return manifest.ecr.repository or manifest.name
+
+
+# Every SageMaker resource smbyo creates that outlives its command (model, endpoint config, endpoint, algorithm,
+# model package) carries this tag, the manifest's name as its value: `smbyo delete project` finds a project's
+# resources by it and by nothing else, so it never touches what smbyo did not create. "aws:" is the only reserved
+# prefix (https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html#tag-conventions).
+PROJECT_TAG = "smbyo:project"
+
+
+def project_tags(manifest: Manifest) -> dict[str, str]:
+    """The manifest's ``tags`` and the project tag (it wins over a ``tags`` entry of the same key)."""
+    return {**manifest.tags, PROJECT_TAG: manifest.name}
+
+
+def data_prefix(manifest: Manifest) -> str:
+    """``smbyo/<name>/``: where in smbyo's bucket (``session.bucket_name``) train and transform upload local data."""
+    return f"smbyo/{manifest.name}/"

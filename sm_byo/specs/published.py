@@ -290,8 +290,7 @@ def package_model_request(
         "ExecutionRoleArn": role,
         ISOLATION: True,
     }
-    if manifest.tags:
-        kwargs["Tags"] = tags(manifest)
+    kwargs["Tags"] = tags(manifest)
     package_flag = flags.get("package", "--model-package")
     origins: dict[RequestPath, Origin] = {
         ("ModelName",): (flags["name"],) if "name" in flags else ("name",),

@@ -17,6 +17,7 @@ from sm_byo.errors import UsageError
 from sm_byo.manifest import ChannelSpec, Manifest, TrainingJobSpec, TrainingSpec
 from sm_byo.options import TrainingJobSettings
 from sm_byo.rules import instance_type_problem
+from sm_byo.specs.names import project_tags
 from sm_byo.specs.request import Origin, Request, RequestPath
 
 # A local plan has no IAM role; CreateTrainingJob requires one, so the request carries this stand-in.
@@ -64,7 +65,8 @@ def check_instance_type(value: str, flag: str) -> str:
 
 
 def tags(manifest: Manifest) -> list[dict[str, str]]:
-    return [{"Key": key, "Value": value} for key, value in sorted(manifest.tags.items())]
+    """The manifest's tags and smbyo's project tag (``names.project_tags``), sorted by key."""
+    return [{"Key": key, "Value": value} for key, value in sorted(project_tags(manifest).items())]
 
 
 def check_channels(spec: TrainingSpec, channels: Mapping[str, str]) -> None:

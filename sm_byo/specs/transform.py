@@ -118,8 +118,7 @@ def model_request(manifest: Manifest, options: ModelOptions) -> Request:
     }
     if options.network_isolation is not None:
         kwargs["EnableNetworkIsolation"] = options.network_isolation
-    if manifest.tags:
-        kwargs["Tags"] = tags(manifest)
+    kwargs["Tags"] = tags(manifest)
     flags = options.flags
     origins: dict[RequestPath, Origin] = {
         ("ModelName",): _flag_or(flags, "name", ("name",)),
@@ -223,8 +222,7 @@ def transform_job_request(manifest: Manifest, options: TransformOptions) -> Requ
         kwargs["TransformOutput"]["KmsKeyId"] = options.output_kms_key
     if options.data_processing.to_request():
         kwargs["DataProcessing"] = options.data_processing.to_request()
-    if manifest.tags:
-        kwargs["Tags"] = tags(manifest)
+    kwargs["Tags"] = tags(manifest)
     return Request("CreateTransformJob", kwargs, _transform_origins(options))
 
 

@@ -10,7 +10,8 @@ A submission whose image URI contains ``broken`` ends ``Failed``, its validation
 Unversioned model packages (a ModelPackageName without a group) live here; grouped ones stay moto's.
 
 A buyer's model package made of an algorithm and its trained model (``SourceAlgorithmSpecification``) is described
-with the algorithm's InferenceSpecification, as AWS describes it; DeleteModelPackage removes one.
+with the algorithm's InferenceSpecification, as AWS describes it; DeleteModelPackage removes one. ListModelPackages
+(unversioned) and ListTags answer for both kinds, so `smbyo delete project` finds them by their tags.
 :func:`container_of` tells the job and endpoint runners (tests/aws/moto_ext.py) what image and model data a
 model package stands for, and :func:`algorithm_of` what a training job naming an algorithm runs.
 """
@@ -212,6 +213,8 @@ def install(harness: MotoHarness) -> None:
 
     original_create_package = SageMakerResponse.create_model_package
     original_describe_package = SageMakerResponse.describe_model_package
+    original_list_packages = SageMakerResponse.list_model_packages
+    original_list_tags = SageMakerResponse.list_tags
 
     def create_model_package(self: Any) -> Any:
         if self._get_param("ModelPackageGroupName"):
@@ -231,11 +234,32 @@ def install(harness: MotoHarness) -> None:
         del _store(harness)[("model-package", name.rsplit("/", 1)[-1])]
         return ActionResult({})
 
+    def list_model_packages(self: Any) -> Any:
+        """Unversioned packages (ListModelPackages' default type) are this module's; versioned ones moto's."""
+        if self._get_param("ModelPackageGroupName") or self._get_param("ModelPackageType") not in (None, "Unversioned"):
+            return original_list_packages(self)
+        summaries = [
+            {"ModelPackageName": name, "ModelPackageArn": record["arn"], "CreationTime": record["created"],
+             "ModelPackageStatus": _stage(record)[0]}
+            for (kind, name), record in sorted(_store(harness).items()) if kind == "model-package"
+        ]  # fmt: skip
+        return ActionResult({"ModelPackageSummaryList": summaries})
+
+    def list_tags(self: Any) -> Any:
+        """The Tags an algorithm or unversioned model package was created with (ListTags by its ARN)."""
+        arn = self._get_param("ResourceArn")
+        for record in _store(harness).values():
+            if record["arn"] == arn:
+                return ActionResult({"Tags": record["request"].get("Tags", [])})
+        return original_list_tags(self)
+
     # New actions: moto dispatches X-Amz-Target "SageMaker.CreateAlgorithm" to create_algorithm.
     for method in (create_algorithm, describe_algorithm, list_algorithms, delete_algorithm, delete_model_package):
         setattr(SageMakerResponse, method.__name__, method)
     harness.patch(SageMakerResponse, "create_model_package", create_model_package)
     harness.patch(SageMakerResponse, "describe_model_package", describe_model_package)
+    harness.patch(SageMakerResponse, "list_model_packages", list_model_packages)
+    harness.patch(SageMakerResponse, "list_tags", list_tags)
 
 
 def reset(harness: MotoHarness) -> None:

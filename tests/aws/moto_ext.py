@@ -21,7 +21,8 @@ module patches moto's classes (in the test process, which also serves moto's HTT
 - CreateEndpoint starts the serving container; the endpoint is InService only once ``/ping``
   answers 200 (Failed, with the reason, otherwise); InvokeEndpoint is forwarded to the container and
   DeleteEndpoint removes it.
-- A training or transform job tagged ``smbyo-test=hold`` stays InProgress (tests of waiting and Ctrl-C).
+- A training or transform job tagged ``smbyo-test=hold`` stays InProgress (tests of waiting and Ctrl-C); an
+  endpoint so tagged stays Creating, and DeleteEndpoint refuses it as AWS refuses an endpoint still Creating.
 - With a registry in ``harness.state["registry"]`` (see :mod:`tests.aws.registry`), ECR's
   GetAuthorizationToken returns that registry as ``proxyEndpoint`` with its credentials (or
   ``harness.state["ecr_password"]`` to test a wrong token), and repositories live on it.
@@ -453,10 +454,18 @@ def _patch_endpoints(harness: MotoHarness) -> None:
     def create_endpoint(self: Any, **kwargs: Any) -> Any:
         endpoint = create(self, **kwargs)
         endpoint.endpoint_status = "Creating"
-        harness.background(lambda: _start_endpoint(harness, endpoint), f"endpoint-{endpoint.endpoint_name}")
+        if {"Key": HOLD_TAG, "Value": "hold"} not in (kwargs.get("tags") or []):
+            harness.background(lambda: _start_endpoint(harness, endpoint), f"endpoint-{endpoint.endpoint_name}")
         return endpoint
 
     def delete_endpoint(self: Any, endpoint_name: str) -> None:
+        held = self.endpoints.get(endpoint_name)
+        if held is not None and {"Key": HOLD_TAG, "Value": "hold"} in (held.tags or []):
+            # AWS does not delete an endpoint while it is Creating (users report endpoints stuck Creating that
+            # cannot be deleted until they turn Failed: github.com/aws/amazon-sagemaker-examples/issues/3432).
+            from moto.sagemaker.exceptions import ValidationError
+
+            raise ValidationError(message=f"Cannot delete endpoint {endpoint_name!r} while it is Creating.")
         delete(self, endpoint_name)
         running = _endpoints(harness).pop(endpoint_name, None)
         if running is not None:

@@ -71,6 +71,7 @@ LAYERS: list[tuple[str, ...]] = [
         "sm_byo.cloud.hosting",
         "sm_byo.cloud.push",
         "sm_byo.cloud.publish",
+        "sm_byo.cloud.delete",
     ),
     (  # commands built on other commands
         "sm_byo.local.validate",

@@ -52,15 +52,17 @@ def test_unchanged_files_are_not_uploaded_again(aws_env, tmp_path: Path) -> None
     (data / "sub").mkdir(parents=True)
     (data / "a.csv").write_text("1,2\n")
     (data / "sub" / "b.csv").write_text("3,4\n")
-    first = upload_path(aws, data, "smbyo-cloud-data", "in/training", RecordingReporter(), "--data")
-    again = upload_path(aws, data, "smbyo-cloud-data", "in/training", RecordingReporter(), "--data")
+    first = upload_path(aws, data, "smbyo-cloud-data", "in/training", RecordingReporter(), "--data", project="demo")
+    again = upload_path(aws, data, "smbyo-cloud-data", "in/training", RecordingReporter(), "--data", project="demo")
     assert (first.uploaded, first.skipped) == (2, 0)
     assert (again.uploaded, again.skipped) == (0, 2) and again.uri == first.uri
     (data / "a.csv").write_text("5,6\n")
-    changed = upload_path(aws, data, "smbyo-cloud-data", "in/training", RecordingReporter(), "--data")
+    changed = upload_path(aws, data, "smbyo-cloud-data", "in/training", RecordingReporter(), "--data", project="demo")
     assert changed.uri != first.uri, "changed data goes to a new prefix: no stale files in the channel"
     keys = sorted(item["Key"] for item in aws.list_objects("smbyo-cloud-data", changed.uri.split("/", 3)[3]))
     assert [key.split("/", 3)[3] for key in keys] == ["a.csv", "sub/b.csv"]
+    marks = [(aws.head_object("smbyo-cloud-data", key) or {})["Metadata"]["smbyo-project"] for key in keys]
+    assert marks == ["demo", "demo"], "each object names the project that uploaded it (`delete project --data`)"
 
 
 def test_hidden_files_are_uploaded_like_any_data_and_named_in_a_warning(aws_env, tmp_path: Path) -> None:
@@ -72,7 +74,7 @@ def test_hidden_files_are_uploaded_like_any_data_and_named_in_a_warning(aws_env,
     (data / ".env").write_text("SECRET=1\n")
     (data / ".git" / "config").write_text("[core]\n")
     reporter = RecordingReporter()
-    outcome = upload_path(aws, data, "smbyo-cloud-data", "in/training", reporter, "--data")
+    outcome = upload_path(aws, data, "smbyo-cloud-data", "in/training", reporter, "--data", project="demo")
     assert outcome.uploaded == 3  # as a local run mounts them: both modes see the same files
     (warning,) = [str(args[0]) for args in reporter.of_kind("warn")]
     assert "2 hidden file(s)" in warning and ".env" in warning

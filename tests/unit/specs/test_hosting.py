@@ -32,12 +32,15 @@ def test_the_config_serves_the_model_of_the_same_name(manifest: Manifest) -> Non
                 "InitialVariantWeight": 1.0,
             }
         ],
+        "Tags": [{"Key": "smbyo:project", "Value": manifest.name}],  # how `smbyo delete project` finds it
     }
     assert config.origin_of(("EndpointConfigName",)) == ("name",)
     assert config.origin_of(("ProductionVariants", 0, "InstanceType")) == ("inference", "realtime_instance_types", 0)
     assert config.origin_of(("ProductionVariants", 0, "InitialInstanceCount")) == ("--instance-count",)
     endpoint = endpoint_request(manifest, EndpointOptions(name="e"))
-    assert (endpoint.operation, endpoint.kwargs) == ("CreateEndpoint", {"EndpointName": "e", "EndpointConfigName": "e"})
+    assert (endpoint.operation, endpoint.kwargs) == ("CreateEndpoint", {
+        "EndpointName": "e", "EndpointConfigName": "e", "Tags": [{"Key": "smbyo:project", "Value": manifest.name}],
+    })  # fmt: skip
 
 
 def test_chosen_values_name_their_flags(manifest: Manifest) -> None:

@@ -128,6 +128,7 @@ def test_the_model_request_serves_the_artifact_with_the_image(manifest: Manifest
         "ModelName": "m",
         "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": "s3://b/model.tar.gz", "Environment": {"A": "1"}},
         "ExecutionRoleArn": "arn:aws:iam::123456789012:role/R",
+        "Tags": [{"Key": "smbyo:project", "Value": manifest.name}],
     }
     assert request.origin_of(("PrimaryContainer", "ModelDataUrl")) == ("--model",)
     assert request.origin_of(("PrimaryContainer", "Image")) == ("--image",)
