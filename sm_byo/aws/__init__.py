@@ -236,13 +236,28 @@ class AwsAdapter:
         stop = self.client("sagemaker").stop_hyper_parameter_tuning_job
         self._sagemaker("StopHyperParameterTuningJob", stop, HyperParameterTuningJobName=name)
 
-    def list_sagemaker(self, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    def list_endpoints(self) -> list[dict[str, Any]]:
+        return self._list_sagemaker("ListEndpoints", "Endpoints")
+
+    def list_endpoint_configs(self) -> list[dict[str, Any]]:
+        return self._list_sagemaker("ListEndpointConfigs", "EndpointConfigs")
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return self._list_sagemaker("ListModels", "Models")
+
+    def list_model_packages(self) -> list[dict[str, Any]]:
+        return self._list_sagemaker("ListModelPackages", "ModelPackageSummaryList")
+
+    def list_algorithms(self) -> list[dict[str, Any]]:
+        return self._list_sagemaker("ListAlgorithms", "AlgorithmSummaryList")
+
+    def _list_sagemaker(self, operation: str, key: str) -> list[dict[str, Any]]:
         """Every summary of a SageMaker List* call (all pages): ``operation`` e.g. ``ListModels``, ``key`` the
-        response's list, e.g. ``Models``."""
+        response's list, e.g. ``Models``. One method per call above, so the permission table sees each."""
         method = "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
         paginator = self.client("sagemaker").get_paginator(method)
         with translated(f"sagemaker:{operation}"):
-            return [dict(item) for page in paginator.paginate(**kwargs) for item in page.get(key, [])]
+            return [dict(item) for page in paginator.paginate() for item in page.get(key, [])]
 
     def resource_tags(self, arn: str) -> dict[str, str]:
         """A SageMaker resource's tags (all pages). https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListTags.html"""

@@ -23,6 +23,11 @@ PASS_ROLE = "iam:PassRole"
 # A call that hands SageMaker an execution role needs iam:PassRole on that role
 # (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-pass-role).
 _PASSES_ROLE = (PASS_ROLE,)
+# A create request that carries Tags (smbyo's requests always carry its project tag, `smbyo:project`) is
+# also authorised as sagemaker:AddTags on the new resource: without it the create fails AccessDenied
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html;
+# seen in practice: https://github.com/aws/aws-cdk/issues/32294).
+_TAGS = ("sagemaker:AddTags",)
 
 CALLER_ACTIONS: dict[str, tuple[str, ...]] = {
     "sts:GetCallerIdentity": (),
@@ -31,6 +36,9 @@ CALLER_ACTIONS: dict[str, tuple[str, ...]] = {
     "ecr:CreateRepository": ("ecr:CreateRepository",),
     "ecr:DescribeImageScanFindings": ("ecr:DescribeImageScanFindings",),
     "ecr:GetAuthorizationToken": ("ecr:GetAuthorizationToken",),
+    # `smbyo delete project --images`: the project's tags, and deleting them
+    "ecr:ListImages": ("ecr:ListImages",),
+    "ecr:BatchDeleteImage": ("ecr:BatchDeleteImage",),
     # S3: the default bucket sagemaker-<region>-<account> (created when missing), uploads, downloads
     "s3:HeadBucket": ("s3:ListBucket",),
     "s3:CreateBucket": ("s3:CreateBucket",),
@@ -38,29 +46,39 @@ CALLER_ACTIONS: dict[str, tuple[str, ...]] = {
     "s3:PutObject": ("s3:PutObject",),
     "s3:ListObjectsV2": ("s3:ListBucket",),
     "s3:GetObject": ("s3:GetObject",),
+    "s3:DeleteObject": ("s3:DeleteObject",),  # `smbyo delete project --data`, only objects smbyo marked
     # SageMaker: jobs, hosting, publishing
-    "sagemaker:CreateTrainingJob": ("sagemaker:CreateTrainingJob", *_PASSES_ROLE),
+    "sagemaker:CreateTrainingJob": ("sagemaker:CreateTrainingJob", *_PASSES_ROLE, *_TAGS),
     "sagemaker:DescribeTrainingJob": ("sagemaker:DescribeTrainingJob",),
-    "sagemaker:CreateHyperParameterTuningJob": ("sagemaker:CreateHyperParameterTuningJob", *_PASSES_ROLE),
+    "sagemaker:CreateHyperParameterTuningJob": ("sagemaker:CreateHyperParameterTuningJob", *_PASSES_ROLE, *_TAGS),
     "sagemaker:DescribeHyperParameterTuningJob": ("sagemaker:DescribeHyperParameterTuningJob",),
     "sagemaker:ListTrainingJobsForHyperParameterTuningJob": ("sagemaker:ListTrainingJobsForHyperParameterTuningJob",),
     "sagemaker:StopHyperParameterTuningJob": ("sagemaker:StopHyperParameterTuningJob",),
-    "sagemaker:CreateModel": ("sagemaker:CreateModel", *_PASSES_ROLE),
+    "sagemaker:CreateModel": ("sagemaker:CreateModel", *_PASSES_ROLE, *_TAGS),
     "sagemaker:DeleteModel": ("sagemaker:DeleteModel",),
-    "sagemaker:CreateTransformJob": ("sagemaker:CreateTransformJob",),
+    "sagemaker:CreateTransformJob": ("sagemaker:CreateTransformJob", *_TAGS),
     "sagemaker:DescribeTransformJob": ("sagemaker:DescribeTransformJob",),
-    "sagemaker:CreateEndpointConfig": ("sagemaker:CreateEndpointConfig",),
+    "sagemaker:CreateEndpointConfig": ("sagemaker:CreateEndpointConfig", *_TAGS),
     "sagemaker:DescribeEndpointConfig": ("sagemaker:DescribeEndpointConfig",),
     "sagemaker:DeleteEndpointConfig": ("sagemaker:DeleteEndpointConfig",),
-    "sagemaker:CreateEndpoint": ("sagemaker:CreateEndpoint",),
+    "sagemaker:CreateEndpoint": ("sagemaker:CreateEndpoint", *_TAGS),
     "sagemaker:DescribeEndpoint": ("sagemaker:DescribeEndpoint",),
     "sagemaker:DeleteEndpoint": ("sagemaker:DeleteEndpoint",),
     # CreateAlgorithm/CreateModelPackage pass ValidationSpecification.ValidationRole
-    "sagemaker:CreateAlgorithm": ("sagemaker:CreateAlgorithm", *_PASSES_ROLE),
+    "sagemaker:CreateAlgorithm": ("sagemaker:CreateAlgorithm", *_PASSES_ROLE, *_TAGS),
     "sagemaker:DescribeAlgorithm": ("sagemaker:DescribeAlgorithm",),
-    "sagemaker:CreateModelPackage": ("sagemaker:CreateModelPackage", *_PASSES_ROLE),
+    "sagemaker:CreateModelPackage": ("sagemaker:CreateModelPackage", *_PASSES_ROLE, *_TAGS),
     "sagemaker:DescribeModelPackage": ("sagemaker:DescribeModelPackage",),
     "sagemaker:DeleteModelPackage": ("sagemaker:DeleteModelPackage",),
+    "sagemaker:DeleteAlgorithm": ("sagemaker:DeleteAlgorithm",),
+    "sagemaker:DescribeModel": ("sagemaker:DescribeModel",),
+    # `smbyo delete project`: each kind listed, and each resource's tags read (List calls take no tag filter)
+    "sagemaker:ListEndpoints": ("sagemaker:ListEndpoints",),
+    "sagemaker:ListEndpointConfigs": ("sagemaker:ListEndpointConfigs",),
+    "sagemaker:ListModels": ("sagemaker:ListModels",),
+    "sagemaker:ListModelPackages": ("sagemaker:ListModelPackages",),
+    "sagemaker:ListAlgorithms": ("sagemaker:ListAlgorithms",),
+    "sagemaker:ListTags": ("sagemaker:ListTags",),
     "sagemaker-runtime:InvokeEndpoint": ("sagemaker:InvokeEndpoint",),
     # CloudWatch Logs: the job logs `train`, `transform` and `wait --logs` follow
     "logs:DescribeLogStreams": ("logs:DescribeLogStreams",),

@@ -200,13 +200,13 @@ def _named_targets(aws: AwsAdapter, kind: str, name: str, result: DeleteResult) 
 
 # --- a project's resources ----------------------------------------------------------------------------
 
-# Each kind smbyo tags: its List call, the list in the response, and the summary's name and ARN fields.
-LISTED: tuple[tuple[str, str, str, str, str], ...] = (
-    ("endpoint", "ListEndpoints", "Endpoints", "EndpointName", "EndpointArn"),
-    ("endpoint-config", "ListEndpointConfigs", "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn"),
-    ("model", "ListModels", "Models", "ModelName", "ModelArn"),
-    ("model-package", "ListModelPackages", "ModelPackageSummaryList", "ModelPackageName", "ModelPackageArn"),
-    ("algorithm", "ListAlgorithms", "AlgorithmSummaryList", "AlgorithmName", "AlgorithmArn"),
+# Each kind smbyo tags: the adapter's List call, and the summary's name and ARN fields.
+LISTED: tuple[tuple[str, Callable[[AwsAdapter], list[dict[str, Any]]], str, str], ...] = (
+    ("endpoint", AwsAdapter.list_endpoints, "EndpointName", "EndpointArn"),
+    ("endpoint-config", AwsAdapter.list_endpoint_configs, "EndpointConfigName", "EndpointConfigArn"),
+    ("model", AwsAdapter.list_models, "ModelName", "ModelArn"),
+    ("model-package", AwsAdapter.list_model_packages, "ModelPackageName", "ModelPackageArn"),
+    ("algorithm", AwsAdapter.list_algorithms, "AlgorithmName", "AlgorithmArn"),
 )
 
 
@@ -215,8 +215,8 @@ def tagged_resources(aws: AwsAdapter, project: str) -> list[Target]:
     (all pages) and each resource's tags read (ListTags), since SageMaker's List calls take no tag filter.
     https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListTags.html"""
     found: list[Target] = []
-    for kind, operation, key, name_field, arn_field in LISTED:
-        for summary in aws.list_sagemaker(operation, key):
+    for kind, list_all, name_field, arn_field in LISTED:
+        for summary in list_all(aws):
             if aws.resource_tags(str(summary[arn_field])).get(PROJECT_TAG) == project:
                 found.append(Target(kind, str(summary[name_field])))
     return found
