@@ -15,7 +15,14 @@ from sm_byo.aws import AwsAdapter
 from sm_byo.aws.errors import AwsNotFound
 from sm_byo.cloud.executor import Created
 from sm_byo.cloud.published import Product, create_product_model, product_model_requests, serving_product
-from sm_byo.cloud.session import account_registries, default_role, open_aws, plan_account, plan_image
+from sm_byo.cloud.session import (
+    account_registries,
+    default_role,
+    open_aws,
+    plan_account,
+    plan_image,
+    plan_ownership,
+)
 from sm_byo.cloud.waiting import PollSettings, follow
 from sm_byo.manifest import LoadedManifest
 from sm_byo.options import DeployCommand
@@ -121,7 +128,9 @@ def deploy_plan(loaded: LoadedManifest, options: DeployCommand, aws: AwsAdapter,
         endpoint_config_request(manifest, endpoint),
         endpoint_request(manifest, endpoint),
     )
-    return Plan("sagemaker", requests).check(loaded, registries=account_registries(aws, dry_run=options.dry_run))
+    registries = account_registries(aws, dry_run=options.dry_run)
+    ownership = plan_ownership(aws, dry_run=options.dry_run)
+    return Plan("sagemaker", requests).check(loaded, registries=registries, ownership=ownership)
 
 
 def _product_deploy_plan(
