@@ -237,6 +237,13 @@ def test_the_blocks_are_found_and_marked() -> None:
     assert "smbyo init iris-trees" in commands
     assert [block.mode for block in blocks].count("background") == 1
     assert any(block.cloud and "smbyo publish algorithm" in block.commands for block in blocks)
+    # the reader's role and bucket go in before the first cloud command
+    cloud = [block for block in blocks if block.cloud]
+    assert (cloud[0].mode, cloud[0].target) == ("edit", "smbyo.yaml")
+    assert any(line.strip().startswith("role: ") for line in cloud[0].commands)
+    assert any(line.strip().startswith("output: s3://") for line in cloud[0].commands)
+    # the clean-up ends the tutorial, skipped until its delete forms exist (see the module docstring)
+    assert blocks[-1].mode == "skip" and any(c.startswith("smbyo delete project") for c in blocks[-1].commands)
 
 
 def test_part_1_runs_locally_as_written(local_walk: tuple[Walker, list[str]]) -> None:
