@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sm_byo.manifest import LoadedManifest
-from sm_byo.preflight import ensure_plan_acceptable
+from sm_byo.preflight import Ownership, ensure_plan_acceptable
 from sm_byo.specs.request import Request
 
 Target = Literal["sagemaker", "local", "marketplace-catalog"]
@@ -33,12 +33,16 @@ class Plan:
     requests: tuple[Request, ...]
     notes: tuple[str, ...] = field(default=())
 
-    def check(self, loaded: LoadedManifest, *, registries: frozenset[str] = frozenset()) -> Plan:
+    def check(
+        self, loaded: LoadedManifest, *, registries: frozenset[str] = frozenset(), ownership: Ownership | None = None
+    ) -> Plan:
         """Pre-flight every request (exit 2 listing every problem); returns the plan to chain.
 
-        ``registries``: the account's ECR registry hosts as ECR reported them (see ``rules.ecr_image_problem``).
+        ``registries``: the account's ECR registry hosts as ECR reported them (see ``rules.ecr_image_problem``);
+        ``ownership``: the caller's account and the buckets it may not write to (``sm_byo.cloud.session``).
         """
-        ensure_plan_acceptable(loaded, list(self.requests), local=self.target == "local", registries=registries)
+        local = self.target == "local"
+        ensure_plan_acceptable(loaded, list(self.requests), local=local, registries=registries, ownership=ownership)
         return self
 
     def request(self, operation: str) -> Request:

@@ -17,7 +17,8 @@ user knows what to edit. The fix is always in the manifest or the flags: exit co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sm_byo.aws.service_model import Violation, check_request, is_operation
@@ -26,7 +27,9 @@ from sm_byo.manifest import LoadedManifest, format_loc
 from sm_byo.rules import (
     MAX_RUNTIME,
     MAX_WAIT,
+    S3_URI,
     SPOT,
+    account_mismatch,
     change_set_problems,
     data_processing_problems,
     ecr_image_problem,
@@ -34,6 +37,7 @@ from sm_byo.rules import (
     managed_spot_problem,
     metric_regex_problem,
     name_problem,
+    role_account,
     role_problem,
     s3_uri_problem,
     transform_payload_problem,
@@ -50,6 +54,17 @@ LOCAL_DATA_PREFIX = "file://"
 IMAGE_KEYS = ("TrainingImage", "Image")
 # Names of jobs and resources a plan creates or refers to (the rule in sm_byo.rules, friendlier than the pattern).
 NAME_KEYS = ("TrainingJobName", "TransformJobName", "ModelName", "EndpointConfigName", "EndpointName")
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """What the credentials showed about the account a plan runs in (gathered by ``sm_byo.cloud.session``; a
+    --dry-run without credentials has none, and these checks are skipped).
+
+    ``foreign_buckets``: bucket -> why the plan may not write there (another account's bucket)."""
+
+    account: str
+    foreign_buckets: Mapping[str, str] = field(default_factory=dict)
 
 
 class RequestRejected(ManifestError):
@@ -81,6 +96,30 @@ def _role_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
             ("ValidationSpecification", "ValidationRole"),
             "required: the ARN of the IAM role AWS assumes to run the validation jobs",
         )
+
+
+def _ownership_violations(kwargs: dict[str, Any], ownership: Ownership | None) -> Iterator[Violation]:
+    """The role and the output bucket are the caller's account's.
+
+    SageMaker assumes the role through iam:PassRole, which passes only roles of the caller's own account
+    ("you can't pass a role from another account", https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html).
+    """
+    if ownership is None:
+        return
+    for path, value in _walk(kwargs):
+        if not path or not isinstance(value, str):
+            continue
+        account = role_account(value) if path[-1] in ROLE_KEYS else None
+        mismatch = account_mismatch(account, ownership.account) if account else None
+        if mismatch is not None:
+            yield Violation(
+                path,
+                f"the role is {mismatch}: SageMaker can only be given a role of the account that calls it; "
+                f"use a role of account {ownership.account} (or credentials of account {account})",
+            )
+        match = S3_URI.fullmatch(value) if path[-1] in S3_KEYS else None
+        if match is not None and match["bucket"] in ownership.foreign_buckets:
+            yield Violation(path, ownership.foreign_buckets[match["bucket"]])
 
 
 def _s3_violations(kwargs: dict[str, Any]) -> Iterator[Violation]:
@@ -326,16 +365,21 @@ def _tuning_job_violations(request: Request) -> Iterator[Violation]:
 
 
 def rule_violations(
-    request: Request, registries: frozenset[str] = frozenset(), loaded: LoadedManifest | None = None
+    request: Request,
+    registries: frozenset[str] = frozenset(),
+    loaded: LoadedManifest | None = None,
+    ownership: Ownership | None = None,
 ) -> list[Violation]:
     """The rules AWS applies that the service model does not express (``loaded``: the manifest behind
-    the request, for the rules between a request and the algorithm it describes)."""
+    the request, for the rules between a request and the algorithm it describes; ``ownership``: what the
+    credentials showed, for the rules about whose role and bucket the request names)."""
     kwargs = request.kwargs
     if request.service != "sagemaker":  # an AWS Marketplace change set: the Catalog API's documented rules
         return [Violation(path, problem) for path, problem in change_set_problems(kwargs)]
     found: list[Violation] = list(_image_violations(kwargs, registries))
     found.extend(_training_job_violations(request, loaded))
     found.extend(_tuning_job_violations(request))
+    found.extend(_ownership_violations(kwargs, ownership))
     for rule in (
         _name_violations,
         _role_violations,
@@ -379,6 +423,7 @@ def request_violations(
     local: bool = False,
     registries: frozenset[str] = frozenset(),
     loaded: LoadedManifest | None = None,
+    ownership: Ownership | None = None,
 ) -> list[Violation]:
     """Every violation of ``request``; where a rule explains a value, the generic model message is dropped.
 
@@ -387,7 +432,7 @@ def request_violations(
     """
     if not is_operation(request.service, request.operation):
         return []
-    ours = rule_violations(request, registries, loaded)
+    ours = rule_violations(request, registries, loaded, ownership)
     explained = {violation.path for violation in ours}
     checked = check_request(request.operation, request.kwargs, request.service)
     model = [v for v in checked if v.path not in explained]
@@ -435,6 +480,7 @@ def ensure_plan_acceptable(
     *,
     local: bool = False,
     registries: frozenset[str] = frozenset(),
+    ownership: Ownership | None = None,
 ) -> None:
     """Check every request of a plan before any is sent; raise :class:`RequestRejected` listing all problems.
 
@@ -445,7 +491,8 @@ def ensure_plan_acceptable(
     several = len({request.operation for request in checked}) > 1
     grouped: dict[tuple[Origin, str], list[RequestPath]] = {}
     for request in checked:
-        for violation in request_violations(request, local=local, registries=registries, loaded=loaded):
+        found = request_violations(request, local=local, registries=registries, loaded=loaded, ownership=ownership)
+        for violation in found:
             key = (request.origin_of(violation.path), violation.message)
             path = (request.operation, *violation.path) if several else violation.path
             grouped.setdefault(key, []).append(path)

@@ -35,6 +35,15 @@ INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 # IAM role ARNs: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns
 ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@\-/]+")
 ROLE_NAME = re.compile(r"[A-Za-z0-9_+=,.@\-]{1,64}")
+# What `smbyo init` writes where only the user knows the value (the scaffold's template renders these): well
+# formed, so local commands load the manifest, and refused by role_problem / s3_uri_problem, so no cloud command
+# (a --dry-run included) passes pre-flight until the user has put in their own role and bucket. The role is
+# known by its name (its account, 000000000000, is no AWS account, and local plans' stand-in role uses it too);
+# not by account 123456789012, which AWS's examples and the tests' AWS stand-in (moto) both use.
+PLACEHOLDER_ROLE_NAME = "REPLACE-WITH-YOUR-SAGEMAKER-EXECUTION-ROLE"
+PLACEHOLDER_ROLE = f"arn:aws:iam::000000000000:role/{PLACEHOLDER_ROLE_NAME}"
+PLACEHOLDER_BUCKET = "replace-with-your-bucket"
+PLACEHOLDER_OUTPUT = f"s3://{PLACEHOLDER_BUCKET}/smbyo-validation"
 # Bucket names: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
 S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/[^\s]*)?")
 # SageMaker registers only images in ECR ("Use Your Own Algorithms or Models with Amazon SageMaker"):
@@ -160,6 +169,11 @@ def role_problem(role: str) -> str | None:
         )
     if not ROLE_ARN.fullmatch(role):
         return f"{role!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/NAME)"
+    if role.rsplit("/", 1)[-1] == PLACEHOLDER_ROLE_NAME:
+        return (
+            "still the placeholder `smbyo init` wrote: set it to the ARN of your SageMaker execution role, "
+            "arn:aws:iam::<your account id>:role/<role name> (docs: Before you start on AWS)"
+        )
     return None
 
 
@@ -172,13 +186,29 @@ def s3_uri_problem(value: str) -> str | None:
     """Why ``value`` is not an S3 URI SageMaker accepts (None when it is)."""
     if not value.startswith("s3://"):
         return f"{value!r} is not an S3 URI (s3://bucket/key)"
-    if not S3_URI.fullmatch(value):
+    match = S3_URI.fullmatch(value)
+    if match is None:
         bucket = value.removeprefix("s3://").split("/", 1)[0]
         return (
             f"{bucket!r} is not a valid S3 bucket name (3-63 lower-case letters, digits, '.' and '-'), "
             "or the key holds whitespace"
         )
+    if match["bucket"] == PLACEHOLDER_BUCKET:
+        return (
+            f"bucket {PLACEHOLDER_BUCKET!r} is the placeholder `smbyo init` wrote in validation.output: set it to "
+            "s3://<a bucket of your account>/<prefix> (smbyo creates the bucket when it does not exist)"
+        )
     return None
+
+
+def account_mismatch(account: str, caller_account: str) -> str | None:
+    """``in account A; these credentials are account B`` when a resource is not the caller's (None when it is).
+
+    Listing a version and passing a role both need the caller's own account: the wording is shared so both say it
+    the same way."""
+    if account == caller_account:
+        return None
+    return f"in account {account}; these credentials are account {caller_account}"
 
 
 def ecr_image_problem(value: str, registries: frozenset[str] = frozenset()) -> str | None:

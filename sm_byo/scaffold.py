@@ -9,7 +9,7 @@ from typing import Any
 
 from sm_byo.errors import UsageError
 from sm_byo.render import PACKAGE_DIR, file_in_the_way, render_tree
-from sm_byo.rules import NAME_PATTERN
+from sm_byo.rules import NAME_PATTERN, PLACEHOLDER_OUTPUT, PLACEHOLDER_ROLE
 
 PROJECT_TEMPLATES = PACKAGE_DIR / "templates" / "project"
 MODEL = "output/model.tar.gz"  # where `smbyo train --local` writes the model by default (--out output)
@@ -85,6 +85,8 @@ def init_project(directory: Path, name: str | None = None) -> InitResult:
         raise UsageError(
             f"cannot create {directory}: {exc.strerror or exc}", hint="Choose a directory you can write to."
         ) from None
-    render_tree(PROJECT_TEMPLATES, directory, {"name": name})
+    # validation.role and .output are placeholders pre-flight refuses until the user puts in their own.
+    context = {"name": name, "role": PLACEHOLDER_ROLE, "output": PLACEHOLDER_OUTPUT}
+    render_tree(PROJECT_TEMPLATES, directory, context)
     files = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
     return InitResult(directory=directory.resolve(), name=name, files=files, given=directory)

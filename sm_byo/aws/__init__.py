@@ -20,6 +20,7 @@ from typing import Any
 
 from sm_byo import __version__
 from sm_byo.aws.errors import AwsNotFound, error_code, translated
+from sm_byo.errors import AwsAccessError
 
 DEFAULT_MAX_ATTEMPTS = 5
 
@@ -158,6 +159,20 @@ class AwsAdapter:
             with translated("s3:HeadBucket"):
                 self.client("s3").head_bucket(Bucket=bucket)
         except AwsNotFound:
+            return False
+        return True
+
+    def bucket_owned_by(self, bucket: str, account: str) -> bool | None:
+        """Whether ``bucket`` belongs to ``account`` (None: it does not exist). HeadBucket with ExpectedBucketOwner
+        fails 403 when "the bucket is owned by a different account"
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html); a 403 also means these
+        credentials may not list the bucket, which rules it out just the same."""
+        try:
+            with translated("s3:HeadBucket"):
+                self.client("s3").head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
+        except AwsNotFound:
+            return None
+        except AwsAccessError:
             return False
         return True
 

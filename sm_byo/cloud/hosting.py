@@ -14,11 +14,19 @@ from typing import Any
 from sm_byo.aws import AwsAdapter
 from sm_byo.cloud.executor import Created
 from sm_byo.cloud.published import Product, create_product_model, product_model_requests, serving_product
-from sm_byo.cloud.session import account_registries, default_role, open_aws, plan_account, plan_image
+from sm_byo.cloud.session import (
+    account_registries,
+    default_role,
+    open_aws,
+    plan_account,
+    plan_image,
+    plan_ownership,
+)
 from sm_byo.cloud.waiting import PollSettings, follow
 from sm_byo.manifest import LoadedManifest
 from sm_byo.options import DeployCommand
 from sm_byo.plan import Plan
+from sm_byo.preflight import Ownership
 from sm_byo.reporting import Reporter
 from sm_byo.specs.hosting import (
     EndpointOptions,
@@ -86,7 +94,8 @@ def deploy_plan(loaded: LoadedManifest, options: DeployCommand, aws: AwsAdapter,
         image=options.image, what="an endpoint",
     )  # fmt: skip
     if product is not None:
-        return _product_deploy_plan(loaded, options, product, name, role)
+        ownership = plan_ownership(aws, dry_run=options.dry_run)
+        return _product_deploy_plan(loaded, options, product, name, role, ownership)
     image = options.image
     if image is None:
         account = plan_account(aws, reporter, dry_run=options.dry_run, role=role)
@@ -110,11 +119,13 @@ def deploy_plan(loaded: LoadedManifest, options: DeployCommand, aws: AwsAdapter,
         endpoint_config_request(manifest, endpoint),
         endpoint_request(manifest, endpoint),
     )
-    return Plan("sagemaker", requests).check(loaded, registries=account_registries(aws, dry_run=options.dry_run))
+    registries = account_registries(aws, dry_run=options.dry_run)
+    ownership = plan_ownership(aws, dry_run=options.dry_run)
+    return Plan("sagemaker", requests).check(loaded, registries=registries, ownership=ownership)
 
 
 def _product_deploy_plan(
-    loaded: LoadedManifest, options: DeployCommand, product: Product, name: str, role: str
+    loaded: LoadedManifest, options: DeployCommand, product: Product, name: str, role: str, ownership: Ownership | None
 ) -> Plan:
     """The deploy plan of a published product: its model requests, then the endpoint config and endpoint, whose
     default instance type is the product's first SupportedRealtimeInferenceInstanceTypes."""
@@ -133,7 +144,8 @@ def _product_deploy_plan(
     )
     served = inference_manifest(manifest, product.inference)
     config = inference_origins(endpoint_config_request(served, endpoint), product.flag)
-    return Plan("sagemaker", (*models, config, endpoint_request(manifest, endpoint))).check(loaded)
+    requests = (*models, config, endpoint_request(manifest, endpoint))
+    return Plan("sagemaker", requests).check(loaded, ownership=ownership)
 
 
 def deploy_endpoint(

@@ -34,7 +34,7 @@ from sm_byo.cloud.product import PUBLIC, ProductVersion
 from sm_byo.cloud.publish import ALGORITHM, MODEL_PACKAGE, Kind, status_items
 from sm_byo.errors import EnvironmentProblem, ListingChecksFailed
 from sm_byo.manifest import Manifest
-from sm_byo.rules import ECR_IMAGE, unpriced_dimensions
+from sm_byo.rules import ECR_IMAGE, account_mismatch, unpriced_dimensions
 from sm_byo.specs.listing import RECOMMENDED, supported_instance_types
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -72,12 +72,12 @@ def row(check: str, status: str, detail: str) -> dict[str, str]:
 def account_check(listed: Listed, caller_account: str | None) -> dict[str, str]:
     if caller_account is None:
         return row("account", SKIPPED, f"{NO_CREDENTIALS} (sts:GetCallerIdentity)")
-    if listed.account != caller_account:
+    mismatch = account_mismatch(listed.account, caller_account)
+    if mismatch is not None:
         return row(
             "account",
             FAILED,
-            f"the ARN is in account {listed.account}; these credentials are account "
-            f"{caller_account}, the seller's: list a version from the account that publishes the product",
+            f"the ARN is {mismatch}, the seller's: list a version from the account that publishes the product",
         )
     return row("account", PASSED, f"the ARN is in the seller's account {caller_account}")
 

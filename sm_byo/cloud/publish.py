@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sm_byo.aws import AwsAdapter, connect
 from sm_byo.aws import marketplace as sagemaker
 from sm_byo.cloud.s3 import PlannedUpload, plan_upload_at, send_uploads
-from sm_byo.cloud.session import plan_account, plan_image, resume_flags
+from sm_byo.cloud.session import plan_account, plan_image, plan_ownership, resume_flags
 from sm_byo.errors import JobFailed
 from sm_byo.manifest import LoadedManifest, Manifest
 from sm_byo.options import PublishCommand
@@ -292,7 +292,9 @@ def _check_then_submit(
     reporter.step(f"Checking {kind.operation} {name}")
     uploads = validation_uploads(loaded, where, with_training=kind is ALGORITHM)
     steps = [upload_step(str(item.source), item.uri, "validation") for item in uploads]
-    plan = Plan("sagemaker", (*steps, request)).check(loaded)
+    output = loaded.manifest.validation.output if loaded.manifest.validation else None
+    ownership = plan_ownership(aws, dry_run=dry_run, output=output)
+    plan = Plan("sagemaker", (*steps, request)).check(loaded, ownership=ownership)
     if dry_run:
         return plan
     return _submit(kind, request, uploads, aws, reporter, wait=wait, timeout=timeout, flags=flags)

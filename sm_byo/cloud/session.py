@@ -11,8 +11,9 @@ from sm_byo.aws import AwsAdapter, connect
 from sm_byo.errors import EnvironmentProblem, UsageError
 from sm_byo.manifest import LoadedManifest
 from sm_byo.options import CloudOptions
+from sm_byo.preflight import Ownership
 from sm_byo.reporting import Reporter
-from sm_byo.rules import role_account, role_problem
+from sm_byo.rules import S3_URI, role_account, role_problem
 from sm_byo.specs.names import Role, repository_name, role_tag
 
 
@@ -98,3 +99,26 @@ def account_registries(aws: AwsAdapter, *, dry_run: bool) -> frozenset[str]:
     if dry_run:
         return frozenset()
     return frozenset({aws.registry_auth().registry})
+
+
+def plan_ownership(aws: AwsAdapter, *, dry_run: bool, output: str | None = None) -> Ownership | None:
+    """The caller's account, for pre-flight's check that the plan's role (and ``output``'s bucket) are its own.
+
+    A ``--dry-run`` without credentials has no account to compare with: None, and those checks are skipped
+    (the offline checks, placeholders included, still run). A bucket that does not exist yet is fine: smbyo
+    creates it in the caller's account before uploading.
+    """
+    try:
+        account = aws.account_id
+    except EnvironmentProblem:
+        if dry_run:
+            return None
+        raise
+    match = S3_URI.fullmatch(output) if output else None
+    if match is None or aws.bucket_owned_by(match["bucket"], account) is not False:
+        return Ownership(account)
+    problem = (
+        f"bucket {match['bucket']!r} is not account {account}'s (or these credentials may not s3:ListBucket it): "
+        "set validation.output to an S3 prefix in a bucket of your account"
+    )
+    return Ownership(account, {match["bucket"]: problem})

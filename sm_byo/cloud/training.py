@@ -24,6 +24,7 @@ from sm_byo.cloud.session import (
     open_aws,
     plan_account,
     plan_image,
+    plan_ownership,
 )
 from sm_byo.cloud.waiting import PollSettings, follow
 from sm_byo.hyperparameters import validate_hyperparameters
@@ -117,7 +118,8 @@ def cloud_training_plan(
         request = as_published(request, options.algorithm)
     steps = [upload_step(str(item.source), item.uri, "--data") for item in uploads]
     registries = frozenset() if published is not None else account_registries(aws, dry_run=options.dry_run)
-    plan = Plan("sagemaker", (*steps, request)).check(loaded, registries=registries)
+    ownership = plan_ownership(aws, dry_run=options.dry_run)
+    plan = Plan("sagemaker", (*steps, request)).check(loaded, registries=registries, ownership=ownership)
     return CloudTrainingPlan(plan, bucket, tuple(uploads))
 
 

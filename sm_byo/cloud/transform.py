@@ -26,6 +26,7 @@ from sm_byo.cloud.session import (
     open_aws,
     plan_account,
     plan_image,
+    plan_ownership,
 )
 from sm_byo.cloud.waiting import PollSettings, follow
 from sm_byo.errors import UsageError
@@ -144,7 +145,8 @@ def cloud_transform_plan(
         served = inference_manifest(manifest, product.inference)
         steps.append(inference_origins(transform_job_request(served, options_for_request), product.flag))
     registries = account_registries(aws, dry_run=options.dry_run) if artifact else frozenset()
-    plan = Plan("sagemaker", tuple(steps)).check(loaded, registries=registries)
+    ownership = plan_ownership(aws, dry_run=options.dry_run)
+    plan = Plan("sagemaker", tuple(steps)).check(loaded, registries=registries, ownership=ownership)
     return CloudTransformPlan(plan, bucket, tuple(uploads))
 
 

@@ -33,6 +33,7 @@ from sm_byo.cloud.session import (
     open_aws,
     plan_account,
     plan_image,
+    plan_ownership,
 )
 from sm_byo.cloud.training import stage_channels
 from sm_byo.cloud.waiting import PollSettings, follow
@@ -115,7 +116,7 @@ def cloud_tuning_plan(
     steps = [upload_step(str(item.source), item.uri, "--data") for item in uploads]
     registries = frozenset() if published is not None else account_registries(aws, dry_run=options.dry_run)
     plan = CloudTuningPlan("sagemaker", (*steps, request), bucket=bucket, uploads=tuple(uploads))
-    plan.check(loaded, registries=registries)
+    plan.check(loaded, registries=registries, ownership=plan_ownership(aws, dry_run=options.dry_run))
     return plan
 
 

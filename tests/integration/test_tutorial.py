@@ -1,12 +1,21 @@
 """docs/tutorial.md, walked command by command exactly as written, so the tutorial cannot rot.
 
 The ```bash blocks are read from the Markdown. A block followed by ``<!-- tutorial: skip -->`` is not run
-(installing smbyo), one followed by ``<!-- tutorial: background -->`` runs until the next block is done
-(``smbyo serve``), and every block after ``<!-- tutorial: cloud -->`` runs against moto's server and a
-local docker-registry standing in for ECR. Three substitutions keep the walk off other people's
-resources on a shared Docker Engine, and each is what the tutorial itself tells the reader to adapt:
-the project name gets this suite's ``smbyo-docs-`` prefix, port 8080 becomes a free port, and
-``smbyo build`` gets the ``--base-image/--ca-bundle/--network`` flags of the tutorial's note.
+(installing smbyo; the clean-up's ``smbyo delete endpoint`` / ``delete project``, whose forms land with
+another branch: the lead drops that skip marker once they exist), one followed by
+``<!-- tutorial: background -->`` runs until the next block is done (``smbyo serve``), and every block after
+``<!-- tutorial: cloud -->`` runs against moto's server and a local docker-registry standing in for ECR.
+A ```yaml block followed by ``<!-- tutorial: edit FILE -->`` is an edit the tutorial tells the reader to make:
+each of its ``key: value`` lines replaces the line of that key (in the same section) of FILE, as the reader
+would in an editor.
+
+Substitutions, each of a value the tutorial itself tells the reader to adapt: the project name gets this
+suite's ``smbyo-docs-`` prefix and port 8080 becomes a free port (off other people's resources on a shared
+Docker Engine), ``smbyo build`` gets the ``--base-image/--ca-bundle/--network`` flags of the tutorial's
+note, and in the edit of ``smbyo.yaml`` the example account id (111122223333) becomes the stand-in AWS's
+account and the example bucket (amzn-s3-demo-bucket) one this test creates there first, as the reader's
+own role and bucket replace them. Part 1 runs on the scaffold's placeholders untouched (local commands
+ignore them); Part 2's first command after the edit is the first that would refuse them.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -39,15 +48,22 @@ PORTS = range(18500, 18600)
 MARKER = "<!-- tutorial:"
 
 
+DOC_ACCOUNT = "111122223333"  # the tutorial's example role's account: the reader's own goes there
+DOC_BUCKET = "amzn-s3-demo-bucket"  # the tutorial's example bucket: the reader's own goes there
+TEST_BUCKET = "smbyo-docs-tutorial"
+FENCES = ("```bash", "```yaml")
+
+
 @dataclass
 class Block:
     commands: list[str]
-    mode: str  # "run", "skip" or "background"
+    mode: str  # "run", "skip", "background" or "edit"
     cloud: bool
+    target: str = ""  # the file an "edit" block changes
 
 
 def tutorial_blocks(text: str) -> list[Block]:
-    """Every ```bash block with the marker that follows it and whether it is in the cloud part."""
+    """Every ```bash block (and ```yaml edit) with the marker that follows it and whether it is in the cloud part."""
     blocks: list[Block] = []
     lines = text.splitlines()
     cloud = False
@@ -56,14 +72,18 @@ def tutorial_blocks(text: str) -> list[Block]:
         line = lines[index].strip()
         if line.startswith(f"{MARKER} cloud"):
             cloud = True
-        if line != "```bash":
+        if line not in FENCES:
             index += 1
             continue
         end = lines.index("```", index + 1)
-        commands = [c.strip() for c in lines[index + 1 : end] if c.strip() and not c.strip().startswith("#")]
         following = next((candidate.strip() for candidate in lines[end + 1 :] if candidate.strip()), "")
-        mode = following[len(MARKER) :].split()[0] if following.startswith(MARKER) else "run"
-        blocks.append(Block(commands, mode, cloud))
+        words = following[len(MARKER) :].split() if following.startswith(MARKER) else ["run"]
+        if line == "```yaml":
+            if words[0] == "edit":
+                blocks.append(Block([c for c in lines[index + 1 : end] if c.strip()], "edit", cloud, words[1]))
+        else:
+            commands = [c.strip() for c in lines[index + 1 : end] if c.strip() and not c.strip().startswith("#")]
+            blocks.append(Block(commands, words[0], cloud))
         index = end + 1
     return blocks
 
@@ -86,6 +106,7 @@ class Walker:
     env: dict[str, str]
     port: int
     base_image: str
+    own_values: dict[str, str] = field(default_factory=dict)  # the tutorial's example value -> the reader's
 
     def args(self, command: str) -> list[str]:
         words = shlex.split(command.replace(DOC_NAME, TEST_NAME).replace(DOC_PORT, str(self.port)))
@@ -105,6 +126,22 @@ class Walker:
         result = run_cli(*words[1:], cwd=self.cwd, env=self.env)
         assert result.returncode == 0, f"`{command}` exited {result.returncode}:\n{result.stderr[-4000:]}"
         return result
+
+    def edit(self, target: str, lines: list[str]) -> None:
+        """Replace, in ``target``, the line of each ``key:`` of the block within its section, as in an editor."""
+        path = self.cwd / target
+        text = path.read_text(encoding="utf-8").splitlines()
+        section = 0
+        for line in lines:
+            for example, own in self.own_values.items():
+                line = line.replace(example, own)
+            key = line.split(":", 1)[0]
+            if not line.startswith(" "):
+                section = text.index(line)
+                continue
+            at = next(i for i in range(section + 1, len(text)) if text[i].split(":", 1)[0] == key)
+            text[at] = line
+        path.write_text("\n".join(text) + "\n", encoding="utf-8")
 
     @contextlib.contextmanager
     def background(self, command: str) -> Iterator[None]:
@@ -146,6 +183,10 @@ def walk(blocks: list[Block], walker: Walker, before: Callable[[Block], None] | 
             continue
         if before is not None:
             before(block)
+        if block.mode == "edit":
+            walker.edit(block.target, block.commands)
+            ran.append(f"edit {block.target}")
+            continue
         if block.mode == "background":
             pending = contextlib.ExitStack()
             pending.enter_context(walker.background(block.commands[0]))
@@ -196,6 +237,13 @@ def test_the_blocks_are_found_and_marked() -> None:
     assert "smbyo init iris-trees" in commands
     assert [block.mode for block in blocks].count("background") == 1
     assert any(block.cloud and "smbyo publish algorithm" in block.commands for block in blocks)
+    # the reader's role and bucket go in before the first cloud command
+    cloud = [block for block in blocks if block.cloud]
+    assert (cloud[0].mode, cloud[0].target) == ("edit", "smbyo.yaml")
+    assert any(line.strip().startswith("role: ") for line in cloud[0].commands)
+    assert any(line.strip().startswith("output: s3://") for line in cloud[0].commands)
+    # the clean-up ends the tutorial, skipped until its delete forms exist (see the module docstring)
+    assert blocks[-1].mode == "skip" and any(c.startswith("smbyo delete project") for c in blocks[-1].commands)
 
 
 def test_part_1_runs_locally_as_written(local_walk: tuple[Walker, list[str]]) -> None:
@@ -220,6 +268,8 @@ def test_part_2_runs_against_moto_and_a_registry(
     walker, _ = local_walk
     moto.state["manifest"] = walker.cwd / "smbyo.yaml"
     walker.env = {**aws_env, "DOCKER_CONFIG": str(tmp_path / "docker-config")}
+    moto.client("s3").create_bucket(Bucket=TEST_BUCKET)  # the reader's bucket (the tutorial: one of your account)
+    walker.own_values = {DOC_ACCOUNT: ACCOUNT_ID, DOC_BUCKET: TEST_BUCKET}
     blocks = [block for block in tutorial_blocks(TUTORIAL.read_text(encoding="utf-8")) if block.cloud]
     try:
         ran = walk(blocks, walker, before=lambda block: _ecr_uri_before_publishing(block, moto))
@@ -229,6 +279,7 @@ def test_part_2_runs_against_moto_and_a_registry(
             docker_adapter.client.images.remove(f"{registry.host}/{TEST_NAME}:latest", noprune=True)  # type: ignore[attr-defined]
 
     assert ran == [
+        "edit smbyo.yaml",
         "smbyo doctor",
         "smbyo push",
         "smbyo train --data training=data/training",
@@ -237,3 +288,9 @@ def test_part_2_runs_against_moto_and_a_registry(
     ]
     algorithms = moto.client("sagemaker").list_algorithms()["AlgorithmSummaryList"]
     assert [summary["AlgorithmStatus"] for summary in algorithms] == ["Completed"]
+    described = moto.client("sagemaker").describe_algorithm(AlgorithmName=algorithms[0]["AlgorithmName"])
+    assert described["ValidationSpecification"]["ValidationRole"] == (
+        f"arn:aws:iam::{ACCOUNT_ID}:role/SageMakerExecutionRole"
+    )
+    uploaded = moto.client("s3").list_objects_v2(Bucket=TEST_BUCKET, Prefix="iris-trees/")
+    assert uploaded["KeyCount"] > 0  # the validation data went under the reader's validation.output

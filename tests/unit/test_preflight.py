@@ -13,7 +13,14 @@ import yaml
 
 from sm_byo.errors import ManifestProblem
 from sm_byo.manifest import LoadedManifest, Manifest, load_manifest
-from sm_byo.preflight import RequestRejected, ensure_acceptable, preflight_problems, request_violations
+from sm_byo.preflight import (
+    Ownership,
+    RequestRejected,
+    ensure_acceptable,
+    ensure_plan_acceptable,
+    preflight_problems,
+    request_violations,
+)
 from sm_byo.specs.algorithm import create_algorithm_request
 from sm_byo.specs.model_package import create_model_package_request
 from sm_byo.specs.request import Request
@@ -336,3 +343,25 @@ def test_managed_spot_and_instance_count_rules_apply_to_any_training_request(
         assert found == []
     else:
         assert [(v.path, words in v.message) for v in found] == [(path, True)], found
+
+
+def test_with_credentials_a_foreign_role_and_output_bucket_are_named_once_each(tmp_path: Path) -> None:
+    """Ownership (what the credentials showed): the role's account and validation.output's bucket must be the
+    caller's; every request field the output prefix lands in is reported under the one manifest field."""
+    loaded = written(tmp_path, variant(validation__role="arn:aws:iam::444455556666:role/Theirs"))
+    manifest = loaded.manifest
+    assert manifest.validation is not None and manifest.validation.output is not None
+    bucket = manifest.validation.output.removeprefix("s3://").split("/")[0]
+    where = validation_locations(manifest.validation, NAME)
+    request = create_algorithm_request(manifest, image=IMAGE, name=NAME, locations=where)
+    ownership = Ownership("123456789012", {bucket: f"bucket {bucket!r} is not account 123456789012's"})
+    with pytest.raises(RequestRejected) as rejected:
+        ensure_plan_acceptable(loaded, [request], ownership=ownership)
+    found = {problem.field: problem for problem in rejected.value.problems}
+    assert set(found) == {"validation.role", "validation.output"}
+    assert "the role is in account 444455556666; these credentials are account 123456789012" in (
+        found["validation.role"].message
+    )
+    assert found["validation.output"].line == loaded.line_of(("validation", "output"))
+    assert "S3OutputPath" in found["validation.output"].message  # one problem naming all its request fields
+    ensure_plan_acceptable(loaded, [request], ownership=None)  # offline (no credentials): not checked

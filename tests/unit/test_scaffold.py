@@ -5,6 +5,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from sm_byo.manifest import load_manifest
+from sm_byo.rules import PLACEHOLDER_OUTPUT, PLACEHOLDER_ROLE, role_problem, s3_uri_problem
 from sm_byo.scaffold import MODEL, init_project, next_steps
 
 
@@ -36,3 +38,13 @@ def test_the_json_document_has_only_what_it_had(tmp_path: Path) -> None:
         "files": result.files,
     }
     assert "smbyo.yaml" in result.files
+
+
+def test_the_role_and_output_are_the_placeholders_pre_flight_refuses(tmp_path: Path) -> None:
+    """The manifest loads (local commands need nothing from AWS), with values only the user can fill in."""
+    result = init_project(tmp_path / "proj")
+    loaded = load_manifest(result.directory / "smbyo.yaml")
+    assert loaded.manifest.validation is not None
+    assert loaded.manifest.validation.role == PLACEHOLDER_ROLE
+    assert loaded.manifest.validation.output == PLACEHOLDER_OUTPUT
+    assert role_problem(PLACEHOLDER_ROLE) is not None and s3_uri_problem(PLACEHOLDER_OUTPUT) is not None
