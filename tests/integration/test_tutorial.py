@@ -1,8 +1,7 @@
 """docs/tutorial.md, walked command by command exactly as written, so the tutorial cannot rot.
 
 The ```bash blocks are read from the Markdown. A block followed by ``<!-- tutorial: skip -->`` is not run
-(installing smbyo; the clean-up's ``smbyo delete endpoint`` / ``delete project``, whose forms land with
-another branch: the lead drops that skip marker once they exist), one followed by
+(installing smbyo), one followed by
 ``<!-- tutorial: background -->`` runs until the next block is done (``smbyo serve``), and every block after
 ``<!-- tutorial: cloud -->`` runs against moto's server and a local docker-registry standing in for ECR.
 A ```yaml block followed by ``<!-- tutorial: edit FILE -->`` is an edit the tutorial tells the reader to make:
@@ -231,6 +230,18 @@ def _ecr_uri_before_publishing(block: Block, moto: MotoHarness) -> None:  # noqa
     repository.uri = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{TEST_NAME}"
 
 
+def _before_block(block: Block, moto: MotoHarness, before_cleanup: dict[str, object]) -> None:  # noqa: F811
+    """ECR's URI before publishing; before the clean-up's real run, what the project has after its dry run."""
+    _ecr_uri_before_publishing(block, moto)
+    if block.commands == ["smbyo delete project --data --images"]:
+        algorithms = moto.client("sagemaker").list_algorithms()["AlgorithmSummaryList"]
+        before_cleanup["algorithms"] = [summary["AlgorithmStatus"] for summary in algorithms]
+        described = moto.client("sagemaker").describe_algorithm(AlgorithmName=algorithms[0]["AlgorithmName"])
+        before_cleanup["role"] = described["ValidationSpecification"]["ValidationRole"]
+        listed = moto.client("s3").list_objects_v2(Bucket=TEST_BUCKET, Prefix="iris-trees/")
+        before_cleanup["uploaded"] = listed.get("KeyCount", 0) > 0
+
+
 def test_the_blocks_are_found_and_marked() -> None:
     blocks = tutorial_blocks(TUTORIAL.read_text(encoding="utf-8"))
     commands = [command for block in blocks for command in block.commands]
@@ -242,8 +253,8 @@ def test_the_blocks_are_found_and_marked() -> None:
     assert (cloud[0].mode, cloud[0].target) == ("edit", "smbyo.yaml")
     assert any(line.strip().startswith("role: ") for line in cloud[0].commands)
     assert any(line.strip().startswith("output: s3://") for line in cloud[0].commands)
-    # the clean-up ends the tutorial, skipped until its delete forms exist (see the module docstring)
-    assert blocks[-1].mode == "skip" and any(c.startswith("smbyo delete project") for c in blocks[-1].commands)
+    # the clean-up ends the tutorial, and runs
+    assert blocks[-1].mode == "run" and any(c.startswith("smbyo delete project") for c in blocks[-1].commands)
 
 
 def test_part_1_runs_locally_as_written(local_walk: tuple[Walker, list[str]]) -> None:
@@ -271,8 +282,9 @@ def test_part_2_runs_against_moto_and_a_registry(
     moto.client("s3").create_bucket(Bucket=TEST_BUCKET)  # the reader's bucket (the tutorial: one of your account)
     walker.own_values = {DOC_ACCOUNT: ACCOUNT_ID, DOC_BUCKET: TEST_BUCKET}
     blocks = [block for block in tutorial_blocks(TUTORIAL.read_text(encoding="utf-8")) if block.cloud]
+    before_cleanup: dict[str, object] = {}
     try:
-        ran = walk(blocks, walker, before=lambda block: _ecr_uri_before_publishing(block, moto))
+        ran = walk(blocks, walker, before=lambda block: _before_block(block, moto, before_cleanup))
     finally:
         moto.state.pop("manifest", None)
         with contextlib.suppress(Exception):
@@ -285,12 +297,15 @@ def test_part_2_runs_against_moto_and_a_registry(
         "smbyo train --data training=data/training",
         "smbyo publish algorithm --dry-run",
         "smbyo publish algorithm",
+        "smbyo delete project --data --images --dry-run",
+        "smbyo delete project --data --images",
     ]
-    algorithms = moto.client("sagemaker").list_algorithms()["AlgorithmSummaryList"]
-    assert [summary["AlgorithmStatus"] for summary in algorithms] == ["Completed"]
-    described = moto.client("sagemaker").describe_algorithm(AlgorithmName=algorithms[0]["AlgorithmName"])
-    assert described["ValidationSpecification"]["ValidationRole"] == (
-        f"arn:aws:iam::{ACCOUNT_ID}:role/SageMakerExecutionRole"
-    )
-    uploaded = moto.client("s3").list_objects_v2(Bucket=TEST_BUCKET, Prefix="iris-trees/")
-    assert uploaded["KeyCount"] > 0  # the validation data went under the reader's validation.output
+    # published with the reader's role, the validation data under the reader's validation.output; the clean-up's
+    # dry run deleted nothing (seen just before the real run), the real run deleted the algorithm and that data
+    assert before_cleanup == {
+        "algorithms": ["Completed"],
+        "role": f"arn:aws:iam::{ACCOUNT_ID}:role/SageMakerExecutionRole",
+        "uploaded": True,
+    }
+    assert moto.client("sagemaker").list_algorithms()["AlgorithmSummaryList"] == []
+    assert moto.client("s3").list_objects_v2(Bucket=TEST_BUCKET).get("KeyCount", 0) == 0
