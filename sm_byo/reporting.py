@@ -92,16 +92,12 @@ class RecordingReporter:
         return [args for event, args in self.events if event == kind]
 
 
-class WarnOnce:
-    """Forwards every report, but each distinct warning only the first time.
-
-    For a command made of several jobs that share their settings (``validate --local`` runs a training job, a
-    serving probe and a batch transform): each job warns about what it was given (isolation off, for one), and
-    the user needs to read that once, not once per job."""
+class Forwarding:
+    """A reporter that passes every report to another; a wrapper subclasses it and overrides only the calls
+    it changes (one place that lists the six calls, so a wrapper cannot drop one)."""
 
     def __init__(self, reporter: Reporter):
         self.reporter = reporter
-        self.warned: set[str] = set()
 
     def step(self, message: str) -> None:
         self.reporter.step(message)
@@ -117,6 +113,21 @@ class WarnOnce:
 
     def progress(self, task: str, completed: int, total: int | None) -> None:
         self.reporter.progress(task, completed, total)
+
+    def warn(self, message: str) -> None:
+        self.reporter.warn(message)
+
+
+class WarnOnce(Forwarding):
+    """Forwards every report, but each distinct warning only the first time.
+
+    For a command made of several jobs that share their settings (``validate --local`` runs a training job, a
+    serving probe and a batch transform): each job warns about what it was given (isolation off, for one), and
+    the user needs to read that once, not once per job."""
+
+    def __init__(self, reporter: Reporter):
+        super().__init__(reporter)
+        self.warned: set[str] = set()
 
     def warn(self, message: str) -> None:
         if message not in self.warned:

@@ -57,7 +57,7 @@ from sm_byo.local.transform import is_routine_access_line, list_inputs, transfor
 from sm_byo.manifest import LoadedManifest, ValidationSpec
 from sm_byo.metrics import MetricScanner
 from sm_byo.options import TrainCommand, TrainingJobSettings
-from sm_byo.reporting import Reporter, WarnOnce
+from sm_byo.reporting import Forwarding, Reporter, WarnOnce
 from sm_byo.runtime.network import ISOLATION_PHRASE
 from sm_byo.runtime.payload import REALTIME_MAX_PAYLOAD_BYTES
 from sm_byo.specs.names import local_image_tag
@@ -127,32 +127,18 @@ class ValidationReport:
         return result
 
 
-class LogTee:
+class LogTee(Forwarding):
     """Forwards every report, and keeps the log lines of some sources (the training container's)."""
 
     def __init__(self, reporter: Reporter, sources: tuple[str, ...]):
-        self.reporter, self.sources = reporter, sources
+        super().__init__(reporter)
+        self.sources = sources
         self.lines: list[str] = []
-
-    def step(self, message: str) -> None:
-        self.reporter.step(message)
-
-    def detail(self, message: str) -> None:
-        self.reporter.detail(message)
 
     def log(self, source: str, line: str) -> None:
         if source in self.sources:
             self.lines.append(line)
         self.reporter.log(source, line)
-
-    def status(self, subject: str, status: str, elapsed_seconds: float | None = None) -> None:
-        self.reporter.status(subject, status, elapsed_seconds)
-
-    def progress(self, task: str, completed: int, total: int | None) -> None:
-        self.reporter.progress(task, completed, total)
-
-    def warn(self, message: str) -> None:
-        self.reporter.warn(message)
 
 
 # --- the profile's inputs ---------------------------------------------------------------------------
