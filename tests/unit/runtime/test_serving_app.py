@@ -44,6 +44,10 @@ def predict(model, rows, context):
         raise ValueError(f"expected {model['features']} features per row, got {rows.shape[1]}")
     if context.custom_attributes == "explode":
         raise RuntimeError("boom /secret/path/model.bin")
+    if context.custom_attributes == "werkzeug":
+        from werkzeug.exceptions import BadRequest
+
+        raise BadRequest("boom /secret/path/model.bin")
     if context.custom_attributes == "silent-refusal":
         raise ValueError()
     if context.custom_attributes == "nan":
@@ -168,6 +172,13 @@ def test_a_bug_in_predict_is_a_500_without_its_details_and_the_app_goes_on(
     assert f"error id {answer['error_id']}" in log and "RuntimeError: boom /secret/path/model.bin" in log
     assert "Traceback" in log
     assert _post(client, b"1,2\n").status_code == 200
+
+
+def test_a_werkzeug_error_raised_by_predict_is_a_bug_too(client: FlaskClient) -> None:
+    """Only the runtime's own RequestErrors and a ValueError are the input's fault; an HTTPException from the
+    user's code is a 500 like any other exception, its text kept in the log."""
+    answer = _assert_clean_error(_post(client, b"1,2\n", **{"X-Amzn-SageMaker-Custom-Attributes": "werkzeug"}), 500)
+    assert "boom" not in str(answer) and answer["error"].startswith("prediction failed: an internal error")
 
 
 def test_predictions_json_cannot_hold_are_a_500_and_nan_predictions_are_null(client: FlaskClient) -> None:
