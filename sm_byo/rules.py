@@ -83,7 +83,7 @@ MAX_METRICS = 40
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a SageMaker resource (None when it can)."""
-    if NAME_PATTERN.match(name):
+    if NAME_PATTERN.fullmatch(name):
         return None
     return (
         f"{name!r} is not a valid SageMaker name: use 1-{MAX_NAME_LENGTH} letters, digits and hyphens, "
@@ -97,7 +97,7 @@ def channel_name_problem(name: str) -> str | None:
         return (
             f"{name!r} cannot name a channel: it would be /opt/ml/input/data/{name}, a path, not a directory of its own"
         )
-    if not CHANNEL_NAME_PATTERN.match(name):
+    if not CHANNEL_NAME_PATTERN.fullmatch(name):
         return "channel names are 1-64 letters, digits, '.', '-' or '_'"
     return None
 
@@ -118,7 +118,7 @@ def description_problem(text: str) -> str | None:
 
 def debian_package_problem(value: str) -> str | None:
     """Why ``value`` cannot be a package apt-get installs (None when it can)."""
-    if DEBIAN_PACKAGE.match(value):
+    if DEBIAN_PACKAGE.fullmatch(value):
         return None
     return (
         "is not a Debian package name: lower-case letters, digits, '+', '-' and '.', starting with a letter or "
@@ -155,7 +155,7 @@ def instance_architecture(instance_type: str) -> str:
 
 
 def instance_type_problem(value: str) -> str | None:
-    if INSTANCE_TYPE_PATTERN.match(value):
+    if INSTANCE_TYPE_PATTERN.fullmatch(value):
         return None
     return f"{value!r} is not a SageMaker instance type (e.g. ml.m5.large)"
 

@@ -68,7 +68,7 @@ def init_project(directory: Path, name: str | None = None) -> InitResult:
     """Create ``directory`` with smbyo.yaml, train.py, predictor.py, requirements.txt and data."""
     _check_directory(directory)
     name = name or directory.resolve().name
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise UsageError(
             f"--name {name!r} is not a valid SageMaker name (1-63 letters, digits and hyphens, "
             "starting and ending with a letter or digit)",

@@ -31,6 +31,7 @@ from sm_byo.errors import DeleteIncomplete, SmByoError, UsageError, WorkFailed
 from sm_byo.manifest import LoadedManifest
 from sm_byo.options import DELETE_KINDS, CloudOptions, DeleteCommand
 from sm_byo.reporting import Reporter
+from sm_byo.rules import listing_arn_problem, name_problem
 from sm_byo.specs.names import INFERENCE_SUFFIX, PROJECT_TAG, data_prefix, repository_name
 from sm_byo.specs.validation import is_s3
 
@@ -153,7 +154,20 @@ def delete_command(
             f"{extra[0]} applies to `smbyo delete project` only",
             hint=f"Drop {extra[0]}, or run `smbyo delete project {' '.join(extra)}`.",
         )
+    for name in names:
+        if problem := _name_or_arn_problem(kind, name):
+            raise UsageError(f"smbyo delete {kind}: {problem}", hint="Give the name (or ARN) AWS lists for it.")
     return DeleteCommand(kind, names, dry_run=dry_run, data=data, images=images, legacy=legacy, cloud=cloud)
+
+
+def _name_or_arn_problem(kind: str, value: str) -> str | None:
+    """Why ``value`` names no ``kind`` SageMaker could have (checked before any call: an empty or multi-line
+    name is the command line's mistake, not a resource AWS failed to find)."""
+    if not value.startswith("arn:"):
+        return name_problem(value)
+    if kind in ("algorithm", "model-package"):
+        return listing_arn_problem(value)
+    return name_problem(value.rsplit("/", 1)[-1])  # an endpoint's or model's ARN ends in its name
 
 
 # --- named resources --------------------------------------------------------------------------------

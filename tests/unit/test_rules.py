@@ -1,12 +1,19 @@
-"""sm_byo.rules: the placeholder values `smbyo init` writes never pass, and whose account a resource is in."""
+"""sm_byo.rules: the placeholder values `smbyo init` writes never pass, whose account a resource is in, and the
+name patterns hold for the whole value."""
 
 from __future__ import annotations
+
+import pytest
 
 from sm_byo.rules import (
     PLACEHOLDER_OUTPUT,
     PLACEHOLDER_ROLE,
     PLACEHOLDER_ROLE_NAME,
     account_mismatch,
+    channel_name_problem,
+    debian_package_problem,
+    instance_type_problem,
+    name_problem,
     role_problem,
     s3_uri_problem,
 )
@@ -44,3 +51,17 @@ def test_account_mismatch_names_both_accounts() -> None:
     assert account_mismatch("444455556666", "123456789012") == (
         "in account 444455556666; these credentials are account 123456789012"
     )
+
+
+@pytest.mark.parametrize(
+    ("problem", "value"),
+    [(name_problem, "iris-trees"), (channel_name_problem, "training"), (instance_type_problem, "ml.m5.large"),
+     (debian_package_problem, "libgomp1")],
+)  # fmt: skip
+def test_a_trailing_newline_or_space_is_refused(problem: object, value: str) -> None:
+    """A pattern ending in ``$`` also matches before a final newline under ``re.match``; the value must match whole
+    (a YAML block scalar or a pasted flag brings the newline in)."""
+    assert callable(problem)
+    assert problem(value) is None
+    for hostile in (value + "\n", value + " ", "\n" + value, ""):
+        assert problem(hostile) is not None, repr(hostile)

@@ -18,6 +18,9 @@ def command(*arguments: str, data: bool = False, images: bool = False):  # type:
 def test_a_kind_and_names_or_the_project() -> None:
     named = command("model", "a", "b")
     assert (named.kind, named.names, named.legacy) == ("model", ("a", "b"), False)
+    arns = command("model-package", "arn:aws:sagemaker:us-east-1:123456789012:model-package/p/3")
+    assert arns.names == ("arn:aws:sagemaker:us-east-1:123456789012:model-package/p/3",)
+    assert command("endpoint", "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e-1").kind == "endpoint"
     project = command("project", data=True, images=True)
     assert (project.kind, project.names, project.data, project.images) == ("project", (), True, True)
 
@@ -36,6 +39,12 @@ def test_one_argument_that_is_not_a_kind_is_the_endpoint_form_of_earlier_version
         (("model",), {}, "needs the NAME or ARN"),
         (("endpoint", "e"), {"data": True}, "--data applies to `smbyo delete project` only"),
         (("model", "m"), {"images": True}, "--images applies to `smbyo delete project` only"),
+        (("endpoint", ""), {}, "'' is not a valid SageMaker name"),
+        (("model", "m\n"), {}, "'m\\n' is not a valid SageMaker name"),
+        (("../../etc",), {}, "is not a valid SageMaker name"),
+        (("algorithm", "a" * 64), {}, "is not a valid SageMaker name"),
+        (("model-package", "arn:aws:sagemaker:us-east-1:123456789012:model/x"), {}, "is not the ARN of"),
+        (("endpoint", "arn:aws:sagemaker:us-east-1:123456789012:endpoint/a;b"), {}, "is not a valid SageMaker name"),
     ],
 )
 def test_what_cannot_be_meant_exits_2_saying_why(arguments: tuple[str, ...], flags: dict[str, bool], says: str) -> None:
